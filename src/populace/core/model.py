@@ -1,0 +1,67 @@
+"""`Model` and `Substep`: plain `nn.Module`s, composed explicitly in Python (no registry, no YAML wiring)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from torch import Tensor, nn
+
+from populace.core.errors import SubstepOutputError
+from populace.core.world import World
+
+if TYPE_CHECKING:
+    from populace.core.trajectory import Trajectory
+
+
+class Substep(nn.Module):
+    """One process of a model (transmission, progression, job loss, ...).
+
+    Subclasses implement `forward(world) -> dict[str, Tensor]`, returning only the columns they change, as new
+    tensors (no in-place edits); the model applies them with `world.update(...)`. Calibrated quantities are
+    `nn.Parameter`s, fixed tensors buffers. `writes` names the columns a substep may return: calling it checks
+    that, so a typo fails where it is made.
+    """
+
+    writes: ClassVar[tuple[str, ...]] = ()
+
+    def __call__(self, world: World) -> dict[str, Tensor]:
+        out = super().__call__(world)
+        name = type(self).__name__
+        if not isinstance(out, Mapping):
+            raise SubstepOutputError(f"{name}.forward must return a dict of changed columns, got {type(out).__name__}")
+        undeclared = sorted(set(out) - set(self.writes))
+        if undeclared:
+            raise SubstepOutputError(
+                f"{name} returned column(s) {undeclared} that it does not declare in {name}.writes "
+                f"({list(self.writes)}); add them there or return only the declared columns"
+            )
+        return dict(out)
+
+
+class Model(nn.Module):
+    """A simulation model: `forward(world)` advances the world by one day's processes.
+
+    Subclasses implement three methods and list their substeps in `forward`, one per line:
+
+    - `initial_world(seed=..., differentiable=...) -> World`: the state at step 0;
+    - `forward(world) -> World`: apply the substeps in order (the runner then advances the clock);
+    - `observe(world) -> dict[str, Tensor]`: the aggregates to record each day (scalars, or [G] per group,
+      with group labels in `observable_labels`).
+
+    Because a model is an `nn.Module`, `parameters()`, `state_dict()` and `.to(device)` just work.
+    """
+
+    observable_labels: ClassVar[Mapping[str, Sequence[str]]] = {}
+
+    def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
+        raise NotImplementedError(f"{type(self).__name__} must implement initial_world(seed=, differentiable=)")
+
+    def observe(self, world: World) -> dict[str, Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} must implement observe(world) -> dict of aggregates")
+
+    def run(self, days: int, *, seed: int = 0, differentiable: bool = False, **options: object) -> Trajectory:
+        """Run `days` days from `initial_world(seed)`; see `populace.run` for the options."""
+        from populace.core.runner import run
+
+        return run(self, days, seed=seed, differentiable=differentiable, **options)  # type: ignore[arg-type]

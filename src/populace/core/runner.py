@@ -1,0 +1,82 @@
+"""`run()`: step a model over days, recording its observables into a `Trajectory`."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from tqdm.auto import tqdm
+
+from populace.core.model import Model
+from populace.core.trajectory import Trajectory
+from populace.core.world import World
+
+
+def run(
+    model: Model,
+    days: int,
+    *,
+    seed: int = 0,
+    differentiable: bool = False,
+    world: World | None = None,
+    device: str | torch.device | None = None,
+    record_every: int = 1,
+    max_records: int = 100_000,
+    progress: bool | None = None,
+) -> Trajectory:
+    """Advance `model` by `days` daily steps and return the recorded `Trajectory`.
+
+    Args:
+        model: the model to step.
+        days: number of days to simulate (>= 0).
+        seed: seed of the counter-based random numbers (ignored when `world` is given: it has its own).
+        differentiable: keep gradients (float states, straight-through draws); otherwise run under
+            `torch.no_grad()` with compact states (fast mode).
+        world: start from this world instead of `model.initial_world(seed=...)` (e.g. a saved state).
+        device: move the model and world here first ("cpu", "cuda"); default: where they are.
+        record_every: record observables every this many days (the first and last day are always kept).
+        max_records: cap on the records kept (bounded memory).
+        progress: show a progress bar; None shows it only on an interactive terminal.
+    """
+    if not isinstance(days, int) or days < 0:
+        raise ValueError(f"days must be an int >= 0, got {days!r}")
+    if not isinstance(record_every, int) or record_every < 1:
+        raise ValueError(f"record_every must be an int >= 1, got {record_every!r}")
+    check_parameters(model)
+    if device is not None:
+        model = model.to(device)
+    grad_mode = contextlib.nullcontext() if differentiable else torch.no_grad()
+    with grad_mode:
+        if world is None:
+            world = model.initial_world(seed=seed, differentiable=differentiable)
+        elif world.differentiable != differentiable:
+            raise ValueError(f"world.differentiable is {world.differentiable} but the run asks for "
+                             f"differentiable={differentiable}; build the world in the mode you run it")
+        if device is not None:
+            world = world.to(device)
+        trajectory = Trajectory(labels=model.observable_labels, start_date=world.start_date,
+                                max_records=max_records)
+        trajectory.record(world.step, model.observe(world))
+        last_step = world.step + days
+        bar = tqdm(total=days, desc=type(model).__name__, unit="day", disable=_disable(progress), leave=False)
+        with bar:
+            for _ in range(days):
+                world = model(world).advance()
+                if world.step % record_every == 0 or world.step == last_step:
+                    trajectory.record(world.step, model.observe(world))
+                bar.update()
+    trajectory.final_world = world
+    return trajectory
+
+
+def check_parameters(model: torch.nn.Module) -> None:
+    """Refuse a model whose parameters or buffers hold NaN or infinite values, naming them."""
+    named = [*model.named_parameters(), *model.named_buffers()]
+    bad = [name for name, value in named if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if bad:
+        raise ValueError(f"{type(model).__name__} has NaN or infinite values in {', '.join(bad)}; "
+                         "check the values it was built with (or the last optimiser step)")
+
+
+def _disable(progress: bool | None) -> bool | None:
+    return None if progress is None else not progress

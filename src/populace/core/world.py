@@ -1,0 +1,129 @@
+"""`World`: everything a model step reads: agent tables, shared environment values, the clock and the seed."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from populace.core import rng
+from populace.core.agents import AgentTable
+from populace.core.errors import SubstepOutputError
+
+MAIN_TABLE = "agents"
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    """The state of a simulation at one step: immutable, so every update returns a new `World`.
+
+    Attributes:
+        tables: agent tables by name; most models have one, `"agents"` (`world.agents`).
+        env: shared values that are not per agent (policy switches, case counts seen by agents), as tensors.
+        step: days since the start of the run (the clock; one step is one day).
+        seed: seed of the run's counter-based random numbers.
+        start_date: calendar date of step 0, when the model has one.
+        differentiable: True when substeps must keep gradients (float states, straight-through draws).
+    """
+
+    tables: Mapping[str, AgentTable]
+    env: Mapping[str, Tensor] = dataclasses.field(default_factory=dict)
+    step: int = 0
+    seed: int = 0
+    start_date: dt.date | None = None
+    differentiable: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.tables:
+            raise ValueError("a World needs at least one agent table")
+        for name, table in self.tables.items():
+            if not isinstance(table, AgentTable):
+                raise TypeError(f"table {name!r} must be an AgentTable, got {type(table).__name__}")
+        devices = {str(t.device) for t in self.tables.values()}
+        if len(devices) > 1:
+            raise ValueError(f"all agent tables must be on one device, got {sorted(devices)}; use world.to(device)")
+        if self.step < 0:
+            raise ValueError(f"step must be >= 0, got {self.step}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        for name, value in self.env.items():
+            _check_env_value(name, value)
+
+    @classmethod
+    def of(cls, agents: AgentTable, **kwargs: object) -> World:
+        """A world with one table, `"agents"`: `World.of(table, seed=1)`."""
+        return cls(tables={MAIN_TABLE: agents}, **kwargs)  # type: ignore[arg-type]
+
+    # ---- reading ----------------------------------------------------------------------------------------
+
+    @property
+    def agents(self) -> AgentTable:
+        """The main agent table, `tables["agents"]`."""
+        return self.table(MAIN_TABLE)
+
+    def table(self, name: str) -> AgentTable:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KeyError(f"world has no agent table {name!r} (it has: {', '.join(self.tables)})") from None
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.tables.values())).device
+
+    @property
+    def date(self) -> dt.date | None:
+        """Calendar date of the current step, or None when the run has no start date."""
+        return None if self.start_date is None else self.start_date + dt.timedelta(days=self.step)
+
+    def uniform(self, stream: str, *, table: str = MAIN_TABLE, n: int | None = None,
+                dtype: torch.dtype = torch.float32) -> Tensor:
+        """Uniforms in (0, 1) for this step, one per agent ([N], or [N, n]), keyed on (seed, step, stream, id)."""
+        return rng.uniform(self.seed, self.step, stream, self.table(table).ids, n=n, dtype=dtype)
+
+    def randint(self, stream: str, high: int, *, table: str = MAIN_TABLE, n: int | None = None) -> Tensor:
+        """Integers in [0, high) for this step, one per agent ([N], or [N, n]), keyed like `uniform`."""
+        return rng.randint(self.seed, self.step, stream, self.table(table).ids, high, n=n)
+
+    # ---- changing (each returns a new World) ---------------------------------------------------------
+
+    def update(self, columns: Mapping[str, Tensor], *, table: str = MAIN_TABLE) -> World:
+        """Replace existing columns of a table (a substep's output). Unknown columns and wrong row counts fail."""
+        current = self.table(table)
+        for name, value in columns.items():
+            if name not in current:
+                raise SubstepOutputError(
+                    f"update names column {name!r}, which table {table!r} does not have "
+                    f"(it has: {', '.join(current.columns)}). Add new columns to the initial world instead"
+                )
+            if not isinstance(value, Tensor) or value.shape[:1] != (current.n,):
+                shape = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                raise SubstepOutputError(f"column {name!r} must have {current.n} rows, got {shape}")
+        return dataclasses.replace(self, tables={**self.tables, table: current.with_columns(columns)})
+
+    def with_env(self, **values: Tensor | float) -> World:
+        """A world with these environment values added or replaced."""
+        new = {k: v if isinstance(v, Tensor) else torch.tensor(v, device=self.device) for k, v in values.items()}
+        return dataclasses.replace(self, env={**self.env, **new})
+
+    def advance(self, days: int = 1) -> World:
+        """The same state one (or `days`) step(s) later."""
+        return dataclasses.replace(self, step=self.step + days)
+
+    def to(self, device: str | torch.device) -> World:
+        return dataclasses.replace(
+            self,
+            tables={k: t.to(device) for k, t in self.tables.items()},
+            env={k: v.to(device) for k, v in self.env.items()},
+        )
+
+
+def _check_env_value(name: str, value: Tensor) -> None:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"env value {name!r} must be a tensor, got {type(value).__name__}; "
+                        "World.with_env converts plain numbers")
+    if value.is_floating_point() and not bool(torch.isfinite(value.detach()).all()):
+        raise ValueError(f"env value {name!r} contains NaN or infinite entries")

@@ -1,0 +1,168 @@
+"""SIR on a contact network: the smallest complete Populace model, in fast and differentiable mode."""
+
+from __future__ import annotations
+
+import math
+from enum import IntEnum
+
+import torch
+from torch import Tensor, nn
+
+from populace import sampling
+from populace.core import rng
+from populace.core.agents import AgentTable
+from populace.core.model import Model, Substep
+from populace.core.world import World
+from populace.network.graph import ContactGraph, ContactLayer
+from populace.network.random import RandomMixing, erdos_renyi
+
+
+class Stage(IntEnum):
+    S = 0
+    I = 1  # noqa: E741 (the standard name of the infectious stage)
+    R = 2
+
+
+def _pressure(contacts: ContactGraph | ContactLayer | RandomMixing, infectious: Tensor, world: World) -> Tensor:
+    if isinstance(contacts, RandomMixing):
+        return contacts.aggregate(infectious, world)
+    return contacts.aggregate(infectious)
+
+
+class Transmission(Substep):
+    r"""Infect susceptible agents through their contacts, once per day.
+
+    p_i = 1 - exp(-beta * sum_j w_ij I_j); beta: infection hazard per day per unit contact weight (calibrated),
+    w_ij: contact weight, I_j: 1 when j is infectious at the start of the day.
+    Reads stage; writes stage (S -> I) and newly_infected (today's infections).
+    """
+
+    writes = ("stage", "newly_infected")
+
+    def __init__(self, contacts: ContactGraph | ContactLayer | RandomMixing, beta_per_day: float):
+        super().__init__()
+        if not (math.isfinite(beta_per_day) and beta_per_day > 0):
+            raise ValueError(f"beta_per_day must be a finite number > 0, got {beta_per_day}. To switch "
+                             "transmission off, leave the Transmission substep out of the model instead")
+        self.contacts = contacts
+        self.log_beta = nn.Parameter(torch.tensor(math.log(beta_per_day)))
+
+    @property
+    def beta_per_day(self) -> Tensor:
+        return self.log_beta.exp()
+
+    def forward(self, world: World) -> dict[str, Tensor]:
+        stage = world.agents.stage
+        u = world.uniform("transmission")  # [N]
+        if world.differentiable:  # stage: float one-hot [N, 3]
+            susceptible, infectious, recovered = stage.unbind(-1)
+            pressure = _pressure(self.contacts, infectious, world)
+            p = -torch.expm1(-self.beta_per_day * pressure)
+            new = susceptible * sampling.bernoulli(p, u, straight_through=True, gradient="fired", validate=False)
+            return {"stage": torch.stack([susceptible - new, infectious + new, recovered], dim=-1),
+                    "newly_infected": new}
+        pressure = _pressure(self.contacts, (stage == Stage.I).float(), world)  # stage: uint8 [N]
+        p = -torch.expm1(-self.beta_per_day * pressure)
+        new = sampling.bernoulli(p, u, validate=False) & (stage == Stage.S)
+        return {"stage": torch.where(new, Stage.I, stage).to(torch.uint8), "newly_infected": new}
+
+
+class Recovery(Substep):
+    r"""Agents infectious since before today recover with probability 1 / infectious_days per day.
+
+    Today's new infections do not recover today, so an infection lasts a Geometric(1 / D) number of days in
+    {1, 2, ...}, mean D = `infectious_days`. Reads stage, newly_infected; writes stage (I -> R).
+    In differentiable mode the agents eligible are `infectious - newly_infected` as floats, so the sensitivity
+    of an agent's infection (its gradient) recovers at the same rate as the infection itself.
+    """
+
+    writes = ("stage",)
+
+    def __init__(self, infectious_days: float):
+        super().__init__()
+        if not (math.isfinite(infectious_days) and infectious_days >= 1):
+            raise ValueError(f"infectious_days must be a finite number >= 1 (mean days infectious), "
+                             f"got {infectious_days}")
+        logit = -math.log(infectious_days - 1) if infectious_days > 1 else 20.0  # p = 1 / D
+        self.logit_recovery = nn.Parameter(torch.tensor(logit))
+
+    @property
+    def p_recovery(self) -> Tensor:
+        """Daily recovery probability, 1 / infectious_days."""
+        return torch.sigmoid(self.logit_recovery)
+
+    def forward(self, world: World) -> dict[str, Tensor]:
+        stage, newly_infected = world.agents.stage, world.agents.newly_infected
+        u = world.uniform("recovery")
+        if world.differentiable:
+            susceptible, infectious, recovered = stage.unbind(-1)
+            p = self.p_recovery.expand_as(u)
+            eligible = infectious - newly_infected
+            moved = eligible * sampling.bernoulli(p, u, straight_through=True, validate=False)
+            return {"stage": torch.stack([susceptible, infectious - moved, recovered + moved], dim=-1)}
+        recovers = (u < self.p_recovery) & (stage == Stage.I) & ~newly_infected
+        return {"stage": torch.where(recovers, Stage.R, stage).to(torch.uint8)}
+
+
+class SIR(Model):
+    """Susceptible-infectious-recovered epidemic on a contact network.
+
+    Each day, from the state at the start of the day:
+    1. transmission: a susceptible agent with infectious contacts is infected with probability
+       1 - exp(-beta * sum of the contacts' weights);
+    2. recovery: an agent infected on an earlier day recovers with probability 1 / infectious_days.
+    Day 0 starts with `initial_infected` agents infectious, chosen at random from the seed.
+
+    In fast mode the stage is a uint8 code (`Stage`); in differentiable mode a float one-hot [N, 3] whose
+    draws are straight-through Bernoulli, so gradients reach `beta_per_day` and `infectious_days` while the
+    forward pass samples exactly what fast mode samples (same seed, same trajectory).
+    """
+
+    def __init__(
+        self,
+        contacts: ContactGraph | ContactLayer | RandomMixing,
+        n_agents: int,
+        *,
+        beta_per_day: float = 0.03,
+        infectious_days: float = 5.0,
+        initial_infected: int = 10,
+    ):
+        super().__init__()
+        if not 0 < initial_infected <= n_agents:
+            raise ValueError(f"initial_infected must be in [1, n_agents={n_agents}], got {initial_infected}")
+        contacts_n = getattr(contacts, "n_agents", n_agents)
+        if contacts_n != n_agents:
+            raise ValueError(f"contacts are built for {contacts_n} agents but n_agents is {n_agents}")
+        self.n_agents = n_agents
+        self.initial_infected = initial_infected
+        self.transmission = Transmission(contacts, beta_per_day)
+        self.recovery = Recovery(infectious_days)
+
+    @classmethod
+    def random_network(cls, n_agents: int, *, contacts_per_agent: float = 20.0, network_seed: int = 0,
+                       **params: float) -> SIR:
+        """SIR on a static Erdős–Rényi network with Poisson(`contacts_per_agent`) contacts per agent."""
+        return cls(erdos_renyi(n_agents, contacts_per_agent, seed=network_seed), n_agents, **params)
+
+    def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
+        ids = torch.arange(self.n_agents, dtype=torch.int32)
+        u = rng.uniform(seed, 0, "initial_infected", ids)
+        first = torch.topk(u, self.initial_infected, largest=False).indices
+        stage = torch.full((self.n_agents,), Stage.S, dtype=torch.uint8)
+        stage[first] = Stage.I
+        newly_infected = torch.zeros(self.n_agents, dtype=torch.bool)
+        if differentiable:
+            stage = nn.functional.one_hot(stage.long(), len(Stage)).float()
+            newly_infected = newly_infected.float()
+        table = AgentTable({"id": ids, "stage": stage, "newly_infected": newly_infected})
+        return World.of(table, seed=seed, differentiable=differentiable)
+
+    def forward(self, world: World) -> World:
+        world = world.update(self.transmission(world))
+        return world.update(self.recovery(world))
+
+    def observe(self, world: World) -> dict[str, Tensor]:
+        stage = world.agents.stage
+        counts = stage.sum(0) if world.differentiable else torch.bincount(stage, minlength=len(Stage)).float()
+        return {"susceptible": counts[Stage.S], "infectious": counts[Stage.I], "recovered": counts[Stage.R],
+                "new_infections": world.agents.newly_infected.sum(dtype=counts.dtype)}

@@ -1,0 +1,86 @@
+"""Random contacts: a static Erdős–Rényi layer, and daily random mixing drawn on the fly (nothing stored)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from populace.core import rng
+from populace.core.world import World
+from populace.network.graph import ContactLayer
+
+
+def erdos_renyi(n_agents: int, mean_degree: float, *, seed: int, weight: float | None = None) -> ContactLayer:
+    """A static random contact layer with Poisson(`mean_degree`) contacts per agent.
+
+    Draws round(N * mean_degree / 2) pairs with both ends uniform (counter-based, from `seed`), then drops
+    self-pairs, merges repeats and adds each edge both ways. Mean contacts per agent come out a hair under
+    `mean_degree` (repeats are O(mean_degree / N) of the edges). "20 contacts per agent" means about 10
+    undirected edges per agent, each used in both directions: 20N directed pairs.
+    """
+    if n_agents < 2:
+        raise ValueError(f"a random graph needs at least 2 agents, got {n_agents}")
+    if not 0 < mean_degree < n_agents:
+        raise ValueError(f"mean_degree must be in (0, n_agents={n_agents}), got {mean_degree}")
+    n_pairs = round(n_agents * mean_degree / 2)
+    pair_ids = torch.arange(n_pairs, dtype=torch.int64)
+    src = rng.randint(seed, 0, "erdos_renyi.src", pair_ids, n_agents).to(torch.int32)
+    dst = rng.randint(seed, 0, "erdos_renyi.dst", pair_ids, n_agents).to(torch.int32)
+    del pair_ids
+    weights = None if weight is None else torch.full((n_pairs,), float(weight))
+    return ContactLayer.from_edges(n_agents, src, dst, weights, symmetric=True)
+
+
+class RandomMixing:
+    r"""Contacts redrawn every day, uniformly at random: a well-mixed population in `aggregate` form.
+
+    y_i = w * (sum_{l < m} x[c_il] + sum_{(j, l): c_jl = i} x[j]), where each agent i calls m = `calls_per_agent`
+    partners c_il drawn uniformly from the population each day. Both ends of a call are in contact, so each
+    agent has on average 2m contacts a day (self-calls are dropped). Partners are drawn from the counter-based
+    RNG keyed on (seed, day, stream, agent id) and map ids to rows, so results do not depend on agent order;
+    nothing per contact is stored between days. Gradients flow to `x` (gather and scatter-add).
+    """
+
+    def __init__(self, calls_per_agent: int, *, weight: float = 1.0, stream: str = "random_mixing"):
+        if not isinstance(calls_per_agent, int) or calls_per_agent < 1:
+            raise ValueError(f"calls_per_agent must be an int >= 1, got {calls_per_agent!r}")
+        if not weight >= 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        self.calls_per_agent = calls_per_agent
+        self.weight = float(weight)
+        self.stream = stream
+
+    @property
+    def mean_contacts(self) -> float:
+        """Expected contacts per agent per day (2 x calls: each call counts for both ends)."""
+        return 2.0 * self.calls_per_agent
+
+    def aggregate(self, x: Tensor, world: World) -> Tensor:
+        """Weighted sum of `x` ([N] or [N, K]) over today's random contacts of each agent."""
+        ids = world.agents.ids
+        n = ids.numel()
+        if x.shape[0] != n:
+            raise ValueError(f"x has {x.shape[0]} rows but the world has {n} agents")
+        partner_ids = world.randint(self.stream, n, n=self.calls_per_agent)  # [N, m], ids in [0, N)
+        partners = _rows_of_ids(ids, partner_ids)
+        callers = torch.arange(n, device=x.device).unsqueeze(1).expand_as(partners)
+        keep = partners != callers
+        partners, callers = partners[keep], callers[keep]
+        pulled = torch.zeros_like(x).index_add_(0, callers, x[partners])
+        pushed = torch.zeros_like(x).index_add_(0, partners, x[callers])
+        return self.weight * (pulled + pushed)
+
+    def __repr__(self) -> str:
+        return f"RandomMixing(calls_per_agent={self.calls_per_agent}, weight={self.weight})"
+
+
+def _rows_of_ids(ids: Tensor, wanted: Tensor) -> Tensor:
+    """Row positions of agent ids `wanted`, for a table whose ids are a permutation of 0..N-1."""
+    n = ids.numel()
+    if bool((ids == torch.arange(n, device=ids.device, dtype=ids.dtype)).all()):
+        return wanted
+    if int(ids.max()) >= n:
+        raise ValueError("RandomMixing needs agent ids 0..N-1 (in any order); renumber the table's id column")
+    row_of_id = torch.empty(n, dtype=torch.int64, device=ids.device)
+    row_of_id[ids.long()] = torch.arange(n, device=ids.device)
+    return row_of_id[wanted]

@@ -1,0 +1,81 @@
+"""`populace run sir`: outputs, manifest contents, reproducibility and argument errors."""
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from populace.cli import main
+from populace.manifest import RunManifest, sha256_of
+
+
+def test_run_sir_writes_trajectory_plot_and_manifest(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "sir", "--agents", "3000", "--days", "30", "--seed", "4", "--out", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert str(out / "trajectory.png") in printed
+    frame = pd.read_parquet(out / "trajectory.parquet")
+    assert frame["step"].tolist() == list(range(31))
+    assert (frame[["susceptible", "infectious", "recovered"]].sum(axis=1) == 3000).all()  # agents conserved
+    assert (out / "trajectory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert manifest["arguments"]["agents"] == 3000
+    assert manifest["seeds"] == [4, 0]
+    assert manifest["threads"] >= 1
+    assert manifest["peak_memory_bytes"] > 10 * 2**20
+    assert manifest["wall_seconds"] > 0
+    outputs = {entry["path"]: entry["sha256"] for entry in manifest["outputs"]}
+    assert outputs[str(out / "trajectory.parquet")] == sha256_of(out / "trajectory.parquet")
+    attack_rate = 1 - frame["susceptible"].iloc[-1] / 3000
+    assert manifest["results"]["final_attack_rate"] == pytest.approx(attack_rate)
+
+
+def test_same_seed_same_trajectory(tmp_path):
+    for name in ("a", "b"):
+        main(["run", "sir", "--agents", "2000", "--days", "20", "--seed", "7", "--out", str(tmp_path / name),
+              "--no-progress"])
+    first, second = (pd.read_parquet(tmp_path / n / "trajectory.parquet") for n in ("a", "b"))
+    pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--agents", "0"], "must be an integer >= 1, got 0"),
+        (["--days", "-3"], "must be an integer >= 0, got -3"),
+        (["--beta", "-0.1"], "must be a number > 0"),
+        (["--frobnicate"], "unrecognized arguments"),
+    ],
+)
+def test_bad_arguments_exit_with_a_message(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "sir", "--out", str(tmp_path), *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_model_errors_are_reported_without_a_traceback(tmp_path, capsys):
+    code = main(["run", "sir", "--agents", "100", "--infectious-days", "0.5", "--out", str(tmp_path)])
+    assert code == 2
+    assert "populace: error: infectious_days must be a finite number >= 1" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert "infectious_days" in manifest["error"]
+
+
+def test_manifest_hashes_inputs_and_refuses_missing_ones(tmp_path):
+    source = tmp_path / "input.csv"
+    source.write_text("a,b\n1,2\n")
+    with RunManifest(tmp_path / "out", arguments={"x": 1}, seeds=[3], inputs=[source]):
+        pass
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["inputs"] == [{"path": str(source), "bytes": 8, "sha256": sha256_of(source)}]
+    assert sha256_of(source) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    with pytest.raises(FileNotFoundError, match="input file\\(s\\) not found"), RunManifest(
+        tmp_path / "o2", arguments={}, seeds=[], inputs=[tmp_path / "nope.csv"]
+    ):
+        pass
