@@ -26,7 +26,8 @@ Report = Callable[[str, Callable[[], object]], None]
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
+    fn()  # warm-up (twice: first calls allocate)
+    fn()
     runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1_000_000)
     parser.add_argument("--contacts", type=int, default=20, help="mean directed contacts per agent")
     parser.add_argument("--k", type=int, default=4, help="columns of the [N, K] case")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--quick", action="store_true", help="skip the slow alternatives (COO, index_add_)")
     args = parser.parse_args()

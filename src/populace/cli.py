@@ -1,4 +1,4 @@
-"""The `populace` command line: `populace run sir --agents N --days D --seed S --out DIR`."""
+"""The `populace` command line: `populace run sir --agents N --days D --seed S --out DIR`, `populace run tax-policy`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 import populace
 from populace.manifest import RunManifest
 from populace.models.sir import SIR
+from populace.models.tax.cli import add_parser as add_tax_policy_parser
 
 
 def _positive_int(text: str) -> int:
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     sir.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     sir.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: torch's)")
     sir.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sir.set_defaults(handler=run_sir)
+    add_tax_policy_parser(models, positive_int=_positive_int, non_negative_int=_non_negative_int,
+                          positive_float=_positive_float)
     return parser
 
 
@@ -98,7 +102,7 @@ def run_sir(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_sir(args)  # the only command so far; argparse has rejected anything else
+        return args.handler(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
         print(f"populace: error: {err}", file=sys.stderr)
         return 2
