@@ -80,7 +80,7 @@ def test_unreachable_target_is_explained():
     seed = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)  # all weight in one cell
     margins = [Margin((0,), torch.tensor([1.0, 1.0], dtype=torch.float64), "rows"),
                Margin((1,), torch.tensor([1.0, 1.0], dtype=torch.float64), "cols")]
-    with pytest.raises(ValueError, match="did not converge in 20 sweeps.*seed cells are all 0"):
+    with pytest.raises(ValueError, match=r"did not converge in 20 sweeps.*seed cells are all 0"):
         ipf(seed, margins, max_iterations=20)
     loose = ipf(seed, margins, max_iterations=20, strict=False)
     assert not loose.converged
