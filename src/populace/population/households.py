@@ -1,0 +1,125 @@
+"""Household assembly: from counts of households by size and a list of persons, give every person a household.
+
+Two steps, each per zone (a loop over zones, never over agents):
+
+1. `household_sizes`: expand a table of households by size (the last column meaning "that size or more") into
+   one size per household whose sizes add up to the zone's household population exactly. Persons beyond the
+   fixed sizes go to the open-ended households, spread as evenly as the counts allow; when the table holds
+   more places than persons, the largest households shrink first (never below one person).
+2. `assign_households`: every household gets one adult as its head; children then fill the other places of
+   households of two or more (so no child lives without an adult), and the remaining adults the places left.
+   All shuffles use the counter-based RNG keyed on agent ids, so the result is reproducible from the seed.
+   Age similarity of partners and parent-child age gaps are not modelled yet.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from populace.core import rng
+
+
+def household_sizes(persons_by_zone: Tensor, households_by_size: Tensor) -> tuple[Tensor, Tensor]:
+    """One size per household: returns (zone [H] int32, size [H] int16); sizes in zone z add to persons_by_zone[z].
+
+    Args:
+        persons_by_zone: [Z] persons living in households, per zone.
+        households_by_size: [Z, S] household counts of size 1, 2, ..., S, the last meaning "S or more".
+    """
+    persons = _as_counts(persons_by_zone, "persons_by_zone")
+    counts = _as_counts(households_by_size, "households_by_size")
+    if counts.dim() != 2 or counts.shape[0] != persons.shape[0]:
+        raise ValueError(f"households_by_size must be [zones, sizes] with {persons.shape[0]} zones, "
+                         f"got {list(counts.shape)}")
+    zones, sizes = [], []
+    for z in range(persons.shape[0]):
+        size = _sizes_of_zone(int(persons[z]), counts[z], z)
+        zones.append(torch.full((size.numel(),), z, dtype=torch.int32))
+        sizes.append(size)
+    return torch.cat(zones), torch.cat(sizes).to(torch.int16)
+
+
+def assign_households(zone_of_person: Tensor, is_adult: Tensor, ids: Tensor, zone_of_household: Tensor,
+                      size_of_household: Tensor, *, seed: int) -> Tensor:
+    """Household index ([N] int32, into the household arrays) of every person; see the module docstring.
+
+    Each zone must have as many persons as places, and at least one adult per household.
+    """
+    n = zone_of_person.numel()
+    if not (is_adult.shape == ids.shape == zone_of_person.shape == (n,)):
+        raise ValueError("zone_of_person, is_adult and ids must all have shape [N]")
+    if zone_of_household.shape != size_of_household.shape:
+        raise ValueError("zone_of_household and size_of_household must have the same shape [H]")
+    household = torch.full((n,), -1, dtype=torch.int32)
+    u = rng.uniform(seed, 0, "households.shuffle", ids, dtype=torch.float64)
+    for z in torch.unique(zone_of_household).tolist():
+        people = torch.nonzero(zone_of_person == z).flatten()
+        homes = torch.nonzero(zone_of_household == z).flatten()
+        household[people] = _fill_zone(is_adult[people], u[people], homes, size_of_household[homes].long(), z, seed)
+    unplaced = int((household < 0).sum())
+    if unplaced:
+        raise ValueError(f"{unplaced} persons live in zones without households; give every zone with "
+                         "persons a household table")
+    return household
+
+
+def _sizes_of_zone(persons: int, counts: Tensor, zone: int) -> Tensor:
+    n_sizes = counts.shape[0]
+    size = torch.repeat_interleave(torch.arange(1, n_sizes + 1), counts.long())  # [H], ascending
+    if size.numel() == 0:
+        if persons:
+            raise ValueError(f"zone {zone} has {persons} persons but no households")
+        return size
+    if persons < size.numel():
+        raise ValueError(f"zone {zone} has {persons} persons for {size.numel()} households: every household "
+                         "needs at least one person; check the two tables come from the same source")
+    extra = persons - int(size.sum())
+    open_ended = torch.nonzero(size == n_sizes).flatten() if extra > 0 else torch.empty(0, dtype=torch.long)
+    if extra > 0 and open_ended.numel() == 0:
+        open_ended = torch.arange(size.numel())  # no "or more" households: spread over all
+    if extra > 0:
+        per, rest = divmod(extra, open_ended.numel())
+        size[open_ended] += per
+        size[open_ended[:rest]] += 1
+    while extra < 0:  # more places than persons: take one place from each of the largest households
+        largest = torch.argsort(size, descending=True, stable=True)[: min(-extra, size.numel())]
+        largest = largest[size[largest] > 1]
+        size[largest] -= 1
+        extra += largest.numel()
+    return size
+
+
+def _fill_zone(is_adult: Tensor, u: Tensor, homes: Tensor, size: Tensor, zone: int, seed: int) -> Tensor:
+    n_places, n_homes, n_people = int(size.sum()), homes.numel(), is_adult.numel()
+    n_adults = int(is_adult.sum())
+    if n_places != n_people:
+        raise ValueError(f"zone {zone}: {n_people} persons for {n_places} household places; "
+                         "build the sizes with household_sizes() from the same person counts")
+    if n_adults < n_homes:
+        raise ValueError(f"zone {zone}: {n_adults} adults for {n_homes} households; every household needs an adult")
+    order = torch.argsort(u)  # a random order of the zone's persons
+    adults = order[is_adult[order]]
+    children = order[~is_adult[order]]
+    home_of_place = torch.repeat_interleave(homes, size)  # [places], grouped by household
+    first_place = torch.cumsum(size, 0) - size
+    is_head = torch.zeros(n_places, dtype=torch.bool)
+    is_head[first_place] = True
+    other_places = torch.nonzero(~is_head).flatten()
+    other_places = other_places[torch.argsort(rng.uniform(seed, zone, "households.places", other_places))]
+    result = torch.empty(n_people, dtype=torch.int32)
+    result[adults[:n_homes]] = home_of_place[first_place].to(torch.int32)
+    rest = torch.cat([children, adults[n_homes:]])  # children take places first
+    result[rest] = home_of_place[other_places].to(torch.int32)
+    return result
+
+
+def _as_counts(values: Tensor, name: str) -> Tensor:
+    tensor = torch.as_tensor(values)
+    if tensor.is_floating_point():
+        if not bool(torch.isfinite(tensor).all()) or not bool((tensor == tensor.round()).all()):
+            raise ValueError(f"{name} must hold whole counts; round or integerize() them first")
+        tensor = tensor.long()
+    if bool((tensor < 0).any()):
+        raise ValueError(f"{name} must not be negative; got {int((tensor < 0).sum())} negative counts")
+    return tensor.long()
