@@ -12,7 +12,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-from populace import models, network, sampling
+from populace import data, models, network, population, sampling
 from populace.core import AgentTable, Model, Substep, Trajectory, World, rng, run
 
 __all__ = [
@@ -22,8 +22,10 @@ __all__ = [
     "Trajectory",
     "World",
     "__version__",
+    "data",
     "models",
     "network",
+    "population",
     "rng",
     "run",
     "sampling",

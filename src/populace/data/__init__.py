@@ -1,0 +1,30 @@
+"""Loaders for the real data behind the NYC models, each source's quirks handled, as tidy pandas DataFrames.
+
+The raw files are read where they live (see `populace.data.paths.data_dir`); every loader takes `data_dir=`.
+A missing file raises FileNotFoundError, a malformed one `DataFileError`, both saying what to fix.
+"""
+
+from populace.data.boroughs import BOROUGHS
+from populace.data.census import census_county_population
+from populace.data.contacts import contact_matrix, prem2021_contacts
+from populace.data.councilcount import councilcount_household_sizes
+from populace.data.dcp import dcp_nta_households, dcp_nta_profiles
+from populace.data.dohmh import dohmh_daily, dohmh_tests
+from populace.data.errors import DataFileError
+from populace.data.nysdol import nysdol_unemployment
+from populace.data.paths import data_dir
+
+__all__ = [
+    "BOROUGHS",
+    "DataFileError",
+    "census_county_population",
+    "contact_matrix",
+    "councilcount_household_sizes",
+    "data_dir",
+    "dcp_nta_households",
+    "dcp_nta_profiles",
+    "dohmh_daily",
+    "dohmh_tests",
+    "nysdol_unemployment",
+    "prem2021_contacts",
+]

@@ -1,0 +1,5 @@
+"""The exception a data loader raises when a source file exists but cannot be read as that source."""
+
+
+class DataFileError(ValueError):
+    """A data file is empty, not the expected format (CSV, xlsx), or lacks the columns or rows a loader needs."""
