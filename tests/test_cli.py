@@ -24,7 +24,10 @@ def test_run_sir_writes_trajectory_plot_and_manifest(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     assert manifest["arguments"]["agents"] == 3000
-    assert manifest["seeds"] == [4, 0]
+    assert manifest["seeds"] == {"run": 4, "network": 0}
+    assert manifest["command"] == ["populace", "run", "sir", "--agents", "3000", "--days", "30", "--seed", "4",
+                                   "--out", str(out), "--no-progress"]
+    assert "handler" not in manifest["arguments"]
     assert manifest["threads"] >= 1
     assert manifest["peak_memory_bytes"] > 10 * 2**20
     assert manifest["wall_seconds"] > 0
@@ -70,12 +73,12 @@ def test_model_errors_are_reported_without_a_traceback(tmp_path, capsys):
 def test_manifest_hashes_inputs_and_refuses_missing_ones(tmp_path):
     source = tmp_path / "input.csv"
     source.write_text("a,b\n1,2\n")
-    with RunManifest(tmp_path / "out", arguments={"x": 1}, seeds=[3], inputs=[source]):
+    with RunManifest(tmp_path / "out", arguments={"x": 1}, seeds={"run": 3}, inputs=[source]):
         pass
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["inputs"] == [{"path": str(source), "bytes": 8, "sha256": sha256_of(source)}]
     assert sha256_of(source) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
     with pytest.raises(FileNotFoundError, match="input file\\(s\\) not found"), RunManifest(
-        tmp_path / "o2", arguments={}, seeds=[], inputs=[tmp_path / "nope.csv"]
+        tmp_path / "o2", arguments={}, seeds={}, inputs=[tmp_path / "nope.csv"]
     ):
         pass

@@ -1,4 +1,4 @@
-"""The `populace` command line: `populace run sir --agents N --days D --seed S --out DIR`, `populace run tax-policy`."""
+"""The `populace` command line: `populace run sir ...`, `populace run tax-policy ...`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 import populace
-from populace.manifest import RunManifest
+from populace.manifest import RunManifest, cli_arguments
 from populace.models.sir import SIR
 from populace.models.tax.cli import add_parser as add_tax_policy_parser
 
@@ -72,9 +72,8 @@ def run_sir(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.initial_infected > args.agents:
         raise SystemExit(f"populace: --initial-infected ({args.initial_infected}) exceeds --agents ({args.agents})")
-    arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    with RunManifest(args.out, arguments=arguments, seeds=[args.seed, args.network_seed],
-                     device=args.device) as manifest:
+    with RunManifest(args.out, arguments=cli_arguments(args), seeds={"run": args.seed, "network": args.network_seed},
+                     device=args.device, command=args.command_line) as manifest:
         started = time.perf_counter()
         model = SIR.random_network(args.agents, contacts_per_agent=args.contacts, network_seed=args.network_seed,
                                    beta_per_day=args.beta, infectious_days=args.infectious_days,
@@ -100,7 +99,9 @@ def run_sir(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = ["populace", *argv]
     try:
         return args.handler(args)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:

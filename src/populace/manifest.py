@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import json
@@ -31,11 +32,19 @@ def sha256_of(path: str | Path) -> str:
 
 
 def peak_memory_bytes() -> int:
-    """Peak resident memory of this process so far (Linux/macOS), plus peak CUDA memory if any was used."""
+    """Peak resident (host) memory of this process so far, in bytes (Linux and macOS)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_bytes = rss if sys.platform == "darwin" else rss * 1024
-    cuda = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0
-    return int(rss_bytes + cuda)
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def peak_cuda_memory_bytes() -> int:
+    """Peak memory allocated by PyTorch on the current CUDA device, in bytes (0 without CUDA)."""
+    return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else 0
+
+
+def cli_arguments(args: argparse.Namespace) -> dict[str, object]:
+    """A command's parsed arguments as JSON-ready values: paths as strings, the handler function left out."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if not callable(v)}
 
 
 class RunManifest:
@@ -45,16 +54,16 @@ class RunManifest:
     device and threads, the input files with their SHA-256, the output files, wall time and peak memory.
     It is written on failure too (with `"status": "failed"` and the error), so a crashed run leaves a trace.
 
-    >>> with RunManifest(out_dir, arguments={"days": 100}, seeds=[1]) as manifest:  # doctest: +SKIP
+    >>> with RunManifest(out_dir, arguments={"days": 100}, seeds={"run": 1}) as manifest:  # doctest: +SKIP
     ...     manifest.add_output(traj.to_parquet(out_dir / "trajectory.parquet"))
     """
 
-    def __init__(self, out_dir: str | Path, *, arguments: Mapping[str, object], seeds: Iterable[int],
+    def __init__(self, out_dir: str | Path, *, arguments: Mapping[str, object], seeds: Mapping[str, int],
                  inputs: Iterable[str | Path] = (), device: str | torch.device = "cpu",
                  command: list[str] | None = None):
         self.out_dir = Path(out_dir)
         self.arguments = dict(arguments)
-        self.seeds = list(seeds)
+        self.seeds = dict(seeds)
         self.inputs = [Path(p) for p in inputs]
         self.device = str(device)
         self.command = list(sys.argv if command is None else command)
@@ -102,6 +111,7 @@ class RunManifest:
             "started_at": self._started_at,
             "wall_seconds": round(wall_seconds, 3),
             "peak_memory_bytes": peak_memory_bytes(),
+            "peak_cuda_memory_bytes": peak_cuda_memory_bytes(),
         }
 
 

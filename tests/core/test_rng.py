@@ -108,7 +108,8 @@ def test_stream_ids_are_stable_names():
         ({"stream": -3}, ValueError, "stream must be"),
         ({"seed": -1}, ValueError, "seed, step and lane must be >= 0"),
         ({"n": 0}, ValueError, "n \\(values per agent\\) must be >= 1"),
-        ({"dtype": torch.int32}, TypeError, "floating dtype"),
+        ({"dtype": torch.int32}, TypeError, "float32 or float64, got torch.int32"),
+        ({"dtype": torch.float16}, TypeError, "half-precision types round"),
     ],
 )
 def test_bad_arguments_raise_specific_errors(kwargs, error, match):

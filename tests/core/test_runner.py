@@ -74,6 +74,11 @@ def test_trajectory_is_bounded_and_checks_its_records():
         traj["deaths"]
 
 
+def test_runs_that_would_overflow_the_trajectory_are_refused_before_they_start():
+    with pytest.raises(ValueError, match="need up to 12 records but max_records is 5"):
+        run(Decay(10, P), 10, max_records=5)
+
+
 def test_nan_parameters_are_refused_by_name():
     model = Decay(10, P)
     with torch.no_grad():

@@ -25,12 +25,13 @@ def solve_final_size(r: float, initial_fraction: float) -> float:
 
 
 def test_well_mixed_final_size_matches_the_mean_field_relation():
-    # Daily random contacts: a susceptible escapes with probability exp(-beta * infectious contact-days), and
-    # the infectious contact-days of the whole epidemic are k D z N / N per agent, so z solves
-    # z = i0 + (1 - i0)(1 - exp(-R0 z)) with R0 = beta k D, exactly as N grows. Tolerance 0.01 absolute: the
-    # standard deviation of z at N = 40,000 is about 0.002 and the O(1/N) corrections are smaller.
-    n, calls, beta, days_infectious, i0 = 40_000, 5, 0.04, 5.0, 100
-    r0 = beta * (2 * calls) * days_infectious  # = 2
+    # Daily random contacts: a susceptible meeting X infectious agents in a day escapes with exp(-beta X); X is
+    # (nearly) Poisson with mean k I / N, so E[exp(-beta X)] = exp(-(k I / N)(1 - e^-beta)). Summed over the
+    # epidemic, the infectious person-days are D z N, so z = i0 + (1 - i0)(1 - exp(-R0 z)) with
+    # R0 = k D (1 - e^-beta) as N grows. The seed-to-seed sd of z at N = 100,000 is about 0.0025 (measured:
+    # 0.004 at N = 40,000); tolerance 0.01 = 4 sd.
+    n, calls, beta, days_infectious, i0 = 100_000, 5, 0.04, 5.0, 250
+    r0 = (2 * calls) * days_infectious * (1 - math.exp(-beta))  # = 1.96
     model = SIR(RandomMixing(calls), n, beta_per_day=beta, infectious_days=days_infectious, initial_infected=i0)
     traj = model.run(150, seed=2, progress=False)
     assert float(traj["infectious"][-1]) == 0  # the epidemic is over, so z is final
@@ -41,7 +42,8 @@ def test_static_network_final_size_matches_bond_percolation():
     # On a static Erdős–Rényi network with Poisson(k) contacts, the final size solves z = 1 - exp(-k T z) where
     # T = 1 - E[exp(-beta tau)] is the chance an infection passes along one edge during the infector's
     # Geometric(gamma) infectious period tau in {1, 2, ...} (Newman 2002; Kenah & Robins 2007):
-    # E[exp(-beta tau)] = gamma e^-beta / (1 - (1 - gamma) e^-beta). Tolerance 0.015 absolute.
+    # E[exp(-beta tau)] = gamma e^-beta / (1 - (1 - gamma) e^-beta). Expected 0.8728; seeds 3-8 gave
+    # 0.8698-0.8734. Tolerance 0.006 absolute.
     n, k, beta, days_infectious, i0 = 50_000, 10, 0.06, 5.0, 50
     gamma = 1 / days_infectious
     transmissibility = 1 - gamma * math.exp(-beta) / (1 - (1 - gamma) * math.exp(-beta))
@@ -50,7 +52,7 @@ def test_static_network_final_size_matches_bond_percolation():
     traj = model.run(150, seed=3, progress=False)
     assert float(traj["infectious"][-1]) == 0
     expected = solve_final_size(k * transmissibility, i0 / n)
-    assert float(final_size(traj)) == pytest.approx(expected, abs=0.015)
+    assert float(final_size(traj)) == pytest.approx(expected, abs=0.006)
 
 
 def test_infectious_period_is_geometric_with_the_configured_mean():
@@ -107,14 +109,14 @@ def _seed_averaged_final_size(contacts, n: int, beta: float, seeds: range, diffe
     return total / len(seeds), grad / len(seeds)
 
 
-@pytest.mark.parametrize("beta", [0.045, 0.06])
-def test_gradient_of_final_size_matches_finite_differences(beta):
-    # Straight-through gradients are biased for this nonlinear, many-step process. On a static network the
-    # "fired" surrogate (Transmission's default) keeps the bias moderate. Measured with these settings: beta
-    # 0.045: 14.9 vs finite difference 12.2 (+22%); beta 0.06: 5.59 vs 5.01 (+12%); the classic identity
-    # surrogate gave +400% here. The finite difference is central, of the same seed-averaged final size,
-    # with common random numbers at beta +- h. Tolerance: 25%.
-    n, seeds, h, rel_tol = 10_000, range(6), 0.004, 0.25
+@pytest.mark.parametrize(("beta", "max_bias"), [(0.045, None), (0.06, 0.2)])
+def test_gradient_of_final_size_has_the_sign_and_size_of_finite_differences(beta, max_bias):
+    # Straight-through gradients are biased for this nonlinear, many-step process: the sign is exact, the size
+    # is a known-bias regression bound. On this static network the "fired" surrogate (Transmission's default)
+    # measured, against the central finite difference of the same seed-averaged final size (common random
+    # numbers at beta +- h): beta 0.045: +22% / +27% / +34% (seeds 0-5 / 6-11 / 12-17), so only the sign is
+    # checked there; beta 0.06: +8% to +12%, bounded at 20%. The classic identity surrogate gave +400%.
+    n, seeds, h = 10_000, range(6), 0.004
     layer = erdos_renyi(n, 10, seed=0)
     _, grad = _seed_averaged_final_size(layer, n, beta, seeds, differentiable=True)
     plus, _ = _seed_averaged_final_size(layer, n, beta + h, seeds, differentiable=False)
@@ -122,8 +124,8 @@ def test_gradient_of_final_size_matches_finite_differences(beta):
     finite_difference = (plus - minus) / (2 * h)
     assert finite_difference > 0  # more transmission, larger epidemic
     assert grad > 0
-    print(f"beta {beta}: straight-through {grad:.3f}, finite difference {finite_difference:.3f}")
-    assert grad == pytest.approx(finite_difference, rel=rel_tol)
+    if max_bias is not None:
+        assert abs(grad / finite_difference - 1) < max_bias
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ however the agents are split into batches or processes, and on CPU or GPU. The c
 
     k1, k2 = splitmix64(seed, step, stream, lane)            # scalar keys, computed once per call in Python
     x      = mix32(mix32(agent_id XOR k1) XOR k2)            # vectorized over agents, int64 tensor ops
-    u      = (x >> 9 + 0.5) / 2**23   (float32)   or   (x + 0.5) / 2**32   (float64)
+    u      = ((x >> 9) + 0.5) / 2**23   (float32)   or   (x + 0.5) / 2**32   (float64)
 
 `mix32` is a two-multiply xorshift hash (constants 0x21f0aaad, 0x735a2d97 from C. Wellons' hash prospector)
 and a bijection of 32-bit integers, so two agents never share a value within a draw. Both multiplier
@@ -95,9 +95,10 @@ def uniform(
     bits = random_bits(seed, step, stream, agent_ids, n)
     if dtype == torch.float64:
         return (bits.to(torch.float64) + 0.5) * 2.0**-32
-    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise TypeError(f"uniform dtype must be a floating dtype, got {dtype}")
-    return ((bits >> 9).to(torch.float32) + 0.5).mul_(2.0**-23).to(dtype)
+    if dtype != torch.float32:
+        raise TypeError(f"uniform dtype must be float32 or float64, got {dtype}: half-precision types round "
+                        "values near 1 up to exactly 1. Draw float32 and compare in float32 instead")
+    return ((bits >> 9).to(torch.float32) + 0.5).mul_(2.0**-23)
 
 
 def randint(seed: int, step: int, stream: str | int, agent_ids: Tensor, high: int, n: int | None = None) -> Tensor:

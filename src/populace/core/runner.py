@@ -42,6 +42,10 @@ def run(
         raise ValueError(f"days must be an int >= 0, got {days!r}")
     if not isinstance(record_every, int) or record_every < 1:
         raise ValueError(f"record_every must be an int >= 1, got {record_every!r}")
+    n_records = days // record_every + 2
+    if n_records > max_records:
+        raise ValueError(f"{days} days recorded every {record_every} need up to {n_records} records but "
+                         f"max_records is {max_records}; raise max_records or record_every")
     check_parameters(model)
     if device is not None:
         model = model.to(device)

@@ -1,5 +1,6 @@
 """Models built on the engine, one module (or folder) per model."""
 
 from populace.models.sir import SIR
+from populace.models.tax.model import TaxPolicy
 
-__all__ = ["SIR"]
+__all__ = ["SIR", "TaxPolicy"]

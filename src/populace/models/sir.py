@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import IntEnum
 
 import torch
@@ -50,6 +51,13 @@ class Transmission(Substep):
     @property
     def beta_per_day(self) -> Tensor:
         return self.log_beta.exp()
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Transmission:
+        """Move the contact layers with the module, so `model.to(device)` moves the whole model."""
+        super()._apply(fn, recurse)
+        if not isinstance(self.contacts, RandomMixing):
+            self.contacts = self.contacts.to(self.log_beta.device)
+        return self
 
     def forward(self, world: World) -> dict[str, Tensor]:
         stage = world.agents.stage

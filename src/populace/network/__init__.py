@@ -2,5 +2,6 @@
 
 from populace.network.aggregate import ContactAggregation, aggregate
 from populace.network.graph import ContactGraph, ContactLayer
+from populace.network.random import RandomMixing, erdos_renyi
 
-__all__ = ["ContactAggregation", "ContactGraph", "ContactLayer", "aggregate"]
+__all__ = ["ContactAggregation", "ContactGraph", "ContactLayer", "RandomMixing", "aggregate", "erdos_renyi"]

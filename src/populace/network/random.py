@@ -7,6 +7,7 @@ from torch import Tensor
 
 from populace.core import rng
 from populace.core.world import World
+from populace.network.aggregate import check_agent_values
 from populace.network.graph import ContactLayer
 
 
@@ -59,8 +60,7 @@ class RandomMixing:
         """Weighted sum of `x` ([N] or [N, K]) over today's random contacts of each agent."""
         ids = world.agents.ids
         n = ids.numel()
-        if x.shape[0] != n:
-            raise ValueError(f"x has {x.shape[0]} rows but the world has {n} agents")
+        check_agent_values(x, n, ids.device)
         partner_ids = world.randint(self.stream, n, n=self.calls_per_agent)  # [N, m], ids in [0, N)
         partners = _rows_of_ids(ids, partner_ids)
         callers = torch.arange(n, device=x.device).unsqueeze(1).expand_as(partners)

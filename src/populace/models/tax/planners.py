@@ -1,0 +1,184 @@
+r"""Planners: who sets the tax schedule. Each has `propose(model, world) -> TaxSchedule`.
+
+- `USFederalPlanner`: the 2018 US federal single-filer schedule, fixed.
+- `SaezPlanner`: Saez (2001, Review of Economic Studies 68(1)) rates measured on the simulated population,
+  tau = (1 - G) / (1 - G + a e) per bracket (the optimal top rate for the top bracket).
+- `GradientPlanner`: a Stackelberg leader: gradient ascent on a welfare metric through the workers' best
+  responses (`populace.models.tax.workers` explains how gradients pass the kinks), as the AI Economist's learned
+  planner did by reinforcement learning (Zheng et al. 2022, Science Advances 8(18)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import Tensor
+
+from populace.core import World
+from populace.models.tax.model import TaxPolicy
+from populace.models.tax.schedule import TaxSchedule
+from populace.models.tax.welfare import OBJECTIVES, welfare_metrics
+
+
+def saez_rate(g: float, a: float, e: float) -> float:
+    """Saez (2001) optimal top rate tau = (1 - g) / (1 - g + a e).
+
+    g: social marginal welfare weight of top earners relative to the average (0: the revenue-maximising rate),
+    a: Pareto parameter of top incomes, e: their elasticity of income with respect to the net-of-tax rate 1 - tau.
+    """
+    if not (0 <= g <= 1 and a > 0 and e > 0):
+        raise ValueError(f"saez_rate needs 0 <= g <= 1, a > 0 and e > 0, got g={g}, a={a}, e={e}")
+    return (1 - g) / (1 - g + a * e)
+
+
+def pareto_parameter(income_usd: Tensor, threshold_usd: float) -> float:
+    """a = m / (m - z*), m the mean income above z* (Saez 2001, eq. 8; exact in expectation on a Pareto tail)."""
+    top = income_usd[income_usd > threshold_usd]
+    if top.numel() < 10:
+        raise ValueError(f"only {top.numel()} workers earn above {threshold_usd:,.0f} USD; the Pareto parameter needs "
+                         "at least 10. Simulate more workers or lower the top threshold")
+    m = float(top.mean())
+    return m / (m - threshold_usd)
+
+
+def local_pareto_parameter(income_usd: Tensor, at_usd: float, *, half_width: float = 0.1) -> float:
+    """a(z) = z f(z) / (1 - F(z)), f from the share of incomes in [z / (1 + h), z (1 + h)] (h = `half_width`)."""
+    lo, hi = at_usd / (1 + half_width), at_usd * (1 + half_width)
+    in_window = float(((income_usd > lo) & (income_usd <= hi)).double().mean())
+    above = float((income_usd > at_usd).double().mean())
+    if above == 0:
+        raise ValueError(f"no worker earns above {at_usd:,.0f} USD; simulate more workers")
+    return at_usd * in_window / (hi - lo) / above
+
+
+@dataclasses.dataclass(frozen=True)
+class SaezEstimates:
+    """What `SaezPlanner` measured per bracket: a, e and G at the bracket's evaluation income (USD)."""
+
+    at_usd: tuple[float, ...]
+    pareto_a: tuple[float, ...]
+    elasticity: tuple[float, ...]
+    welfare_weight_above: tuple[float, ...]
+
+
+class USFederalPlanner:
+    """The 2018 US federal single-filer schedule, whatever the population."""
+
+    def propose(self, model: TaxPolicy, world: World) -> TaxSchedule:
+        return TaxSchedule.us_federal_2018()
+
+
+class SaezPlanner:
+    r"""Saez-style marginal rates per bracket, measured on the simulated population under a reference schedule.
+
+    Saez (2001) with no income effects: T'(z) / (1 - T'(z)) = (1 - G(z)) / (a(z) e(z)), i.e.
+    tau(z) = (1 - G(z)) / (1 - G(z) + a(z) e(z)), measured as an empiricist would, from the workers' incomes
+    under the reference schedule (default: the model's):
+    - a: top bracket, a = m / (m - z*) over incomes above its threshold z*; other brackets, the local
+      a(z) = z f(z) / (1 - F(z)) at the bracket's midpoint (half its upper threshold for the first bracket);
+    - e: d log Z / d log(1 - tau) over the workers strictly inside the bracket (Z: their total income), by autograd
+      through the labour-supply substep, so bunched workers count with their zero response;
+    - G(z): mean welfare weight of the workers earning above z, with weights g_i proportional to 1 / c_i (inverse
+      consumption, as in the AI Economist's Saez baseline) normalised to mean 1; G = 0 gives the revenue-maximising
+      rates.
+    With `iterations` > 1 the measurement is repeated under the last proposal (towards Saez's fixed point).
+    """
+
+    def __init__(self, reference: TaxSchedule | None = None, *, iterations: int = 1):
+        if not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"iterations must be an int >= 1, got {iterations!r}")
+        self.reference = reference
+        self.iterations = iterations
+        self.estimates: SaezEstimates | None = None
+
+    def propose(self, model: TaxPolicy, world: World) -> TaxSchedule:
+        schedule = self.reference or model.schedule
+        for _ in range(self.iterations):
+            schedule = self._one_round(model, world, schedule)
+        return schedule
+
+    def _one_round(self, model: TaxPolicy, world: World, reference: TaxSchedule) -> TaxSchedule:
+        b = reference.thresholds_usd.tolist()
+        log_net_of_tax = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        with torch.enable_grad():
+            rates = 1 - (1 - reference.rates.detach()) * log_net_of_tax.exp()  # d log(1 - t) = d s
+            agents = model.respond(world, reference.with_rates(rates, validate=False)).agents
+            z = agents.income_usd
+            weights = (1 / agents.consumption_usd).detach()
+            weights = weights / weights.mean()
+            z_now = z.detach()
+            at, a, e, g = [], [], [], []
+            for k, start in enumerate(b):
+                top = k == len(b) - 1
+                end = math.inf if top else b[k + 1]
+                inside = (z_now > start) & (z_now < end)
+                if not bool(inside.any()):
+                    raise ValueError(f"no worker earns inside bracket {k} ({start:,.0f} to {end:,.0f} USD) under "
+                                     f"{reference}; simulate more workers or merge brackets")
+                (slope,) = torch.autograd.grad(z[inside].sum().log(), log_net_of_tax, retain_graph=not top)
+                e.append(float(slope))
+                at.append(start if top else (start + end) / 2 if k else end / 2)
+                a.append(pareto_parameter(z_now, start) if top else local_pareto_parameter(z_now, at[-1]))
+                g.append(min(1.0, float(weights[z_now > at[-1]].mean())))
+        self.estimates = SaezEstimates(tuple(at), tuple(a), tuple(e), tuple(g))
+        proposed = [saez_rate(gk, ak, ek) if ek > 0 else 0.0 for gk, ak, ek in zip(g, a, e, strict=True)]
+        return reference.with_rates(torch.tensor(proposed, dtype=torch.float64))
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannerHistory:
+    """The objective at each step of a `GradientPlanner` run (USD or unitless, per the metric)."""
+
+    objective: str
+    values: tuple[float, ...]
+
+
+class GradientPlanner:
+    r"""Gradient ascent on a welfare metric over the bracket rates, differentiating through the best responses.
+
+    Rates are t_k = sigmoid(theta_k), so they stay in (0, 1); theta starts at the logit of the starting schedule
+    (default: the model's) and Adam (Kingma & Ba 2015) climbs W(t) = metric(workers' responses to t) for `steps`
+    steps. The thresholds stay fixed. The planner returns the best schedule it evaluated, so its welfare is at
+    least the starting schedule's. One step is one population response and one backward pass: O(N K).
+    """
+
+    def __init__(self, objective: str = "equality_x_productivity_usd", *, steps: int = 100,
+                 learning_rate: float = 0.05):
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        self.objective = objective
+        self.steps = steps
+        self.learning_rate = learning_rate
+        self.history: PlannerHistory | None = None
+
+    def objective_value(self, model: TaxPolicy, world: World, schedule: TaxSchedule) -> Tensor:
+        """W(schedule): the objective metric of the population's response (differentiable in the rates)."""
+        return welfare_metrics(model.respond(world, schedule).agents)[self.objective]
+
+    def propose(self, model: TaxPolicy, world: World, *, start: TaxSchedule | None = None) -> TaxSchedule:
+        start = start or model.schedule
+        theta = torch.logit(start.rates.detach().clamp(1e-4, 1 - 1e-4)).requires_grad_(True)
+        optimiser = torch.optim.Adam([theta], lr=self.learning_rate)
+        values, best_value, best_rates = [], -math.inf, start.rates.detach()
+        with torch.enable_grad():
+            for _ in range(self.steps + 1):
+                rates = torch.sigmoid(theta)
+                value = self.objective_value(model, world, start.with_rates(rates, validate=False))
+                values.append(float(value.detach()))
+                if values[-1] > best_value:
+                    best_value, best_rates = values[-1], rates.detach().clone()
+                if len(values) > self.steps:
+                    break
+                optimiser.zero_grad()
+                (-value).backward()
+                optimiser.step()
+        self.history = PlannerHistory(self.objective, tuple(values))
+        if best_value < float(self.objective_value(model, world, start)):
+            best_rates = start.rates.detach()
+        return start.with_rates(best_rates)
