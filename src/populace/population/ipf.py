@@ -78,12 +78,12 @@ def ipf(seed: Tensor, margins: Sequence[Margin], *, tolerance: float = 1e-8, max
 
 
 def integerize(table: Tensor, *, seed: int, zone_axes: int = 0) -> Tensor:
-    """Round a fitted table to int64 counts that keep the total of every zone (truncate, replicate, sample).
+    """Round a fitted table to int64 counts, unbiased cell by cell, keeping each zone's total (rounded to whole).
 
-    Each cell keeps floor(x); the rounding remainder of each zone, R = total - sum floor(x), an integer, goes to
-    the R cells with the largest (fraction + Gumbel-perturbed rank key), i.e. drawn without replacement with
-    chance proportional to the fractional parts (Lovelace & Ballas 2013, "truncate, replicate, sample").
-    The first `zone_axes` axes index zones; draws come from the counter-based RNG keyed on the cell index.
+    Each zone is first rescaled to its rounded total. Each cell keeps floor(x); the remainder R = total - sum floor(x)
+    goes to R cells drawn by systematic sampling (Madow 1949) in a random cell order, with inclusion probability
+    equal to each cell's fractional part: so E[count] = x for every cell, no cell moves by more than one, and the
+    zone total is exact. The first `zone_axes` axes index zones; draws come from the counter-based RNG (`seed`).
     """
     if table.is_complex() or not table.is_floating_point():
         raise TypeError(f"table must be floating point, got {table.dtype}")
@@ -92,19 +92,20 @@ def integerize(table: Tensor, *, seed: int, zone_axes: int = 0) -> Tensor:
     if not 0 <= zone_axes < table.dim():
         raise ValueError(f"zone_axes must be in [0, {table.dim()}), got {zone_axes}")
     n_zones = int(torch.tensor(table.shape[:zone_axes]).prod()) if zone_axes else 1
-    flat = table.reshape(n_zones, -1)  # [Z, cells]
+    flat = table.reshape(n_zones, -1).to(torch.float64)  # [Z, cells]
+    total = flat.sum(-1, keepdim=True)
+    flat = torch.where(total > 0, flat * (torch.round(total) / total.clamp_min(1e-300)), flat)
     whole = torch.floor(flat)
-    fraction = flat - whole
-    remainder = torch.round(flat.sum(-1) - whole.sum(-1)).long()  # [Z]
-    cell_ids = torch.arange(flat.numel(), dtype=torch.int64).reshape(flat.shape)
-    u = rng.uniform(seed, 0, "integerize", cell_ids.flatten(), dtype=torch.float64).reshape(flat.shape)
-    # Efraimidis-Spirakis keys: taking the R largest u^(1/w) draws R cells without replacement, P ~ w
-    keys = torch.where(fraction > 0, u.log() / fraction.clamp_min(1e-300), torch.full_like(u, -torch.inf))
-    order = torch.argsort(keys, dim=-1, descending=True)
-    rank = torch.empty_like(order)
-    rank.scatter_(-1, order, torch.arange(flat.shape[-1]).expand_as(order).contiguous())
-    bump = (rank < remainder.unsqueeze(-1)) & (fraction > 0)
-    return (whole.long() + bump.long()).reshape(table.shape)
+    fraction = (flat - whole).clamp(0, 1)
+    cell_ids = torch.arange(flat.numel(), dtype=torch.int64)
+    order = torch.argsort(rng.uniform(seed, 0, "integerize.order", cell_ids, dtype=torch.float64)
+                          .reshape(flat.shape), dim=-1)
+    cumulative = torch.cumsum(torch.gather(fraction, -1, order), dim=-1)  # [Z, cells], ends at R
+    start = rng.uniform(seed, 0, "integerize.start", torch.arange(n_zones), dtype=torch.float64).unsqueeze(-1)
+    points_below = torch.ceil(cumulative - start).clamp_min(0)  # sampling points u, u+1, ... below each cut
+    picked = torch.diff(points_below, dim=-1, prepend=torch.zeros_like(start))
+    bump = torch.zeros_like(flat).scatter_(-1, order, picked)
+    return (whole + bump).long().reshape(table.shape)
 
 
 def _check_seed(seed: Tensor) -> Tensor:
