@@ -8,6 +8,8 @@ import pytest
 from populace.data import BOROUGHS, DataFileError, census_county_population, data_dir
 from populace.data.census import AGE_BANDS, CENSUS_FILE, RACES
 
+pytestmark = pytest.mark.needs_data
+
 NYC_COUNTIES = {"005": "Bronx", "047": "Brooklyn", "061": "Manhattan", "081": "Queens", "085": "Staten Island"}
 
 

@@ -6,6 +6,8 @@ import pytest
 from populace.data import DataFileError, contact_matrix, prem2021_contacts
 from populace.data.contacts import SETTINGS, URBAN_FILE
 
+pytestmark = pytest.mark.needs_data
+
 
 @pytest.fixture(scope="module")
 def urban():

@@ -7,6 +7,8 @@ import pytest
 from populace.data import BOROUGHS, DataFileError, councilcount_household_sizes
 from populace.data.councilcount import BOROUGH_FILE, HOUSEHOLD_SIZES
 
+pytestmark = pytest.mark.needs_data
+
 SIZES = list(HOUSEHOLD_SIZES)
 
 

@@ -6,6 +6,8 @@ import pytest
 from populace.data import DataFileError, dcp_nta_profiles
 from populace.data.dcp import _DEMO, DEMO_FILE, INDUSTRIES, OCCUPATIONS
 
+pytestmark = pytest.mark.needs_data
+
 AGES = [f"age_{a}_{a + 4}" for a in range(0, 85, 5)] + ["age_85_plus"]
 RACE_ORIGIN = ["hispanic", "white_nh", "black_nh", "aian_nh", "asian_nh", "nhpi_nh", "other_nh", "two_or_more_nh"]
 

@@ -6,6 +6,8 @@ import pytest
 from populace.data import BOROUGHS, DataFileError, dohmh_daily, dohmh_tests
 from populace.data.dohmh import DAILY_FILE
 
+pytestmark = pytest.mark.needs_data
+
 MEASURES = ["cases", "probable_cases", "hospitalizations", "deaths"]
 
 

@@ -9,6 +9,8 @@ import pytest
 from populace.data import BOROUGHS, DataFileError, data_dir, nysdol_unemployment
 from populace.data.nysdol import nysdol_file
 
+pytestmark = pytest.mark.needs_data
+
 
 @pytest.fixture(scope="module")
 def unemployment():

@@ -6,6 +6,8 @@ import torch
 from populace.data import census_county_population, dcp_nta_profiles
 from populace.population.nyc import INDUSTRIES, NO_INDUSTRY, synthesize_nyc
 
+pytestmark = pytest.mark.needs_data
+
 SCALE = 0.01
 
 
