@@ -102,9 +102,10 @@ class Trajectory:
         self.to_pandas().to_parquet(path, index=False)
         return path
 
-    def plot(self, names: Sequence[str] | None = None, *, title: str | None = None) -> Figure:
+    def plot(self, names: Sequence[str] | None = None, *, title: str | None = None, ylabel: str = "agents") -> Figure:
         """A line plot of the chosen observables (default: all) against day or date; returns the Figure."""
         from matplotlib.figure import Figure
+        from matplotlib.ticker import StrMethodFormatter
 
         names = list(names or self.names)
         frame = self.to_pandas()
@@ -116,7 +117,8 @@ class Trajectory:
             for column in [c for c in frame.columns if c == name or c.startswith(f"{name}[")]:
                 ax.plot(x, frame[column], label=column)
         ax.set_xlabel("date" if "date" in frame else "day")
-        ax.set_ylabel("agents")
+        ax.set_ylabel(ylabel)
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.grid(alpha=0.3)
         ax.legend()
         if title:
