@@ -56,8 +56,10 @@ class GB2Income:
         if not bool(((p > 0) & (p < 1)).all()):
             raise ValueError("GB2Income.quantile needs probabilities in the open interval (0, 1); "
                              f"got values in [{float(p.min())}, {float(p.max())}]")
-        b = special.betaincinv(self.nu, self.tau, p.detach().cpu().double().numpy())  # Beta(nu, tau) quantile
-        ratio = np.exp(np.log(b) - np.log1p(-b))  # b / (1 - b), stable near 0 and 1
+        u = p.detach().cpu().double().numpy()
+        b = special.betaincinv(self.nu, self.tau, u)  # Beta(nu, tau) quantile
+        one_minus_b = special.betaincinv(self.tau, self.nu, 1.0 - u)  # 1 - b ~ Beta(tau, nu): no cancellation near 1
+        ratio = np.exp(np.log(b) - np.log(one_minus_b))  # b / (1 - b)
         return torch.from_numpy(self.mu_usd * ratio ** (1.0 / self.sigma)).to(p.device)
 
     def cdf(self, y_usd: Tensor) -> Tensor:

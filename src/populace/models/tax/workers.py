@@ -62,10 +62,9 @@ def candidate_plans(skill_usd: Tensor, elasticity: Tensor, schedule: TaxSchedule
     Shapes: skill_usd, elasticity [N] -> incomes [N, K], gains [N, K].
     """
     b = schedule.thresholds_usd  # [K]
-    upper = torch.cat([b[1:], b.new_tensor([torch.inf])])  # [K], b_{k+1}
     n, e = skill_usd.unsqueeze(-1), elasticity.unsqueeze(-1)  # [N, 1]
-    interior = n * torch.exp(e * torch.log1p(-schedule.rates))  # [N, K], n (1 - t_k)^e on bracket k
-    z = torch.minimum(torch.maximum(interior, b), upper)  # clamp to the bracket (a kink when clamped)
+    upper = _upper_thresholds(b)  # [K], b_{k+1}
+    interior, z = _bracket_plan(n, e, schedule.rates, b, upper)  # [N, K], n (1 - t_k)^e and its clamp
     tax = schedule.tax_at_thresholds_usd() + schedule.rates * (z - b)  # [N, K], T(z) on bracket k
     gain = z - tax - effort_cost_usd(z, n, e)
     # A plan clamped at its bracket's top b_{k+1} is no better than bracket k+1's best plan: drop it, so that
@@ -80,9 +79,20 @@ def plan_income_usd(skill_usd: Tensor, elasticity: Tensor, schedule: TaxSchedule
     instead of O(N K).
     """
     b = schedule.thresholds_usd
-    upper = torch.cat([b[1:], b.new_tensor([torch.inf])])
-    interior = skill_usd * torch.exp(elasticity * torch.log1p(-schedule.rates[bracket]))  # n (1 - t_k)^e
-    return torch.minimum(torch.maximum(interior, b[bracket]), upper[bracket])
+    upper = _upper_thresholds(b)
+    return _bracket_plan(skill_usd, elasticity, schedule.rates[bracket], b[bracket], upper[bracket])[1]  # [N]
+
+
+def _upper_thresholds(thresholds_usd: Tensor) -> Tensor:
+    """b_{k+1} for each bracket k, inf for the top one ([K])."""
+    return torch.cat([thresholds_usd[1:], thresholds_usd.new_tensor([torch.inf])])
+
+
+def _bracket_plan(skill_usd: Tensor, elasticity: Tensor, rate: Tensor, lower_usd: Tensor,
+                  upper_usd: Tensor) -> tuple[Tensor, Tensor]:
+    """The interior plan n (1 - t)^e and that plan clamped to [lower, upper] (a kink when clamped); broadcasts."""
+    interior = skill_usd * torch.exp(elasticity * torch.log1p(-rate))
+    return interior, torch.minimum(torch.maximum(interior, lower_usd), upper_usd)
 
 
 class RationalLabourSupply(Substep):
