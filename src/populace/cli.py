@@ -1,18 +1,21 @@
-"""The `populace` command line: `populace run sir ...`, `populace run tax-policy ...`."""
+"""The `populace` command line: `populace run sir ...`, `populace run tax-policy ...`, `populace population ...`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 import populace
-from populace.manifest import RunManifest, cli_arguments
+from populace.manifest import MANIFEST_NAME, RunManifest, cli_arguments
 from populace.models.sir import SIR
 from populace.models.tax.cli import add_parser as add_tax_policy_parser
+from populace.population.check import check_population
 
 
 def _positive_int(text: str) -> int:
@@ -33,6 +36,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _scale(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], e.g. 0.01 for 1%, got {text}")
     return value
 
 
@@ -64,7 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     sir.set_defaults(handler=run_sir)
     add_tax_policy_parser(models, positive_int=_positive_int, non_negative_int=_non_negative_int,
                           positive_float=_positive_float)
+    _add_population_parser(commands)
     return parser
+
+
+def _add_population_parser(commands: argparse._SubParsersAction) -> None:
+    population = commands.add_parser("population", help="build, check populations (folders of Parquet files)")
+    actions = population.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", help="validate a population folder against the population schema")
+    check.add_argument("directory", type=Path, help="population folder (holds manifest.json, agents.parquet ...)")
+    check.set_defaults(handler=check_population_command)
+    build = actions.add_parser("build", help="build a synthetic population and save it as Parquet",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    build.add_argument("place", choices=["nyc"], help="which population to build")
+    build.add_argument("--out", type=Path, required=True, help="output folder (must not exist, see --overwrite)")
+    build.add_argument("--scale", type=_scale, default=0.01, help="fraction of the real population, in (0, 1]")
+    build.add_argument("--seed", type=_non_negative_int, default=1, help="seed of the population's random draws")
+    build.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
+    build.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    build.set_defaults(handler=build_population_command)
 
 
 def run_sir(args: argparse.Namespace) -> int:
@@ -96,6 +124,44 @@ def run_sir(args: argparse.Namespace) -> int:
           f"({(finished - built) / max(args.days, 1) * 1000:.0f} ms/day)")
     print(f"trajectory: {table}\nplot:       {plot}\nmanifest:   {args.out / 'manifest.json'}")
     return 0
+
+
+def check_population_command(args: argparse.Namespace) -> int:
+    """`populace population check DIR`: print each problem and exit 1, or a summary and exit 0."""
+    problems = check_population(args.directory)
+    if problems:
+        for problem in problems:
+            print(problem)
+        print(f"{args.directory}: {len(problems)} problem(s); see docs/population-schema.md", file=sys.stderr)
+        return 1
+    print(f"{args.directory}: valid population: {_summary(json.loads((args.directory / MANIFEST_NAME).read_text()))}")
+    return 0
+
+
+def build_population_command(args: argparse.Namespace) -> int:
+    """`populace population build nyc --out DIR`: build with populace.population.nyc.build_nyc, save as Parquet."""
+    from populace.population.nyc import build_nyc  # imported here: it pulls in the data loaders
+
+    if args.out.exists() and not args.overwrite:
+        raise SystemExit(f"populace: {args.out} already exists; choose another --out or pass --overwrite")
+    started = time.perf_counter()
+    population = build_nyc(scale=args.scale, seed=args.seed, data_dir=args.data_dir)
+    built = time.perf_counter()
+    population.manifest.update(seed=args.seed, scale=args.scale, command=args.command_line,
+                               arguments=cli_arguments(args), build_seconds=round(built - started, 3))
+    population.save(args.out, overwrite=args.overwrite)
+    manifest = json.loads((args.out / MANIFEST_NAME).read_text())
+    print(f"{args.place} at scale {args.scale:g}, seed {args.seed}: {_summary(manifest)}")
+    print(f"built in {built - started:.1f} s, saved in {time.perf_counter() - built:.1f} s to {args.out}")
+    return 0
+
+
+def _summary(manifest: dict[str, Any]) -> str:
+    """One line of counts from a population manifest."""
+    counts = manifest["counts"]
+    layers = ", ".join(f"{name} {entry['edges']:,}" for name, entry in manifest["layers"].items())
+    return (f"{counts['agents']:,} agents, {counts['zones']:,} zones, {counts['households']:,} households; "
+            f"contacts (directed) by layer: {layers or 'none'}")
 
 
 def main(argv: list[str] | None = None) -> int:

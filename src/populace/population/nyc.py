@@ -25,9 +25,21 @@ import pandas as pd
 import torch
 
 from populace.core import AgentTable, rng
-from populace.data import BOROUGHS, census_county_population, councilcount_household_sizes, dcp_nta_profiles
+from populace.data import (
+    BOROUGHS,
+    census,
+    census_county_population,
+    contacts,
+    councilcount,
+    councilcount_household_sizes,
+    dcp,
+    dcp_nta_profiles,
+)
+from populace.data.paths import source_file
 from populace.population.households import assign_households, household_sizes
 from populace.population.ipf import integerize
+from populace.population.layers import LayerConfig, build_layers
+from populace.population.storage import Population
 from populace.population.synthesis import choose_within_zones, exact_ages, fit_persons, fit_report
 
 AGE_BANDS = ("0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54",
@@ -43,6 +55,9 @@ WORKING_AGE = 16
 GROUP_HOME_SIZE = 10
 EMPLOYMENT_RATIO_BY_AGE = ((16, 0.297), (20, 0.646), (25, 0.779), (55, 0.618), (65, 0.186))
 """(from age, employment-population ratio) steps, EPI analysis of the basic CPS, 2016."""
+
+SOURCE_FILES = (census.CENSUS_FILE, dcp.DEMO_FILE, dcp.ECON_FILE, councilcount.NTA_FILE, contacts.URBAN_FILE)
+"""The raw files a synthetic NYC is built from (their SHA-256 go into the manifest)."""
 
 _CENSUS_RACE = {"white": 1, "black": 2, "aian": 3, "asian": 4, "nhpi": 5, "two_or_more": 7}
 
@@ -169,3 +184,17 @@ def _jobs(profiles: pd.DataFrame, zone: torch.Tensor, age: torch.Tensor, ids: to
     industry = torch.full((age.numel(),), NO_INDUSTRY, dtype=torch.uint8)
     industry[workers] = labels[label_start[worker_zone] + rank].to(torch.uint8)
     return is_employed, industry
+
+
+def build_nyc(scale: float = 0.01, seed: int = 1, data_dir: str | None = None,
+              layer_config: LayerConfig | None = None) -> Population:
+    """The synthetic New York City with its household, school, work and community layers, ready to `save`."""
+    people = synthesize_nyc(scale=scale, seed=seed, data_dir=data_dir)
+    agents, layers = build_layers(people.agents, layer_config, seed=seed, data_dir=data_dir)
+    sources = [source_file(path, data_dir) for path in SOURCE_FILES]
+    manifest = {"place": "nyc", "seed": seed, "scale": scale, "sources": sources, "codes": people.codes,
+                "fit": {attribute: {"max_abs_difference": float(rows["difference"].abs().max()),
+                                    "total_abs_difference": float(rows["difference"].abs().sum())}
+                        for attribute, rows in people.fit.groupby("attribute")}}
+    return Population(agents=agents, zones=people.zones, households=people.households, layers=layers,
+                      manifest=manifest)
