@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
 from populace.cli import main
 from populace.manifest import RunManifest, sha256_of
@@ -52,6 +53,9 @@ def test_same_seed_same_trajectory(tmp_path):
         (["--days", "-3"], "must be an integer >= 0, got -3"),
         (["--beta", "-0.1"], "must be a number > 0"),
         (["--frobnicate"], "unrecognized arguments"),
+        (["--days", "abc"], "must be an integer >= 0, got 'abc'"),
+        (["--device", "gpu"], "'gpu' is not a torch device"),
+        (["--out", __file__], "exists and is not a directory"),
     ],
 )
 def test_bad_arguments_exit_with_a_message(tmp_path, capsys, args, message):
@@ -59,6 +63,19 @@ def test_bad_arguments_exit_with_a_message(tmp_path, capsys, args, message):
         main(["run", "sir", "--out", str(tmp_path), *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "sir", "--device", "cuda", "--out", str(tmp_path / "run")])
+    assert "no CUDA device here" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_inconsistent_arguments_are_an_error_not_a_traceback(tmp_path, capsys):
+    assert main(["run", "sir", "--agents", "5", "--initial-infected", "10", "--out", str(tmp_path)]) == 2
+    assert "--initial-infected (10) exceeds --agents (5)" in capsys.readouterr().err
 
 
 def test_model_errors_are_reported_without_a_traceback(tmp_path, capsys):
