@@ -11,13 +11,26 @@ def test_sizes_match_the_table_and_the_person_count():
     table = torch.tensor([[2, 2, 1, 2], [1, 1, 1, 0], [0, 0, 1, 0]])  # sizes 1, 2, 3, 4+
     zone, size = household_sizes(persons, table)
     assert zone.tolist() == [0] * 7 + [1] * 3 + [2]
-    # zone 0: fixed places 1+1+2+2+3 = 9, so the two 4+ households share the other 11: 6 and 5
-    assert size[zone == 0].tolist() == [1, 1, 2, 2, 3, 6, 5]
+    # zone 0: fixed places 1+1+2+2+3 = 9, so the two 4+ households share the other 11, each keeping at least 4
+    assert size[zone == 0][:5].tolist() == [1, 1, 2, 2, 3]
+    assert int(size[zone == 0][5:].sum()) == 11
+    assert int(size[zone == 0][5:].min()) >= 4
     # zone 1 has no 4+ households: the 3 persons beyond 1+2+3 are spread over all of them
     assert size[zone == 1].tolist() == [2, 3, 4]
     assert size[zone == 2].tolist() == [3]
     for z in range(3):
         assert int(size[zone == z].sum()) == int(persons[z])
+
+
+def test_open_ended_households_have_a_geometric_tail():
+    # 4,000 "4+" households and 4,800 persons beyond their 4 each: extras X ~ Geometric, mean 1.2, so
+    # P(size 4) = 1 / 2.2 = 0.455, P(5) = 0.248, P(6) = 0.135 (then nudged to the exact total); 4 standard errors
+    _, size = household_sizes(torch.tensor([4 * 4000 + 4800]), torch.tensor([[0, 0, 0, 4000]]), seed=7)
+    assert int(size.sum()) == 4 * 4000 + 4800
+    share = torch.bincount(size.long(), minlength=8)[4:7].double() / 4000
+    q = 1 / 2.2
+    expected = torch.tensor([q, q * (1 - q), q * (1 - q) ** 2], dtype=torch.float64)
+    assert bool(((share - expected).abs() < 4 * (expected * (1 - expected) / 4000).sqrt()).all())
 
 
 def test_sizes_shrink_largest_first_when_places_exceed_persons():

@@ -104,6 +104,23 @@ def test_school_classes_group_pupils_of_one_zone_and_age_in_classes_of_about_cla
     assert torch.equal(per_group[used], ((group_size[used] / 25 + 0.5).floor().long().clamp(min=1)))
 
 
+def test_small_zones_pool_their_pupils_by_region_so_classes_keep_their_size():
+    small = toy_population(600)  # ~1,700 agents: one or two pupils per (zone, age)
+    school_class = assign_school_classes(small, class_size=25, seed=1).long()
+    age, zone, region = small["age"].long(), small["zone"].long(), small["region"].long()
+    pupils = (school_class >= 0).nonzero().squeeze(1)
+    k = school_class[pupils]
+    for column in (age, region):  # every class is one (region, age)
+        lo = torch.full((int(k.max()) + 1,), 999).scatter_reduce(0, k, column[pupils], "amin")
+        hi = torch.full((int(k.max()) + 1,), -1).scatter_reduce(0, k, column[pupils], "amax")
+        assert torch.equal(lo, hi)
+    group = zone[pupils] * 256 + age[pupils]
+    mean_zone_group = float(torch.bincount(group)[group].double().mean())  # pupils' own (zone, age) group size
+    mean_class = float(torch.bincount(k)[k].double().mean())
+    assert mean_zone_group < 12.5
+    assert mean_class > 2 * mean_zone_group  # pooled across the region's zones
+
+
 def test_workplaces_follow_the_size_distribution_and_share_region_and_industry(people):
     sizes = WorkplaceSizes(alpha=1.06, max_size=40)
     workplace = assign_workplaces(people, sizes=sizes, seed=2).long()

@@ -49,22 +49,28 @@ def test_scaled_population_keeps_proportions():
 
 def test_exact_ages_fall_in_their_bands():
     bands = torch.tensor([0, 3, 17] * 1000, dtype=torch.uint8)
-    ages = exact_ages(bands, torch.arange(3000), seed=1).long()
+    ages = exact_ages(bands, torch.arange(3000), seed=1, open_band=17).long()
     low = bands.long() * 5
     assert bool(((ages >= low) & (ages < low + torch.where(bands == 17, 10, 5))).all())
     assert set(ages[bands == 3].tolist()) == {15, 16, 17, 18, 19}
 
 
-def test_choose_within_zones_takes_exact_counts_and_favours_weight():
+def test_choose_within_zones_takes_exact_counts_with_chances_proportional_to_weight():
     zone = torch.tensor([0] * 6000 + [1] * 4000)
     weight = torch.tensor([1.0, 3.0]).repeat(5000)  # alternate weights 1 and 3
     chosen = choose_within_zones(zone, weight, torch.tensor([1000, 4000]), torch.arange(10_000), seed=3,
                                  stream="test")
     assert int(chosen[zone == 0].sum()) == 1000
     assert bool(chosen[zone == 1].all())  # asked for everyone
-    heavy = chosen[:6000][1::2].double().mean()
-    light = chosen[:6000][0::2].double().mean()
-    assert float(heavy) > 2 * float(light)
+    # zone 0: lambda (3000 * 1 + 3000 * 3) = 1000, so p = 1/12 (weight 1) and 1/4 (weight 3); 4 standard errors
+    light, heavy = chosen[:6000][0::2].double().mean(), chosen[:6000][1::2].double().mean()
+    assert float(light) == pytest.approx(1 / 12, abs=4 * (1 / 12 * 11 / 12 / 3000) ** 0.5)
+    assert float(heavy) == pytest.approx(1 / 4, abs=4 * (1 / 4 * 3 / 4 / 3000) ** 0.5)
+    # a weight that would ask for a probability above 1 is capped at 1 and the rest share what is left
+    capped = choose_within_zones(torch.zeros(4, dtype=torch.long), torch.tensor([100.0, 1.0, 1.0, 1.0]),
+                                 torch.tensor([2]), torch.arange(4), seed=1, stream="test")
+    assert bool(capped[0])
+    assert int(capped.sum()) == 2
     none_eligible = choose_within_zones(zone, torch.zeros(10_000), torch.tensor([5, 5]), torch.arange(10_000),
                                         seed=3, stream="test")
     assert not bool(none_eligible.any())

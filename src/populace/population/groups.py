@@ -62,8 +62,12 @@ def assign_school_classes(
     agents: AgentTable, *, class_size: int = 25, pupil_ages: tuple[int, int] = (5, 17), seed: int
 ) -> Tensor:
     """School class of every agent, int32 [N]: classes 0..K-1 for pupils (ages pupil_ages[0]..pupil_ages[1]
-    inclusive), -1 for everyone else. Reads `zone`, `age`, `id`. See the module docstring for the split."""
-    require_columns(agents, ("zone", "age"), "assign_school_classes")
+    inclusive), -1 for everyone else. Reads `zone`, `region`, `age`, `id`. See the module docstring for the split.
+
+    Pupils of one age in a zone with fewer than class_size / 2 of them (small zones, scaled-down populations)
+    join the other such pupils of their age in the region instead, so classes keep their size at any scale.
+    """
+    require_columns(agents, ("zone", "region", "age"), "assign_school_classes")
     if not (isinstance(class_size, int) and class_size >= 1):
         raise ValueError(f"class_size must be an int >= 1 (pupils per class), got {class_size!r}.")
     low, high = pupil_ages
@@ -71,7 +75,12 @@ def assign_school_classes(
         raise ValueError(f"pupil_ages must be (youngest, oldest) with 0 <= youngest <= oldest, got {pupil_ages!r}.")
     age = agents["age"].long()
     pupils = ((age >= low) & (age <= high)).nonzero().squeeze(1)  # [P]
-    group = agents["zone"].long()[pupils] * 256 + age[pupils]  # (zone, age)
+    zone = agents["zone"].long()[pupils]
+    group = zone * 256 + age[pupils]  # (zone, age)
+    is_small = torch.bincount(group)[group] < class_size / 2
+    n_zones = int(zone.max()) + 1 if pupils.numel() else 0
+    regional = (n_zones + agents["region"].long()[pupils]) * 256 + age[pupils]  # (region, age), after all zones
+    group = torch.where(is_small, regional, group)
     u = rng.uniform(seed, 0, "school_classes.shuffle", agents.ids[pupils], dtype=torch.float64)
     order, start, size = order_within_groups(group, u)  # pupils[order]: grouped, random within groups
     n_classes = ((size.double() / class_size) + 0.5).floor().long().clamp(min=1)  # [G] k = round(n / class_size)
@@ -100,7 +109,10 @@ def assign_workplaces(agents: AgentTable, *, sizes: WorkplaceSizes | None = None
         raise ValueError(f"{bad} employed agents have industry 255 (none); give every employed agent an industry "
                          "code, or mark them not employed.")
     group = agents["region"].long()[workers] * 256 + industry  # (region, industry)
-    u = rng.uniform(seed, 0, "workplaces.shuffle", agents.ids[workers], dtype=torch.float64)
+    # within a group, workers are ordered by home zone (random within a zone) before being cut into workplaces:
+    # coworkers mostly live in the same or neighbouring zones, which keeps the work layer local in memory
+    u = agents["zone"].double()[workers] + rng.uniform(seed, 0, "workplaces.shuffle", agents.ids[workers],
+                                                       dtype=torch.float64)
     order, start, n_in_group = order_within_groups(group, u)
     # one size draw per worker slot (more than enough: every size is >= 1); slot j of group g is start[g] + j
     drawn = sizes.sample(rng.uniform(seed, 0, "workplaces.size", torch.arange(workers.numel()), dtype=torch.float64))

@@ -4,7 +4,7 @@ Two steps, each per zone (a loop over zones, never over agents):
 
 1. `household_sizes`: expand a table of households by size (the last column meaning "that size or more") into
    one size per household whose sizes add up to the zone's household population exactly. Persons beyond the
-   fixed sizes go to the open-ended households, spread as evenly as the counts allow; when the table holds
+   fixed sizes go to the open-ended households, as S + X with X geometric (few large households); when the table holds
    more places than persons, the largest households shrink first (never below one person).
 2. `assign_households`: every household gets one adult as its head; children then fill the other places of
    households of two or more (so no child lives without an adult), and the remaining adults the places left.
@@ -14,18 +14,25 @@ Two steps, each per zone (a loop over zones, never over agents):
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from populace.core import rng
 
 
-def household_sizes(persons_by_zone: Tensor, households_by_size: Tensor) -> tuple[Tensor, Tensor]:
+def household_sizes(persons_by_zone: Tensor, households_by_size: Tensor, *, seed: int = 0) -> tuple[Tensor, Tensor]:
     """One size per household: returns (zone [H] int32, size [H] int16); sizes in zone z add to persons_by_zone[z].
+
+    The persons beyond the fixed sizes go to the "S or more" households as S + X, X geometric with the mean
+    that makes the zone's total (then adjusted one person at a time, at random, to hit it exactly): most such
+    households have S members and fewer have each size above, as in household surveys.
 
     Args:
         persons_by_zone: [Z] persons living in households, per zone.
         households_by_size: [Z, S] household counts of size 1, 2, ..., S, the last meaning "S or more".
+        seed: seed of the geometric draws.
     """
     persons = _as_counts(persons_by_zone, "persons_by_zone")
     counts = _as_counts(households_by_size, "households_by_size")
@@ -34,7 +41,7 @@ def household_sizes(persons_by_zone: Tensor, households_by_size: Tensor) -> tupl
                          f"got {list(counts.shape)}")
     zones, sizes = [], []
     for z in range(persons.shape[0]):
-        size = _sizes_of_zone(int(persons[z]), counts[z], z)
+        size = _sizes_of_zone(int(persons[z]), counts[z], z, seed)
         zones.append(torch.full((size.numel(),), z, dtype=torch.int32))
         sizes.append(size)
     return torch.cat(zones), torch.cat(sizes).to(torch.int16)
@@ -64,7 +71,7 @@ def assign_households(zone_of_person: Tensor, is_adult: Tensor, ids: Tensor, zon
     return household
 
 
-def _sizes_of_zone(persons: int, counts: Tensor, zone: int) -> Tensor:
+def _sizes_of_zone(persons: int, counts: Tensor, zone: int, seed: int) -> Tensor:
     n_sizes = counts.shape[0]
     size = torch.repeat_interleave(torch.arange(1, n_sizes + 1), counts.long())  # [H], ascending
     if size.numel() == 0:
@@ -79,15 +86,32 @@ def _sizes_of_zone(persons: int, counts: Tensor, zone: int) -> Tensor:
     if extra > 0 and open_ended.numel() == 0:
         open_ended = torch.arange(size.numel())  # no "or more" households: spread over all
     if extra > 0:
-        per, rest = divmod(extra, open_ended.numel())
-        size[open_ended] += per
-        size[open_ended[:rest]] += 1
+        size[open_ended] += _geometric_extras(extra, open_ended, seed, zone)
     while extra < 0:  # more places than persons: take one place from each of the largest households
         largest = torch.argsort(size, descending=True, stable=True)[: min(-extra, size.numel())]
         largest = largest[size[largest] > 1]
         size[largest] -= 1
         extra += largest.numel()
     return size
+
+
+def _geometric_extras(extra: int, households: Tensor, seed: int, zone: int) -> Tensor:
+    """Extra members X_i >= 0 of these households, geometric with mean extra / n, summing exactly to `extra`."""
+    n = households.numel()
+    mean = extra / n
+    u = rng.uniform(seed, zone, "households.extra", households, dtype=torch.float64)
+    x = torch.floor(torch.log(u) / math.log(mean / (1 + mean))).long()  # P(X = k) = q (1 - q)^k, q = 1 / (1 + mean)
+    for round_ in range(1, 10_000):
+        missing = extra - int(x.sum())
+        if missing == 0:
+            return x
+        order = torch.argsort(rng.uniform(seed, zone, f"households.adjust.{round_}", households))
+        if missing > 0:
+            x[order[:missing]] += 1
+        else:
+            has_extra = order[x[order] > 0]
+            x[has_extra[:-missing]] -= 1
+    raise RuntimeError(f"zone {zone}: could not spread {extra} extra persons over {n} households")
 
 
 def _fill_zone(is_adult: Tensor, u: Tensor, homes: Tensor, size: Tensor, zone: int, seed: int) -> Tensor:

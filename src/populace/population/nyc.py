@@ -82,12 +82,12 @@ def synthesize_nyc(*, scale: float = 0.01, seed: int = 1, data_dir: str | None =
     columns = people.expand()
     n = columns["zone"].numel()
     ids = torch.arange(n, dtype=torch.int32)
-    age = exact_ages(columns["age_band"], ids, seed=seed)
+    age = exact_ages(columns["age_band"], ids, seed=seed, open_band=len(AGE_BANDS) - 1)
 
     persons_by_zone = torch.bincount(columns["zone"].long(), minlength=len(profiles))
     adults_by_zone = torch.bincount(columns["zone"][age >= ADULT_AGE].long(), minlength=len(profiles))
     by_size = _households_by_size(profiles, persons_by_zone, adults_by_zone, scale, seed, data_dir)
-    home_zone, home_size = household_sizes(persons_by_zone, by_size)
+    home_zone, home_size = household_sizes(persons_by_zone, by_size, seed=seed)
     can_head = (age >= ADULT_AGE) | (adults_by_zone[columns["zone"].long()] == 0)
     household = assign_households(columns["zone"], can_head, ids, home_zone, home_size, seed=seed)
 
@@ -180,6 +180,9 @@ def _jobs(profiles: pd.DataFrame, zone: torch.Tensor, age: torch.Tensor, ids: to
     rank = torch.arange(workers.numel()) - torch.searchsorted(worker_zone, worker_zone)
     per_zone = industry_counts.sum(1)
     labels = torch.repeat_interleave(torch.arange(len(INDUSTRIES)).repeat(len(profiles)), industry_counts.reshape(-1))
+    label_zone = torch.repeat_interleave(torch.arange(len(profiles)), industry_counts.sum(1))
+    shuffle = torch.argsort(rng.uniform(seed, 0, "synthesis.industry_labels", torch.arange(labels.numel())))
+    labels = labels[shuffle[torch.argsort(label_zone[shuffle], stable=True)]]  # random order within each zone
     label_start = torch.cumsum(per_zone, 0) - per_zone
     industry = torch.full((age.numel(),), NO_INDUSTRY, dtype=torch.uint8)
     industry[workers] = labels[label_start[worker_zone] + rank].to(torch.uint8)

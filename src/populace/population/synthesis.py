@@ -51,7 +51,7 @@ def fit_persons(
     *,
     seed: int,
     scale: float = 1.0,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-10,
 ) -> PersonCounts:
     """Fit and round persons per zone x categories; see the module docstring.
 
@@ -115,31 +115,48 @@ def fit_report(person_counts: PersonCounts, margins: Mapping[str, pd.DataFrame |
     return report
 
 
-def exact_ages(age_band: Tensor, ids: Tensor, *, seed: int, band_years: int = 5, open_band_years: int = 10) -> Tensor:
-    """Age in whole years, uniform within each 5-year band; the last (open) band spans `open_band_years`."""
-    last = int(age_band.max()) if age_band.numel() else 0
-    width = torch.where(age_band.long() == last, open_band_years, band_years)
+def exact_ages(age_band: Tensor, ids: Tensor, *, seed: int, open_band: int, band_years: int = 5,
+               open_band_years: int = 10) -> Tensor:
+    """Age in whole years, uniform in each `band_years` band; band `open_band` (e.g. 85+) spans `open_band_years`."""
+    width = torch.where(age_band.long() == open_band, open_band_years, band_years)
     offset = (rng.random_bits(seed, 0, "synthesis.age", ids) * width) >> 32
     return (age_band.long() * band_years + offset).to(torch.uint8)
 
 
 def choose_within_zones(zone: Tensor, weight: Tensor, count_by_zone: Tensor, ids: Tensor, *, seed: int,
                         stream: str) -> Tensor:
-    """Pick exactly count_by_zone[z] persons in each zone, without replacement, with chance increasing in `weight`.
+    """Pick count_by_zone[z] persons in each zone, each with probability min(1, lambda_z * weight), as a bool mask [N].
 
-    Efraimidis-Spirakis: each person gets the key log(u) / w and the largest keys of each zone are taken; persons
-    with weight 0 are never taken. Returns a bool mask [N]. Zones with fewer eligible persons take all of them.
+    lambda_z is solved (bisection) so that the probabilities of zone z add up to its count: a person's chance is
+    proportional to its weight until it reaches 1. Exactly that many are then drawn by systematic sampling in a
+    random order (Madow 1949), so each person's inclusion probability is exactly its p. Persons with weight 0 are
+    never picked; a zone asking for more than its eligible persons takes all of them.
     """
-    u = rng.uniform(seed, 0, stream, ids, dtype=torch.float64)
-    key = torch.where(weight > 0, u.log() / weight.double().clamp_min(1e-300), torch.full_like(u, -torch.inf))
-    order = torch.argsort(key, descending=True, stable=True)
-    order = order[torch.argsort(zone[order], stable=True)]  # by zone, then key descending
-    zone_sorted = zone[order].long()
-    start = torch.searchsorted(zone_sorted, zone_sorted, right=False)
-    rank = torch.arange(zone.numel()) - start
-    chosen_sorted = (rank < count_by_zone.long()[zone_sorted]) & (key[order] > -torch.inf)
+    zone = zone.long()
+    n_zones = int(count_by_zone.numel())
+    w = weight.double().clamp_min(0)
+    eligible = torch.zeros(n_zones, dtype=torch.float64).index_add_(0, zone, (w > 0).double())
+    target = torch.minimum(count_by_zone.double(), eligible)
+    log_low = torch.full((n_zones,), -60.0, dtype=torch.float64)
+    log_high = torch.full((n_zones,), 60.0, dtype=torch.float64)
+    for _ in range(80):  # bisection on log lambda: 120 / 2^80 is far below float precision
+        mid = (log_low + log_high) / 2
+        total = torch.zeros(n_zones, dtype=torch.float64).index_add_(0, zone, (mid.exp()[zone] * w).clamp(max=1))
+        too_many = total > target
+        log_high = torch.where(too_many, mid, log_high)
+        log_low = torch.where(too_many, log_low, mid)
+    p = (log_high.exp()[zone] * w).clamp(max=1)
+    p = p * (target / torch.zeros(n_zones, dtype=torch.float64).index_add_(0, zone, p).clamp_min(1e-300))[zone]
+    order = torch.argsort(rng.uniform(seed, 0, f"{stream}.order", ids, dtype=torch.float64))
+    order = order[torch.argsort(zone[order], stable=True)]  # by zone, random within a zone
+    zone_sorted = zone[order]
+    running = torch.cumsum(p[order], 0)
+    before_zone = torch.cat([running.new_zeros(1), running])[torch.searchsorted(zone_sorted, zone_sorted)]
+    start = rng.uniform(seed, 0, f"{stream}.start", torch.arange(n_zones), dtype=torch.float64)[zone_sorted]
+    points = torch.ceil(running - before_zone - start).clamp_min(0)  # sampling points u, u + 1, ... below
+    previous = torch.ceil(running - p[order] - before_zone - start).clamp_min(0)
     chosen = torch.zeros(zone.numel(), dtype=torch.bool)
-    chosen[order] = chosen_sorted
+    chosen[order] = (points - previous) > 0
     return chosen
 
 
