@@ -103,11 +103,11 @@ CASES = {
         r"0..2999 in row order"),
     "zone out of range": (
         "agents.parquet", lambda c: c["zone"].__setitem__(5, 6),
-        r"^agents.parquet \[zone\]: 1 rows refer to no row of zones.parquet \(it has 6 rows, so zone must be in "
-        r"\[0, 6\)\): e.g. row 5 has 6"),
+        r"^agents.parquet \[zone\]: 1 rows refer to no row of zones.parquet \(e.g. row 5 has 6\); zone must be in "
+        r"\[0, 6\): zones.parquet has 6 rows$"),
     "household out of range": (
         "agents.parquet", lambda c: c["household"].__setitem__(7, -1),
-        r"^agents.parquet \[household\]: 1 rows refer to no row of households.parquet .* e.g. row 7 has -1"),
+        r"^agents.parquet \[household\]: 1 rows refer to no row of households.parquet \(e.g. row 7 has -1\)"),
     "household split across zones": (
         "agents.parquet", lambda c: c["zone"].__setitem__(1, 1),
         r"^agents.parquet \[zone\]: 1 households have members in different zones \(e.g. household 0 in zones "
@@ -118,7 +118,7 @@ CASES = {
     "codes without labels": (
         "agents.parquet", lambda c: c["race_ethnicity"].__setitem__(3, 9),
         r"^agents.parquet \[race_ethnicity\]: 1 agents have codes without a label in manifest.json "
-        r"codes\['race_ethnicity'\] \(8 labels; e.g. row 3 has 9\)"),
+        r"codes\['race_ethnicity'\], which has 8 labels \(e.g. row 3 has 9\); add the labels or fix the codes$"),
     "missing values": (
         "zones.parquet", lambda c: c.update(name=np.array([None, *c["name"][1:]], dtype=object)),
         r"^zones.parquet \[name\]: 1 of 6 rows are missing \(null\)"),
@@ -142,15 +142,16 @@ CASES = {
         r"^layers/work.parquet \[weight\]: 2 weights are negative, infinite or NaN \(e.g. row 0: -1, row 1: nan\)"),
     "weights not symmetric": (
         "layers/work.parquet", lambda c: c["weight"].__setitem__(0, 0.7),
-        r"^layers/work.parquet \[weight\]: layer not symmetric: 2 contacts weigh other than their reverse \(e.g. "
-        r"0 -> (\d+): 0.7, back: 0.5, \1 -> 0: 0.5, back: 0.7\); give both directions one weight"),
+        r"^layers/work.parquet \[weight\]: 2 contacts weigh other than their reverse, so the layer is not symmetric "
+        r"\(e.g. 0 -> (\d+): 0.7, back: 0.5, \1 -> 0: 0.5, back: 0.7\); give both directions one weight$"),
     "not sorted": (
         "layers/random.parquet", lambda c: [c.update({k: v[::-1].copy()}) for k, v in list(c.items())],
         r"^layers/random.parquet: \d+ rows are out of \(src, dst\) order \(e.g. row 1: \(2999, \d+\) after "
         r"\(2999, \d+\)"),
     "not symmetric": (
         "layers/random.parquet", lambda c: [c.update({k: v[1:]}) for k, v in list(c.items())],
-        r"^layers/random.parquet: layer not symmetric: 1 contacts have no reverse \(e.g. (\d+) -> 0 but no 0 -> \1\)"),
+        r"^layers/random.parquet: 1 contacts have no reverse, so the layer is not symmetric \(e.g. (\d+) -> 0 but "
+        r"no 0 -> \1\); add each contact in both directions"),
 }
 
 
@@ -167,7 +168,7 @@ def test_self_contacts_and_duplicates(pop):
             c[k] = np.insert(v, 0, {"src": 0, "dst": 0}.get(k, 1.0))
 
     edit_parquet(pop / "layers" / "household.parquet", add_self_contact)
-    assert_problem(pop, r"^layers/household.parquet: 1 self contacts \(src == dst, e.g. row 0: agent 0\); drop them")
+    assert_problem(pop, r"^layers/household.parquet: 1 self contacts, src == dst \(e.g. row 0: agent 0\); drop them$")
     edit_parquet(pop / "layers" / "household.parquet", lambda c: [c.update({k: v[1:]}) for k, v in list(c.items())])
     edit_parquet(pop / "layers" / "household.parquet", lambda c: [c.update({k: np.insert(v, 0, v[0])})
                                                                    for k, v in list(c.items())])
@@ -193,3 +194,118 @@ def test_sources_need_paths_and_hashes(pop):
     edit_manifest(pop, lambda m: m.update(sources=[{"path": "census.csv", "sha256": "abc"}]))
     assert_problem(pop, r"^manifest.json \[sources\]: 1 source entries lack a path or a 64-hex-digit sha256 "
                         r"\(entries \[0\]\)")
+
+
+def problems_but_changed_files(path):
+    """The problems, less the "changed since the manifest was written" that every edit of a file also causes."""
+    return [t for t in problem_texts(path) if not t.startswith("manifest.json [files]")]
+
+
+def first(mask):
+    return int(np.flatnonzero(mask)[0])
+
+
+@pytest.mark.parametrize("column", ["school_class", "workplace"])
+def test_group_numbers_are_minus_one_or_in_range(pop, column):
+    rows = {}
+
+    def edit(c):
+        member = first(c[column] >= 0)
+        rows.update(below=member, above=first((c[column] >= 0) & (np.arange(N) > member)))
+        c[column][rows["below"]], c[column][rows["above"]] = -2, N
+
+    edit_parquet(pop / "agents.parquet", edit)
+    assert problems_but_changed_files(pop) == [
+        f"agents.parquet [{column}]: 2 agents have a {column} that is neither -1 (none) nor a group number in "
+        f"[0, {N}) (e.g. row {rows['below']} has -2, row {rows['above']} has {N}); number the groups 0, 1, ... "
+        f"(at most one per agent) and set {column} = -1 for agents in none"]
+
+
+def test_group_numbers_may_have_gaps(pop):
+    def renumber(c):  # workplace w becomes 2w + 5: every other number unused
+        c["workplace"] = np.where(c["workplace"] >= 0, 2 * c["workplace"] + 5, -1).astype(np.int32)
+
+    edit_parquet(pop / "agents.parquet", renumber)
+    assert problems_but_changed_files(pop) == []
+
+
+def test_only_employed_agents_have_an_industry_and_a_workplace(pop):
+    rows = {}
+
+    def edit(c):
+        employed, idle = np.flatnonzero(c["is_employed"]), np.flatnonzero(~c["is_employed"])
+        rows.update(employed=int(employed[0]), idle=int(idle[0]), idle_worker=int(idle[1]))
+        c["industry"][rows["employed"]] = 255
+        c["industry"][rows["idle"]] = 4
+        c["workplace"][rows["idle_worker"]] = 0
+
+    edit_parquet(pop / "agents.parquet", edit)
+    assert problems_but_changed_files(pop) == [
+        f"agents.parquet [industry]: 1 employed agents have no industry (255) (e.g. row {rows['employed']}); give "
+        "each employed agent its industry code (labels in manifest.json codes['industry']), or set is_employed = false",
+        f"agents.parquet [industry]: 1 agents not employed have an industry (e.g. row {rows['idle']} has 4); set "
+        "industry = 255 (none) where is_employed is false, or set is_employed = true",
+        f"agents.parquet [workplace]: 1 agents not employed have a workplace (e.g. row {rows['idle_worker']} has 0); "
+        "set workplace = -1 where is_employed is false, or set is_employed = true",
+    ]
+
+
+def test_age_inside_its_band_the_last_one_open_ended(pop):
+    ages, bands = [0, 4, 5, 84, 85, 94, 120, 33], [0, 0, 0, 17, 17, 17, 17, 7]  # rows 2, 3 and 7 are wrong
+
+    def edit(c):
+        c["age"][:8], c["age_band"][:8] = ages, bands
+
+    edit_parquet(pop / "agents.parquet", edit)
+    assert problems_but_changed_files(pop) == [
+        "agents.parquet [age_band]: 3 agents have an age outside their age_band (e.g. row 2: age 5, age_band 0, "
+        "row 3: age 84, age_band 17, row 7: age 33, age_band 7); band b holds ages 5b..5b+4 and band 17 ages 85 and "
+        "over: set age_band = min(age // 5, 17)"]
+
+
+def test_rows_ordered_by_zone_then_household(pop):
+    def swap_first_and_last_agent(c):  # every column but id: the rows stay consistent, only their order is wrong
+        for name, values in c.items():
+            if name != "id":
+                values[[0, -1]] = values[[-1, 0]]
+
+    edit_parquet(pop / "agents.parquet", swap_first_and_last_agent)
+    texts = problems_but_changed_files(pop)
+    assert len(texts) == 1
+    assert re.fullmatch(
+        r"agents.parquet \[zone, household\]: 2 rows are out of \(zone, household\) order \(e.g. row 1: \(0, 0\) "
+        r"after \(5, (\d+)\), row 2999: \(0, 0\) after \(5, \1\)\); the schema orders agents by zone then household "
+        r"so that the members of a household and of a zone are neighbours in memory .*: sort the rows by \(zone, "
+        r"household\), then renumber id and the layers' src and dst", texts[0])
+
+
+@pytest.mark.parametrize("size", [0, 2])
+def test_households_without_members(pop, size):
+    households = pq.read_table(pop / "households.parquet")
+    n = households.num_rows
+
+    def add_empty_household(c):
+        for name, value in {"household": n, "zone": 5, "size": size}.items():
+            c[name] = np.append(c[name], np.array([value], c[name].dtype))
+
+    edit_parquet(pop / "households.parquet", add_empty_household)
+    edit_manifest(pop, lambda m: m["counts"].update(households=n + 1))
+    texts = problems_but_changed_files(pop)
+    assert texts[0] == (f"households.parquet: 1 households have no members in agents.parquet (e.g. household {n} of "
+                        f"size {size}); every household has at least one member: drop the empty households and "
+                        "renumber `household` in both files")
+    assert texts[1:] == ([] if size == 0 else [
+        f"households.parquet [size]: 1 households have a size other than their number of members in agents.parquet "
+        f"(e.g. household {n}: size 2, 0 members); set size to the member count"])
+
+
+def test_relative_source_paths_need_the_data_directory(pop):
+    source = {"path": "nyc/census/county.csv", "bytes": 10, "sha256": "0" * 64}
+    edit_manifest(pop, lambda m: m.update(sources=[source], data_dir=None))
+    assert problem_texts(pop) == [
+        "manifest.json [data_dir]: is missing, but 1 source paths are relative to it (e.g. nyc/census/county.csv); "
+        "record the data directory they were read from as \"data_dir\" (Population.save does)"]
+    edit_manifest(pop, lambda m: m.update(data_dir="shared/data"))
+    assert_problem(pop, r"^manifest.json \[data_dir\]: is 'shared/data'; it must be the absolute path")
+    edit_manifest(pop, lambda m: m.update(data_dir="/data", sources=[{**source, "path": "/elsewhere/county.csv"}]))
+    assert problem_texts(pop) == []

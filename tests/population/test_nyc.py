@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from populace.data import census_county_population, dcp_nta_profiles
-from populace.population.nyc import INDUSTRIES, NO_INDUSTRY, synthesize_nyc
+from populace.population.nyc import INDUSTRIES, synthesize_nyc
+from populace.population.storage import NO_CODE
 
 pytestmark = pytest.mark.needs_data
 
@@ -83,7 +84,7 @@ def test_households_are_whole_local_and_headed_by_adults(nyc):
 def test_jobs_match_the_employment_and_industry_tables(nyc, profiles):
     agents = nyc.agents
     assert not bool((agents.is_employed & (agents.age < 16)).any())
-    assert torch.equal(agents.is_employed, agents.industry != NO_INDUSTRY)
+    assert torch.equal(agents.is_employed, agents.industry != NO_CODE)
     employed_share = float(agents.is_employed.sum()) / agents.n
     assert employed_share == pytest.approx(profiles["employed"].sum() / profiles["population"].sum(), abs=0.005)
     industry_share = torch.bincount(agents.industry[agents.is_employed].long(), minlength=13).double()

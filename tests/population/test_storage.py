@@ -1,5 +1,6 @@
 """Population.save / Population.load: exact round trips, the manifest, atomic writes and refusals."""
 
+import dataclasses
 import json
 import os
 
@@ -13,6 +14,7 @@ from populace.core.errors import PopulationFileError
 from populace.manifest import sha256_of
 from populace.network import ContactLayer
 from populace.population import storage
+from populace.population.check import check_population
 from populace.population.storage import Population
 from populace.population.synthetic import synthetic_population
 
@@ -55,7 +57,8 @@ def test_round_trip_is_exact(tmp_path, population):
     assert torch.equal(loaded.layers.aggregate(torch.ones(3000)), population.layers.aggregate(torch.ones(3000)))
 
 
-def test_manifest_has_counts_sources_codes_and_file_hashes(tmp_path, population):
+def test_manifest_has_counts_sources_codes_and_file_hashes(tmp_path, population, monkeypatch):
+    monkeypatch.setenv("POPULACE_DATA", str(tmp_path))
     source = tmp_path / "census.csv"
     source.write_text("zone,people\n0,500\n")
     population.manifest = {**population.manifest, "sources": [source], "seed": 7, "scale": 0.25}
@@ -66,11 +69,46 @@ def test_manifest_has_counts_sources_codes_and_file_hashes(tmp_path, population)
     assert manifest["counts"] == {"agents": 3000, "zones": 6, "households": len(population.households)}
     assert manifest["layers"]["work"] == {"edges": population.layers["work"].n_edges, "weighted": True}
     assert manifest["layers"]["household"]["weighted"] is False
-    assert manifest["sources"] == [{"path": str(source), "bytes": source.stat().st_size, "sha256": sha256_of(source)}]
+    assert manifest["sources"] == [{"path": "census.csv", "bytes": source.stat().st_size, "sha256": sha256_of(source)}]
+    assert manifest["data_dir"] == str(tmp_path.resolve())
     assert manifest["codes"]["race_ethnicity"][0] == "hispanic"
     files = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
     assert files["layers/work.parquet"] == sha256_of(tmp_path / "pop" / "layers" / "work.parquet")
     assert Population.load(tmp_path / "pop").manifest == manifest
+
+
+def source_paths(population: Population, directory) -> tuple[list[str], str | None]:
+    """The source paths and data directory that `save` records in the manifest."""
+    population.save(directory, overwrite=True)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    return [entry["path"] for entry in manifest["sources"]], manifest["data_dir"]
+
+
+def test_sources_are_recorded_relative_to_the_data_directory(tmp_path, population, monkeypatch):
+    data, out = tmp_path / "data", tmp_path / "pop"
+    inside, outside = data / "nyc" / "census" / "county.csv", tmp_path / "elsewhere.csv"
+    inside.parent.mkdir(parents=True)
+    for path in (inside, outside):
+        path.write_text("zone,people\n0,500\n")
+    monkeypatch.setenv("POPULACE_DATA", str(data))
+    population = dataclasses.replace(population, manifest={**population.manifest, "sources": [inside, str(outside)]})
+    assert source_paths(population, out) == (["nyc/census/county.csv", str(outside.resolve())], str(data.resolve()))
+    assert check_population(out) == []
+    moved = out.rename(tmp_path / "moved")  # the manifest still names the same inputs
+    assert check_population(moved) == []
+    assert Population.load(moved).manifest["sources"][0]["path"] == "nyc/census/county.csv"
+
+    population.manifest["data_dir"] = tmp_path  # the builder's data directory comes first
+    assert source_paths(population, out) == (["data/nyc/census/county.csv", "elsewhere.csv"], str(tmp_path.resolve()))
+    loaded = Population.load(out)  # saved again: the recorded entries and data directory are kept
+    assert source_paths(loaded, tmp_path / "again") == (["data/nyc/census/county.csv", "elsewhere.csv"],
+                                                        str(tmp_path.resolve()))
+
+    del population.manifest["data_dir"]
+    monkeypatch.setenv("POPULACE_DATA", str(tmp_path / "absent"))  # no data directory: absolute paths
+    assert source_paths(population, out) == ([str(inside.resolve()), str(outside.resolve())], None)
+    population.manifest["sources"] = []
+    assert source_paths(population, out) == ([], None)
 
 
 def test_sorted_id_columns_are_delta_encoded(tmp_path, population):

@@ -21,12 +21,15 @@ import torch
 from populace.core.errors import PopulationFileError
 from populace.manifest import MANIFEST_NAME, sha256_of
 from populace.population.storage import (
+    AGE_BAND_YEARS,
     AGENT_COLUMNS,
     AGENTS_FILE,
     EDGE_COLUMNS,
     HOUSEHOLD_COLUMNS,
     HOUSEHOLDS_FILE,
+    LAST_AGE_BAND,
     LAYERS_DIR,
+    NO_CODE,
     SCHEMA_VERSION,
     WEIGHT_COLUMN,
     WEIGHT_TYPE,
@@ -36,8 +39,7 @@ from populace.population.storage import (
 
 N_EXAMPLES = 3
 MANIFEST_KEYS = ("schema_version", "counts", "layers", "seed", "scale", "sources", "codes")
-NO_CODE = 255
-"""A uint8 categorical column may hold 255 for "none" (e.g. `industry` of agents not employed)."""
+"""Keys every manifest has; `data_dir` is needed too once a source path is relative (older manifests lack it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +76,15 @@ class _Checker:
     def add(self, file: str, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, column, message))
 
+    def flag(self, file: str, column: str | None, bad: np.ndarray, what: str, describe: Callable[[int], str],
+             fix: str) -> bool:
+        """Add "<count> <what> (e.g. <a few rows, described>); <fix>" when `bad` (row numbers, or a boolean mask
+        over the rows) holds any row; returns whether it did."""
+        rows = np.flatnonzero(bad) if bad.dtype == np.bool_ else bad
+        if rows.size:
+            self.add(file, column, f"{rows.size} {what} (e.g. {_examples(rows, describe)}); {fix}")
+        return bool(rows.size)
+
     def run(self) -> list[Problem]:
         if not self.root.is_dir():
             self.add(str(self.root), None, "directory does not exist; build a population with "
@@ -92,6 +103,10 @@ class _Checker:
         self.check_regions(agents, zones, n_zones)
         self.check_households(agents, households, n_households)
         self.check_zone_population(agents, zones, n_zones)
+        self.check_order(agents)
+        self.check_ages(agents)
+        self.check_employment(agents)
+        self.check_groups(agents)
         if manifest is not None:
             self.check_codes(agents, manifest.get("codes"))
             self.check_counts(manifest, {"agents": n_agents, "zones": n_zones, "households": n_households})
@@ -131,6 +146,17 @@ class _Checker:
         if bad:
             self.add(MANIFEST_NAME, "sources", f"{len(bad)} source entries lack a path or a 64-hex-digit sha256 "
                      f"(entries {bad[:N_EXAMPLES]}); list each input file as {{\"path\": ..., \"sha256\": ...}}")
+        data_dir = manifest.get("data_dir")
+        if data_dir is not None and not (isinstance(data_dir, str) and Path(data_dir).is_absolute()):
+            self.add(MANIFEST_NAME, "data_dir", f"is {data_dir!r}; it must be the absolute path of the data directory "
+                     "that relative source paths start from (or null when no source lies in it)")
+        elif data_dir is None:
+            relative = [s["path"] for s in manifest.get("sources", [])
+                        if isinstance(s, dict) and isinstance(s.get("path"), str) and not Path(s["path"]).is_absolute()]
+            if relative:
+                self.add(MANIFEST_NAME, "data_dir", f"is missing, but {len(relative)} source paths are relative to "
+                         f"it (e.g. {', '.join(relative[:N_EXAMPLES])}); record the data directory they were read "
+                         "from as \"data_dir\" (Population.save does)")
         return manifest
 
     def read(self, file: str, expected: Mapping[str, pa.DataType]) -> tuple[dict[str, np.ndarray], int | None]:
@@ -175,22 +201,18 @@ class _Checker:
         if column not in table:
             return
         ids = table[column]
-        bad = np.flatnonzero(ids != np.arange(ids.size))
-        if bad.size:
-            self.add(file, column, f"{bad.size} rows have {column} != row number (e.g. "
-                     f"{_examples(bad, lambda r: f'row {r} has {ids[r]}')}); {column} must be 0..{ids.size - 1} in "
-                     "row order: sort the rows and renumber, updating every reference to them")
+        self.flag(file, column, ids != np.arange(ids.size), f"rows have {column} != row number",
+                  lambda r: f"row {r} has {ids[r]}", f"{column} must be 0..{ids.size - 1} in row order: sort the "
+                  "rows and renumber, updating every reference to them")
 
     def check_references(self, file: str, table: Mapping[str, np.ndarray], column: str, n_target: int | None,
                          target: str) -> None:
         if column not in table or n_target is None:
             return
         values = table[column]
-        bad = np.flatnonzero((values < 0) | (values >= n_target))
-        if bad.size:
-            self.add(file, column, f"{bad.size} rows refer to no row of {target} (it has {n_target} rows, so "
-                     f"{column} must be in [0, {n_target})): e.g. "
-                     f"{_examples(bad, lambda r: f'row {r} has {values[r]}')}")
+        self.flag(file, column, (values < 0) | (values >= n_target), f"rows refer to no row of {target}",
+                  lambda r: f"row {r} has {values[r]}", f"{column} must be in [0, {n_target}): {target} has "
+                  f"{n_target} rows")
 
     # ------------------------------------------------------------------ consistency between files
     def check_regions(self, agents: Mapping[str, np.ndarray], zones: Mapping[str, np.ndarray],
@@ -199,11 +221,9 @@ class _Checker:
             return
         zone, region = agents["zone"], agents["region"]
         ok = (zone >= 0) & (zone < n_zones)
-        bad = np.flatnonzero(ok & (region != zones["region"][np.where(ok, zone, 0)]))
-        if bad.size:
-            self.add(AGENTS_FILE, "region", f"{bad.size} agents have a region other than their zone's in "
-                     f"zones.parquet (e.g. {_examples(bad, lambda r: f'agent {r}: region {region[r]}, zone {zone[r]}')}"
-                     "); set region = zones.region[zone]")
+        self.flag(AGENTS_FILE, "region", ok & (region != zones["region"][np.where(ok, zone, 0)]),
+                  "agents have a region other than their zone's in zones.parquet",
+                  lambda r: f"agent {r}: region {region[r]}, zone {zone[r]}", "set region = zones.region[zone]")
 
     def check_households(self, agents: Mapping[str, np.ndarray], households: Mapping[str, np.ndarray],
                          n_households: int | None) -> None:
@@ -212,14 +232,16 @@ class _Checker:
         household = agents["household"]
         ok = (household >= 0) & (household < n_households)
         members = np.bincount(household[ok], minlength=n_households)
-        if "size" in households:
-            size = households["size"]
-            bad = np.flatnonzero(size != members)
-            if bad.size:
-                self.add(HOUSEHOLDS_FILE, "size", f"{bad.size} households have a size other than their number of "
-                         f"members in agents.parquet (e.g. "
-                         f"{_examples(bad, lambda h: f'household {h}: size {size[h]}, {members[h]} members')}); "
-                         "set size to the member count")
+        size = households.get("size")
+        self.flag(HOUSEHOLDS_FILE, None, members == 0,
+                  "households have no members in agents.parquet",
+                  lambda h: f"household {h}" + ("" if size is None else f" of size {size[h]}"),
+                  "every household has at least one member: drop the empty households and renumber `household` in "
+                  "both files")
+        if size is not None:
+            self.flag(HOUSEHOLDS_FILE, "size", size != members,
+                      "households have a size other than their number of members in agents.parquet",
+                      lambda h: f"household {h}: size {size[h]}, {members[h]} members", "set size to the member count")
         if "zone" not in agents:
             return
         zone = agents["zone"].astype(np.int64)
@@ -228,18 +250,15 @@ class _Checker:
         lowest = torch.full((n_households,), np.iinfo(np.int64).max).scatter_reduce(0, index, member_zone, "amin")
         highest = torch.full((n_households,), -1, dtype=torch.int64).scatter_reduce(0, index, member_zone, "amax")
         lowest, highest = lowest.numpy(), highest.numpy()
-        split = np.flatnonzero(highest > lowest)
-        if split.size:
-            self.add(AGENTS_FILE, "zone", f"{split.size} households have members in different zones (e.g. "
-                     f"{_examples(split, lambda h: f'household {h} in zones {lowest[h]}..{highest[h]}')}); "
-                     "all members of a household live in its zone: fix the agents' zone or household")
+        self.flag(AGENTS_FILE, "zone", highest > lowest, "households have members in different zones",
+                  lambda h: f"household {h} in zones {lowest[h]}..{highest[h]}",
+                  "all members of a household live in its zone: fix the agents' zone or household")
         if "zone" in households:
             stated = households["zone"]
-            bad = np.flatnonzero((members > 0) & (highest == lowest) & (lowest != stated))
-            if bad.size:
-                self.add(HOUSEHOLDS_FILE, "zone", f"{bad.size} households have a zone other than their members' "
-                         f"(e.g. {_examples(bad, lambda h: f'household {h}: zone {stated[h]}, members in {lowest[h]}')}"
-                         "); set it to the zone where its members live")
+            self.flag(HOUSEHOLDS_FILE, "zone", (members > 0) & (highest == lowest) & (lowest != stated),
+                      "households have a zone other than their members'",
+                      lambda h: f"household {h}: zone {stated[h]}, members in {lowest[h]}",
+                      "set it to the zone where its members live")
 
     def check_zone_population(self, agents: Mapping[str, np.ndarray], zones: Mapping[str, np.ndarray],
                               n_zones: int | None) -> None:
@@ -248,11 +267,63 @@ class _Checker:
         zone = agents["zone"]
         counted = np.bincount(zone[(zone >= 0) & (zone < n_zones)], minlength=n_zones)
         stated = zones["population"]
-        bad = np.flatnonzero(counted != stated)
-        if bad.size:
-            self.add(ZONES_FILE, "population", f"{bad.size} zones have a population other than their number of "
-                     f"agents (e.g. {_examples(bad, lambda z: f'zone {z}: {stated[z]}, {counted[z]} agents')}); "
-                     "set it to the agent count")
+        self.flag(ZONES_FILE, "population", counted != stated, "zones have a population other than their number "
+                  "of agents", lambda z: f"zone {z}: {stated[z]}, {counted[z]} agents", "set it to the agent count")
+
+    # ------------------------------------------------------------------ the agents' own columns
+    def check_order(self, agents: Mapping[str, np.ndarray]) -> None:
+        """Rows sorted by (zone, household): a household's members, and a zone's, are neighbours in memory."""
+        if not {"zone", "household"} <= agents.keys():
+            return
+        zone, household = agents["zone"], agents["household"]
+        descending = (zone[1:] < zone[:-1]) | ((zone[1:] == zone[:-1]) & (household[1:] < household[:-1]))
+        self.flag(AGENTS_FILE, "zone, household", np.flatnonzero(descending) + 1,
+                  "rows are out of (zone, household) order",
+                  lambda r: f"row {r}: ({zone[r]}, {household[r]}) after ({zone[r - 1]}, {household[r - 1]})",
+                  "the schema orders agents by zone then household so that the members of a household and of a "
+                  "zone are neighbours in memory (layer gathers and aggregations stay cache friendly): sort the rows "
+                  "by (zone, household), then renumber id and the layers' src and dst")
+
+    def check_ages(self, agents: Mapping[str, np.ndarray]) -> None:
+        if not {"age", "age_band"} <= agents.keys():
+            return
+        age, band = agents["age"], agents["age_band"]
+        self.flag(AGENTS_FILE, "age_band", band != np.minimum(age // AGE_BAND_YEARS, LAST_AGE_BAND),
+                  "agents have an age outside their age_band", lambda r: f"row {r}: age {age[r]}, age_band {band[r]}",
+                  f"band b holds ages {AGE_BAND_YEARS}b..{AGE_BAND_YEARS}b+{AGE_BAND_YEARS - 1} and band "
+                  f"{LAST_AGE_BAND} ages {AGE_BAND_YEARS * LAST_AGE_BAND} and over: set age_band = "
+                  f"min(age // {AGE_BAND_YEARS}, {LAST_AGE_BAND})")
+
+    def check_employment(self, agents: Mapping[str, np.ndarray]) -> None:
+        """Employed agents, and only they, have an industry (not NO_CODE) and may have a workplace (not -1)."""
+        if "is_employed" not in agents:
+            return
+        employed = agents["is_employed"]
+        if "industry" in agents:
+            industry = agents["industry"]
+            self.flag(AGENTS_FILE, "industry", employed & (industry == NO_CODE),
+                      f"employed agents have no industry ({NO_CODE})", lambda r: f"row {r}",
+                      "give each employed agent its industry code (labels in manifest.json codes['industry']), or "
+                      "set is_employed = false")
+            self.flag(AGENTS_FILE, "industry", ~employed & (industry != NO_CODE),
+                      "agents not employed have an industry", lambda r: f"row {r} has {industry[r]}",
+                      f"set industry = {NO_CODE} (none) where is_employed is false, or set is_employed = true")
+        if "workplace" in agents:
+            workplace = agents["workplace"]
+            self.flag(AGENTS_FILE, "workplace", ~employed & (workplace != -1),
+                      "agents not employed have a workplace", lambda r: f"row {r} has {workplace[r]}",
+                      "set workplace = -1 where is_employed is false, or set is_employed = true")
+
+    def check_groups(self, agents: Mapping[str, np.ndarray]) -> None:
+        """`school_class` and `workplace` are -1 (none) or a group number in [0, N); numbers may skip (gaps)."""
+        for column in ("school_class", "workplace"):
+            if column not in agents:
+                continue
+            group = agents[column]
+            self.flag(AGENTS_FILE, column, (group < -1) | (group >= group.size),
+                      f"agents have a {column} that is neither -1 (none) nor a group number in [0, {group.size})",
+                      lambda r, group=group: f"row {r} has {group[r]}",
+                      f"number the groups 0, 1, ... (at most one per agent) and set {column} = -1 for agents in none")
 
     def check_codes(self, agents: Mapping[str, np.ndarray], codes: Any) -> None:
         if not isinstance(codes, dict):
@@ -264,11 +335,9 @@ class _Checker:
             out = (values < 0) | (values >= len(labels))
             if values.dtype == np.uint8:
                 out &= values != NO_CODE
-            bad = np.flatnonzero(out)
-            if bad.size:
-                examples = _examples(bad, lambda r, values=values: f"row {r} has {values[r]}")
-                self.add(AGENTS_FILE, column, f"{bad.size} agents have codes without a label in manifest.json "
-                         f"codes[{column!r}] ({len(labels)} labels; e.g. {examples}); add the labels or fix the codes")
+            self.flag(AGENTS_FILE, column, out, f"agents have codes without a label in manifest.json "
+                      f"codes[{column!r}], which has {len(labels)} labels", lambda r, values=values: f"row {r} has "
+                      f"{values[r]}", "add the labels or fix the codes")
 
     def check_counts(self, manifest: Mapping[str, Any], rows: Mapping[str, int | None]) -> None:
         counts = manifest.get("counts", {})
@@ -311,43 +380,31 @@ class _Checker:
                      "rewrite the manifest from the files (Population.load then save)")
         weight = columns.get(WEIGHT_COLUMN)
         if weight is not None:
-            bad = np.flatnonzero(~(weight >= 0) | ~np.isfinite(weight))
-            if bad.size:
-                examples = _examples(bad, lambda r: f"row {r}: {weight[r]:g}")
-                self.add(file, WEIGHT_COLUMN, f"{bad.size} weights are negative, infinite or NaN (e.g. {examples}); "
-                         "drop those edges or fix the weights")
+            self.flag(file, WEIGHT_COLUMN, ~(weight >= 0) | ~np.isfinite(weight),
+                      "weights are negative, infinite or NaN", lambda r: f"row {r}: {weight[r]:g}",
+                      "drop those edges or fix the weights")
         if not {"src", "dst"} <= columns.keys() or n_agents is None:
             return
         src, dst = columns["src"].astype(np.int64), columns["dst"].astype(np.int64)
-        out_of_range = 0
+        out_of_range = False
         for name, ids in (("src", src), ("dst", dst)):
-            bad = np.flatnonzero((ids < 0) | (ids >= n_agents))
-            out_of_range += bad.size
-            if bad.size:
-                examples = _examples(bad, lambda r, ids=ids: f"row {r} has {ids[r]}")
-                self.add(file, name, f"{bad.size} agent ids out of range [0, {n_agents}) (e.g. {examples}); "
-                         "ids are rows of agents.parquet")
-        loops = np.flatnonzero(src == dst)
-        if loops.size:
-            examples = _examples(loops, lambda r: f"row {r}: agent {src[r]}")
-            self.add(file, None, f"{loops.size} self contacts (src == dst, e.g. {examples}); drop them")
+            out_of_range |= self.flag(file, name, (ids < 0) | (ids >= n_agents),
+                                      f"agent ids out of range [0, {n_agents})",
+                                      lambda r, ids=ids: f"row {r} has {ids[r]}", "ids are rows of agents.parquet")
+        self.flag(file, None, src == dst, "self contacts, src == dst", lambda r: f"row {r}: agent {src[r]}",
+                  "drop them")
         if out_of_range:
             return
         key = src * n_agents + dst  # [E], increasing when sorted by (src, dst)
         descending = np.flatnonzero(key[1:] < key[:-1]) + 1
-        if descending.size:
-            examples = _examples(descending,
-                                 lambda r: f"row {r}: ({src[r]}, {dst[r]}) after ({src[r - 1]}, {dst[r - 1]})")
-            self.add(file, None, f"{descending.size} rows are out of (src, dst) order (e.g. {examples}); sort the "
-                     "edges by src then dst")
+        if self.flag(file, None, descending, "rows are out of (src, dst) order",
+                     lambda r: f"row {r}: ({src[r]}, {dst[r]}) after ({src[r - 1]}, {dst[r - 1]})",
+                     "sort the edges by src then dst"):
             order = torch.sort(torch.from_numpy(key), stable=True).indices.numpy()
             key, src, dst = key[order], src[order], dst[order]
             weight = None if weight is None else weight[order]
-        repeated = np.flatnonzero(key[1:] == key[:-1]) + 1
-        if repeated.size:
-            examples = _examples(repeated, lambda r: f"{src[r]} -> {dst[r]}")
-            self.add(file, None, f"{repeated.size} contacts are listed more than once (e.g. {examples}); merge them "
-                     "(summing weights)")
+        if self.flag(file, None, np.flatnonzero(key[1:] == key[:-1]) + 1, "contacts are listed more than once",
+                     lambda r: f"{src[r]} -> {dst[r]}", "merge them (summing weights)"):
             return
         self.check_symmetric(file, key, src, dst, weight, n_agents)
 
@@ -362,16 +419,15 @@ class _Checker:
         reverse, order = reverse.numpy(), order.numpy()
         if not np.array_equal(reverse, key):
             at = np.minimum(np.searchsorted(key, reverse), key.size - 1)  # sorted queries: cache friendly
-            lonely = np.sort(order[key[at] != reverse])
-            examples = _examples(lonely, lambda r: f"{src[r]} -> {dst[r]} but no {dst[r]} -> {src[r]}")
-            self.add(file, None, f"layer not symmetric: {lonely.size} contacts have no reverse (e.g. {examples}); "
-                     "add each contact in both directions (ContactLayer.from_edges(..., symmetric=True))")
+            self.flag(file, None, np.sort(order[key[at] != reverse]),
+                      "contacts have no reverse, so the layer is not symmetric",
+                      lambda r: f"{src[r]} -> {dst[r]} but no {dst[r]} -> {src[r]}",
+                      "add each contact in both directions (ContactLayer.from_edges(..., symmetric=True))")
         elif weight is not None:
-            unequal = np.flatnonzero(weight[order] != weight)
-            examples = _examples(unequal, lambda r: f"{src[r]} -> {dst[r]}: {weight[r]:g}, back: {weight[order[r]]:g}")
-            if unequal.size:
-                self.add(file, WEIGHT_COLUMN, f"layer not symmetric: {unequal.size} contacts weigh other than their "
-                         f"reverse (e.g. {examples}); give both directions one weight")
+            self.flag(file, WEIGHT_COLUMN, weight[order] != weight,
+                      "contacts weigh other than their reverse, so the layer is not symmetric",
+                      lambda r: f"{src[r]} -> {dst[r]}: {weight[r]:g}, back: {weight[order[r]]:g}",
+                      "give both directions one weight")
 
 
 def _examples(rows: np.ndarray, describe: Callable[[int], str], k: int = N_EXAMPLES) -> str:

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from populace.core import AgentTable, rng
-
-NO_INDUSTRY = 255
+from populace.population.storage import NO_CODE
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ def assign_workplaces(agents: AgentTable, *, sizes: WorkplaceSizes | None = None
         raise TypeError(f"sizes must be a WorkplaceSizes, got {type(sizes).__name__}.")
     workers = agents["is_employed"].bool().nonzero().squeeze(1)  # [M]
     industry = agents["industry"].long()[workers]
-    if bool((industry == NO_INDUSTRY).any()):
-        bad = int((industry == NO_INDUSTRY).sum())
+    if bool((industry == NO_CODE).any()):
+        bad = int((industry == NO_CODE).sum())
         raise ValueError(f"{bad} employed agents have industry 255 (none); give every employed agent an industry "
                          "code, or mark them not employed.")
     group = agents["region"].long()[workers] * 256 + industry  # (region, industry)

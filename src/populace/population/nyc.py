@@ -34,12 +34,13 @@ from populace.data import (
     councilcount_household_sizes,
     dcp,
     dcp_nta_profiles,
+    paths,
 )
 from populace.data.paths import source_file
 from populace.population.households import assign_households, household_sizes
 from populace.population.ipf import integerize
 from populace.population.layers import LayerConfig, build_layers
-from populace.population.storage import Population
+from populace.population.storage import NO_CODE, Population
 from populace.population.synthesis import choose_within_zones, exact_ages, fit_persons, fit_report
 
 AGE_BANDS = ("0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54",
@@ -49,7 +50,6 @@ RACE_ETHNICITY = ("hispanic", "white_nh", "black_nh", "aian_nh", "asian_nh", "nh
 INDUSTRIES = ("agriculture_mining", "construction", "manufacturing", "wholesale_trade", "retail_trade",
               "transportation_utilities", "information", "finance_real_estate", "professional_management",
               "education_health", "arts_food", "other_services", "public_administration")
-NO_INDUSTRY = 255
 ADULT_AGE = 18
 WORKING_AGE = 16
 GROUP_HOME_SIZE = 10
@@ -184,7 +184,7 @@ def _jobs(profiles: pd.DataFrame, zone: torch.Tensor, age: torch.Tensor, ids: to
     shuffle = torch.argsort(rng.uniform(seed, 0, "synthesis.industry_labels", torch.arange(labels.numel())))
     labels = labels[shuffle[torch.argsort(label_zone[shuffle], stable=True)]]  # random order within each zone
     label_start = torch.cumsum(per_zone, 0) - per_zone
-    industry = torch.full((age.numel(),), NO_INDUSTRY, dtype=torch.uint8)
+    industry = torch.full((age.numel(),), NO_CODE, dtype=torch.uint8)
     industry[workers] = labels[label_start[worker_zone] + rank].to(torch.uint8)
     return is_employed, industry
 
@@ -196,6 +196,7 @@ def build_nyc(scale: float = 0.01, seed: int = 1, data_dir: str | None = None,
     agents, layers = build_layers(people.agents, layer_config, seed=seed, data_dir=data_dir)
     sources = [source_file(path, data_dir) for path in SOURCE_FILES]
     manifest = {"place": "nyc", "seed": seed, "scale": scale, "sources": sources, "codes": people.codes,
+                "data_dir": str(paths.data_dir(data_dir)),
                 "fit": {attribute: {"max_abs_difference": float(rows["difference"].abs().max()),
                                     "total_abs_difference": float(rows["difference"].abs().sum())}
                         for attribute, rows in people.fit.groupby("attribute")}}

@@ -2,7 +2,8 @@
 
 The on-disk format is the population schema (docs/population-schema.md): `agents.parquet`, `zones.parquet`,
 `households.parquet`, `layers/<name>.parquet` (one row per directed contact, sorted by src then dst) and
-`manifest.json` (counts, seed, scale, source files and their SHA-256, category labels, schema version).
+`manifest.json` (counts, seed, scale, source files relative to the data directory and their SHA-256, category
+labels, schema version).
 `populace population check DIR` (populace.population.check) validates a folder that someone else made.
 
 Parquet settings, measured on a synthetic 8.4M-agent population with ~20 contacts per agent (see
@@ -36,6 +37,7 @@ import torch
 import populace
 from populace.core.agents import AgentTable
 from populace.core.errors import PopulationFileError
+from populace.data import paths
 from populace.manifest import MANIFEST_NAME, sha256_of
 from populace.network.graph import ContactGraph, ContactLayer
 
@@ -59,6 +61,11 @@ AGENT_COLUMNS: Mapping[str, pa.DataType] = {
     "workplace": pa.int32(),
 }
 """Columns every agents.parquet has, with their types (more columns are allowed)."""
+
+NO_CODE = 255
+"""A uint8 categorical column holds 255 for "none" (e.g. `industry` of an agent who is not employed)."""
+AGE_BAND_YEARS, LAST_AGE_BAND = 5, 17
+"""`age_band` b holds ages 5b..5b+4; the last band (17) is open-ended: ages 85 and over."""
 
 ZONE_COLUMNS: Mapping[str, pa.DataType] = {
     "zone": pa.int16(),
@@ -95,10 +102,12 @@ class Population:
         zones: one row per zone (`zone`, `code`, `name`, `region`, `population`), `zone` = row number.
         households: one row per household (`household`, `zone`, `size`), `household` = row number.
         layers: contact layers over the agents (reciprocal contacts: every layer `is_symmetric`).
-        manifest: how it was made. A builder sets `seed`, `scale`, `sources` (the input files, as paths) and
-            `codes` ({column: [label of code 0, label of code 1, ...]}), plus any other JSON-ready keys;
-            `save` adds the schema version, counts, file sizes and SHA-256 of the sources and of the files it
-            writes. A loaded population's manifest is the saved `manifest.json`.
+        manifest: how it was made. A builder sets `seed`, `scale`, `sources` (the input files, as paths),
+            `codes` ({column: [label of code 0, label of code 1, ...]}) and optionally `data_dir` (the data
+            directory it read; default `populace.data.paths.data_dir()`), plus any other JSON-ready keys;
+            `save` adds the schema version, counts, file sizes and SHA-256 of the sources (their paths relative
+            to `data_dir` when inside it, else absolute) and of the files it writes. A loaded population's
+            manifest is the saved `manifest.json`.
     """
 
     agents: AgentTable
@@ -220,8 +229,11 @@ class Population:
             "counts": {"agents": self.agents.n, "zones": len(self.zones), "households": len(self.households)},
             "layers": {name: {"edges": layer.n_edges, "weighted": layer.weight is not None}
                        for name, layer in self.layers.layers.items()},
-            "sources": [_source_entry(entry) for entry in self.manifest.get("sources", [])],
         }
+        sources = list(self.manifest.get("sources", []))
+        root = _data_root(self.manifest.get("data_dir"), sources)
+        record["sources"] = [_source_entry(entry, root) for entry in sources]
+        record["data_dir"] = None if root is None else str(root)
         try:
             json.dumps(record)
         except TypeError as err:
@@ -281,13 +293,30 @@ def _same_type(got: pa.DataType, want: pa.DataType) -> bool:
     return got == want or (pa.types.is_string(want) and (pa.types.is_large_string(got) or pa.types.is_string(got)))
 
 
-def _source_entry(entry: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+def _data_root(stated: str | os.PathLike[str] | None, sources: Sequence[Any]) -> Path | None:
+    """The data directory the manifest's source paths are relative to: the builder's `data_dir`, else the default
+    (`populace.data.paths.data_dir()`) when some source is a path; None when there is none to be found."""
+    if stated is not None:
+        return Path(stated).resolve()
+    if all(isinstance(entry, Mapping) for entry in sources):
+        return None
+    try:
+        return paths.data_dir().resolve()
+    except FileNotFoundError:  # no data directory on this machine: the sources are recorded as absolute paths
+        return None
+
+
+def _source_entry(entry: str | Path | Mapping[str, Any], root: Path | None) -> dict[str, Any]:
+    """{"path", "bytes", "sha256"} of an input file; `path` relative to `root` when the file is inside it."""
     if isinstance(entry, Mapping):
         return dict(entry)
     path = Path(entry)
     if not path.is_file():
         raise FileNotFoundError(f"source file {str(path)!r} listed in population.manifest['sources'] does not exist")
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    absolute = path.resolve()
+    inside = root is not None and absolute.is_relative_to(root)
+    recorded = absolute.relative_to(root).as_posix() if inside else str(absolute)
+    return {"path": recorded, "bytes": path.stat().st_size, "sha256": sha256_of(path)}
 
 
 def _file_entry(path: Path, root: Path) -> dict[str, Any]:

@@ -10,14 +10,14 @@ import torch
 from populace.core.agents import AgentTable
 from populace.network.graph import ContactGraph, ContactLayer
 from populace.network.random import erdos_renyi
-from populace.population.storage import Population
+from populace.population.storage import NO_CODE, Population
 
 HOUSEHOLD_SIZE_PROBABILITIES = (0.30, 0.28, 0.16, 0.14, 0.07, 0.05)
 """P(household of 1, 2, ..., 6 people): mean 2.55, near New York City's 2.6."""
 
 RACE_ETHNICITY_LABELS = ("hispanic", "white", "black", "american_indian_alaska_native", "asian",
                          "native_hawaiian_pacific_islander", "other", "two_or_more")
-N_INDUSTRIES, NOT_EMPLOYED = 13, 255
+N_INDUSTRIES = 13
 N_REGIONS = 5
 
 
@@ -61,7 +61,7 @@ def synthetic_population(n_agents: int, *, contacts_per_agent: float = 20.0, age
         "sex": torch.randint(0, 2, (n_agents,), generator=gen, dtype=torch.uint8),
         "race_ethnicity": torch.randint(0, len(RACE_ETHNICITY_LABELS), (n_agents,), generator=gen, dtype=torch.uint8),
         "is_employed": is_employed,
-        "industry": torch.where(is_employed, industry, NOT_EMPLOYED),
+        "industry": torch.where(is_employed, industry, NO_CODE),
         "school_class": torch.where(is_pupil, school_class, -1),
         "workplace": torch.where(is_employed, workplace, -1),
     }, validate=False)
