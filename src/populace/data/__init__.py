@@ -10,6 +10,7 @@ from populace.data.contacts import contact_matrix, prem2021_contacts
 from populace.data.councilcount import councilcount_household_sizes
 from populace.data.dcp import dcp_nta_households, dcp_nta_profiles
 from populace.data.dohmh import dohmh_daily, dohmh_tests
+from populace.data.epi import covid_parameters
 from populace.data.errors import DataFileError
 from populace.data.nysdol import nysdol_unemployment
 from populace.data.paths import data_dir
@@ -20,6 +21,7 @@ __all__ = [
     "census_county_population",
     "contact_matrix",
     "councilcount_household_sizes",
+    "covid_parameters",
     "data_dir",
     "dcp_nta_households",
     "dcp_nta_profiles",

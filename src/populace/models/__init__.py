@@ -1,6 +1,7 @@
 """Models built on the engine, one module (or folder) per model."""
 
+from populace.models.covid_nyc.model import CovidDisease
 from populace.models.sir import SIR
 from populace.models.tax.model import TaxPolicy
 
-__all__ = ["SIR", "TaxPolicy"]
+__all__ = ["SIR", "CovidDisease", "TaxPolicy"]

@@ -1,0 +1,240 @@
+r"""COVID-19 disease substeps: `Transmission` (S -> E) and `Progression` (E -> A or I -> R or D).
+
+Stages (`Stage`): S susceptible; E exposed (infected, before symptom onset: may already transmit, following the
+infectiousness profile); A infected past the incubation period without symptoms (never develops them); I
+symptomatic; R recovered; D dead. How much an infected agent transmits depends on days since infection, not on
+the stage (only whether it is E, A or I, and whether the infection is asymptomatic). Event times are
+stored as days (columns compared with the clock, never countdowns): `infection_day`, `onset_day` (end of E) and
+`end_day` (recovery or death), -1 until set, all drawn on the day of infection from the counter-based RNG.
+
+Fast mode: `stage` is a uint8 code [N], `newly_infected` / `newly_dead` bool [N]. Differentiable mode: `stage` is a
+float one-hot [N, 6] and the infection draw is a straight-through Bernoulli (gradient="fired", see
+`populace.sampling.bernoulli`) from the same uniforms, so both modes sample exactly the same epidemic and the
+gradient reaches the weekly `log_beta`. Delays and fates (asymptomatic, fatal) are integers and booleans drawn
+from uniforms alone: they carry no gradient, but the float stage mass of each agent moves along with them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+
+import torch
+from torch import Tensor, nn
+
+from populace import sampling
+from populace.core import rng
+from populace.core.model import Substep
+from populace.core.world import World
+from populace.models.covid_nyc.params import N_AGE_BANDS, age_band_index
+from populace.network.graph import ContactGraph
+
+DAYS_PER_WEEK = 7
+NOT_YET = -1
+"""Value of an event-day column before the event is scheduled."""
+
+
+class Stage(IntEnum):
+    S = 0
+    E = 1
+    A = 2
+    I = 3  # noqa: E741 (the standard name of the infectious stage)
+    R = 4
+    D = 5
+
+
+def contact_scale_key(layer: str) -> str:
+    """The `World.env` key that scales contact layer `layer` (a 0-dim tensor >= 0; absent means 1)."""
+    return f"contact_scale_{layer}"
+
+
+def lognormal_days(u: Tensor, meanlog: float, sdlog: float) -> Tensor:
+    """Whole-day delays max(1, round(exp(meanlog + sdlog * Phi^-1(u)))) from uniforms u in (0, 1); int64 [*].
+
+    So P(T = k) = F(k + 1/2) - F(k - 1/2) for k >= 2 and P(T = 1) = F(3/2), F the lognormal CDF.
+    """
+    days = torch.round(torch.exp(meanlog + sdlog * torch.special.ndtri(u.double())))
+    return days.clamp(1, 2**14).long()
+
+
+class Transmission(Substep):
+    r"""Infect susceptible agents through their contacts, once per day.
+
+    p_i = 1 - exp(-beta(t) * s[a_i] * sum_l c_l sum_j w_lij f_j), with
+    beta(t) = exp(log_beta[min(t // 7, W - 1)]): the transmission rate of week t // 7 of the run, in infections per
+    unit contact weight per infection (calibrated; one `nn.Parameter` of W weekly values);
+    s[a]: relative susceptibility of age band a (`age_band_index(age)`, 19 bands);
+    c_l: scale of contact layer l, read from `world.env[contact_scale_key(l)]` (absent: 1), so a policy can close
+    or damp a layer; w_lij: weight of the contact of i with j in layer l;
+    f_j = h[t - infection_day_j] * r_j for agents j in E, A or I, else 0: h the infectiousness by days since
+    infection (sums to 1, h[0] = 0, 0 past its end), r_j = `asymptomatic_relative_infectiousness` when j's
+    infection is asymptomatic, else 1.
+    Reads stage, age, infection_day, is_asymptomatic; writes stage (S -> E), newly_infected, infection_day.
+    Defaults come from `CovidParams` (see there for the sources).
+    """
+
+    writes = ("stage", "newly_infected", "infection_day")
+
+    def __init__(self, contacts: ContactGraph, beta_by_week: Sequence[float], *,
+                 susceptibility_by_age: Sequence[float], infectiousness_by_day: Sequence[float] | Tensor,
+                 asymptomatic_relative_infectiousness: float):
+        super().__init__()
+        if not isinstance(contacts, ContactGraph):
+            raise TypeError(f"contacts must be a ContactGraph, got {type(contacts).__name__}; wrap one layer as "
+                            "ContactGraph(n, {'name': layer})")
+        beta = [float(b) for b in beta_by_week]
+        if not beta or not all(math.isfinite(b) and b > 0 for b in beta):
+            raise ValueError(f"beta_by_week must hold one finite value > 0 per week, got {beta}. To switch "
+                             "transmission off, set every layer's contact scale to 0 instead")
+        susceptibility = torch.as_tensor(susceptibility_by_age, dtype=torch.float32)
+        if susceptibility.shape != (N_AGE_BANDS,) or not bool((susceptibility >= 0).all()):
+            raise ValueError(f"susceptibility_by_age needs {N_AGE_BANDS} values >= 0 (one per age band), got "
+                             f"{susceptibility.tolist()}")
+        profile = torch.as_tensor(infectiousness_by_day, dtype=torch.float32)
+        if profile.dim() != 1 or profile.numel() < 2 or not bool((profile >= 0).all()) or float(profile[0]) != 0:
+            raise ValueError("infectiousness_by_day must be a [K] vector of values >= 0 with entry 0 (the day of "
+                             f"infection) equal to 0, got {profile.tolist()}")
+        if not 0 <= asymptomatic_relative_infectiousness <= 1:
+            raise ValueError(f"asymptomatic_relative_infectiousness must be in [0, 1], got "
+                             f"{asymptomatic_relative_infectiousness}")
+        self.contacts = contacts
+        self.log_beta = nn.Parameter(torch.log(torch.tensor(beta, dtype=torch.float32)))  # [W]
+        self.register_buffer("susceptibility", susceptibility)  # [19]
+        self.register_buffer("infectiousness", torch.cat([profile, profile.new_zeros(1)]))  # [K + 1], 0 past K
+        self.asymptomatic_relative_infectiousness = float(asymptomatic_relative_infectiousness)
+
+    @property
+    def beta_by_week(self) -> Tensor:
+        """Weekly transmission rates in natural units, [W]."""
+        return self.log_beta.exp()
+
+    def beta_on(self, day: int) -> Tensor:
+        """beta(day): the rate of week day // 7, the last week's past the end (0-dim)."""
+        return self.log_beta[min(day // DAYS_PER_WEEK, self.log_beta.numel() - 1)].exp()
+
+    def extra_repr(self) -> str:
+        return (f"layers={list(self.contacts.names)}, weeks={self.log_beta.numel()}, "
+                f"asymptomatic_relative_infectiousness={self.asymptomatic_relative_infectiousness}")
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Transmission:
+        """Move the contact layers with the module, so `model.to(device)` moves the whole model."""
+        super()._apply(fn, recurse)
+        self.contacts = self.contacts.to(self.log_beta.device)
+        return self
+
+    def infectiousness_per_agent(self, world: World) -> Tensor:
+        """h[t - infection_day] * r for every agent, whatever its stage (float32 [N])."""
+        a = world.agents
+        days = (world.step - a.infection_day.long()).clamp(0, self.infectiousness.numel() - 1)
+        days = torch.where(a.infection_day >= 0, days, self.infectiousness.numel() - 1)  # never infected: 0
+        relative = torch.where(a.is_asymptomatic, self.asymptomatic_relative_infectiousness, 1.0)
+        return self.infectiousness[days] * relative
+
+    def forward(self, world: World) -> dict[str, Tensor]:
+        a = world.agents
+        f = self.infectiousness_per_agent(world)  # [N]
+        scale = {name: world.env[contact_scale_key(name)] for name in self.contacts.names
+                 if contact_scale_key(name) in world.env}
+        susceptibility = self.susceptibility[age_band_index(a.age)]  # [N]
+        u = world.uniform("transmission")  # [N]
+        if world.differentiable:  # stage: float one-hot [N, 6]
+            stage = a.stage
+            infected_alive = stage[:, Stage.E] + stage[:, Stage.A] + stage[:, Stage.I]  # 1 or 0, with gradient
+            pressure = self.contacts.aggregate(f * infected_alive, scale=scale)  # sum_l c_l sum_j w_lij f_j, [N]
+            p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
+            new = stage[:, Stage.S] * sampling.bernoulli(p, u, straight_through=True, gradient="fired",
+                                                         validate=False)  # [N]
+            susceptible, exposed, *others = stage.unbind(-1)
+            is_new = new.detach() > 0.5
+            return {"stage": torch.stack([susceptible - new, exposed + new, *others], dim=-1), "newly_infected": new,
+                    "infection_day": torch.where(is_new, world.step, a.infection_day).to(a.infection_day.dtype)}
+        stage = a.stage  # uint8 [N]
+        infected_alive = ((stage >= Stage.E) & (stage <= Stage.I)).float()
+        pressure = self.contacts.aggregate(f * infected_alive, scale=scale)
+        p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
+        new = sampling.bernoulli(p, u, validate=False) & (stage == Stage.S)
+        return {"stage": torch.where(new, Stage.E, stage).to(torch.uint8), "newly_infected": new,
+                "infection_day": torch.where(new, world.step, a.infection_day).to(a.infection_day.dtype)}
+
+
+class Progression(Substep):
+    r"""Schedule today's infections, then move agents whose event day is today: E -> A or I, A -> R, I -> R or D.
+
+    On the day of infection t0 each new infection draws, from uniforms keyed on (seed, t0, "progression", id):
+    asymptomatic with probability `asymptomatic_fraction`; if symptomatic, fatal with probability
+    `p_death_if_symptomatic_by_age[band]`; incubation T_inc ~ LN(incubation meanlog, sdlog) in whole days
+    (`lognormal_days`); then onset_day = t0 + T_inc and end_day = onset_day + T_death ~ LN(onset-to-death) for
+    fatal infections, onset_day + T_rec ~ LN(recovery) otherwise. So an agent spends T_inc days in E (counted at
+    the start of each day) and end_day - onset_day days in A or I. Reads stage, age, infection_day; writes
+    stage, onset_day, end_day, is_asymptomatic, is_fatal, newly_dead. Defaults come from `CovidParams`.
+    """
+
+    writes = ("stage", "onset_day", "end_day", "is_asymptomatic", "is_fatal", "newly_dead")
+
+    def __init__(self, *, incubation_days_log: tuple[float, float], recovery_days_log: tuple[float, float],
+                 onset_to_death_days_log: tuple[float, float], asymptomatic_fraction: float,
+                 p_death_if_symptomatic_by_age: Sequence[float] | Tensor):
+        super().__init__()
+        for name, (meanlog, sdlog) in (("incubation_days_log", incubation_days_log),
+                                       ("recovery_days_log", recovery_days_log),
+                                       ("onset_to_death_days_log", onset_to_death_days_log)):
+            if not (math.isfinite(meanlog) and math.isfinite(sdlog) and sdlog > 0):
+                raise ValueError(f"{name} must be (meanlog, sdlog) with sdlog > 0, both finite, got "
+                                 f"{(meanlog, sdlog)}")
+        if not 0 <= asymptomatic_fraction <= 1:
+            raise ValueError(f"asymptomatic_fraction must be in [0, 1], got {asymptomatic_fraction}")
+        p_death = torch.as_tensor(p_death_if_symptomatic_by_age, dtype=torch.float64)
+        if p_death.shape != (N_AGE_BANDS,) or not bool(((p_death >= 0) & (p_death <= 1)).all()):
+            raise ValueError(f"p_death_if_symptomatic_by_age needs {N_AGE_BANDS} probabilities in [0, 1], got "
+                             f"{p_death.tolist()}")
+        self.incubation_days_log = tuple(map(float, incubation_days_log))
+        self.recovery_days_log = tuple(map(float, recovery_days_log))
+        self.onset_to_death_days_log = tuple(map(float, onset_to_death_days_log))
+        self.asymptomatic_fraction = float(asymptomatic_fraction)
+        self.register_buffer("p_death_if_symptomatic", p_death)  # [19]
+
+    def extra_repr(self) -> str:
+        return (f"incubation_days_log={self.incubation_days_log}, recovery_days_log={self.recovery_days_log}, "
+                f"onset_to_death_days_log={self.onset_to_death_days_log}, "
+                f"asymptomatic_fraction={self.asymptomatic_fraction}")
+
+    def schedule(self, world: World) -> dict[str, Tensor]:
+        """Fates and event days of the agents infected today (infection_day == step); others unchanged."""
+        a = world.agents
+        rows = torch.nonzero(a.infection_day == world.step).flatten()  # [M]
+        u = rng.uniform(world.seed, world.step, "progression", a.ids[rows], n=5, dtype=torch.float64)  # [M, 5]
+        is_asymptomatic = u[:, 0] < self.asymptomatic_fraction
+        p_death = self.p_death_if_symptomatic[age_band_index(a.age[rows])]
+        is_fatal = ~is_asymptomatic & (u[:, 1] < p_death)
+        onset = world.step + lognormal_days(u[:, 2], *self.incubation_days_log)
+        until_end = torch.where(is_fatal, lognormal_days(u[:, 4], *self.onset_to_death_days_log),
+                                lognormal_days(u[:, 3], *self.recovery_days_log))
+        out = {"is_asymptomatic": a.is_asymptomatic.clone(), "is_fatal": a.is_fatal.clone(),
+               "onset_day": a.onset_day.clone(), "end_day": a.end_day.clone()}
+        out["is_asymptomatic"][rows] = is_asymptomatic
+        out["is_fatal"][rows] = is_fatal
+        out["onset_day"][rows] = onset.to(a.onset_day.dtype)
+        out["end_day"][rows] = (onset + until_end).to(a.end_day.dtype)
+        return out
+
+    def forward(self, world: World) -> dict[str, Tensor]:
+        out = self.schedule(world)
+        at_onset = out["onset_day"] == world.step  # [N] bool; today's infections have onset > today
+        at_end = out["end_day"] == world.step
+        to_asymptomatic = at_onset & out["is_asymptomatic"]
+        to_symptomatic = at_onset & ~out["is_asymptomatic"]
+        to_dead = at_end & out["is_fatal"]
+        stage = world.agents.stage
+        if world.differentiable:  # float one-hot [N, 6]; move each agent's mass (and its gradient) with it
+            e, a, i = stage[:, Stage.E], stage[:, Stage.A], stage[:, Stage.I]
+            e_to_a, e_to_i = e * to_asymptomatic, e * to_symptomatic
+            a_to_r, i_to_r, i_to_d = a * at_end, i * (at_end & ~out["is_fatal"]), i * to_dead
+            moved = torch.stack([torch.zeros_like(e), -e_to_a - e_to_i, e_to_a - a_to_r, e_to_i - i_to_r - i_to_d,
+                                 a_to_r + i_to_r, i_to_d], dim=-1)
+            return {**out, "stage": stage + moved, "newly_dead": i_to_d}
+        stage = torch.where(to_asymptomatic, Stage.A, stage)
+        stage = torch.where(to_symptomatic, Stage.I, stage)
+        stage = torch.where(at_end & (stage == Stage.A), Stage.R, stage)
+        stage = torch.where(at_end & (stage == Stage.I), torch.where(out["is_fatal"], Stage.D, Stage.R), stage)
+        return {**out, "stage": stage.to(torch.uint8), "newly_dead": to_dead & (world.agents.stage == Stage.I)}

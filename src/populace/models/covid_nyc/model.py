@@ -1,0 +1,122 @@
+"""`CovidDisease`: the disease part of the NYC COVID-19 model on its own, S -> E -> A or I -> R or D."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from populace.core import rng
+from populace.core.agents import AgentTable
+from populace.core.model import Model
+from populace.core.world import World
+from populace.models.covid_nyc.disease import NOT_YET, Progression, Stage, Transmission
+from populace.models.covid_nyc.params import CovidParams
+from populace.network.graph import ContactGraph
+from populace.population.storage import Population
+
+STAGE_OBSERVABLES = {Stage.S: "susceptible", Stage.E: "exposed", Stage.A: "asymptomatic", Stage.I: "symptomatic",
+                     Stage.R: "recovered", Stage.D: "dead"}
+"""The daily count of each stage is recorded under this name."""
+
+
+class CovidDisease(Model):
+    """COVID-19 spreading through the contact layers of a population, with age-specific severity.
+
+    Each day, from the state at the start of the day:
+    1. transmission: a susceptible agent is infected with probability 1 - exp(-beta(t) * its susceptibility * the
+       sum over layers and contacts of layer scale * contact weight * the contact's infectiousness today), which
+       depends on days since infection; beta(t) is one calibrated value per week (`Transmission`);
+    2. progression: today's infections draw their fate (asymptomatic, fatal) and event days; agents whose
+       incubation ends today show symptoms (I) or not (A); those whose infection ends today recover (R) or die
+       (D) (`Progression`).
+    Day 0 starts with `initial_infected` agents exposed (infected that day), chosen at random from the seed.
+
+    Records each day: the number of agents in each stage (`STAGE_OBSERVABLES`), and per region the new
+    infections and new deaths of the day before (`new_infections`, `new_deaths`, labels `region_labels`).
+    Fast mode keeps the stage as a uint8 code; differentiable mode as a float one-hot [N, 6] with
+    straight-through infection draws that sample exactly what fast mode samples.
+
+    Needs agent columns `age` (years) and `region` (codes 0..R-1); every other column is kept as it is.
+    """
+
+    def __init__(self, agents: AgentTable, contacts: ContactGraph, params: CovidParams | None = None, *,
+                 region_labels: Sequence[str] | None = None, initial_infected: int = 10):
+        super().__init__()
+        params = params or CovidParams()
+        for column in ("age", "region"):
+            if column not in agents:
+                raise KeyError(f"agents have no column {column!r} (they have: {', '.join(agents.columns)}); build "
+                               "them with populace.population.synthetic_population() or nyc()")
+        if contacts.n_agents != agents.n:
+            raise ValueError(f"contacts are built for {contacts.n_agents} agents but there are {agents.n}")
+        if not 0 < initial_infected <= agents.n:
+            raise ValueError(f"initial_infected must be in [1, {agents.n}] (the number of agents), got "
+                             f"{initial_infected}")
+        n_regions = int(agents.region.max()) + 1 if agents.n else 0
+        labels = list(region_labels) if region_labels is not None else [str(r) for r in range(n_regions)]
+        if len(labels) < n_regions:
+            raise ValueError(f"region codes go up to {n_regions - 1} but only {len(labels)} region_labels were given")
+        self.agents = agents
+        self.params = params
+        self.initial_infected = initial_infected
+        self.region_labels = labels
+        self.observable_labels = {"new_infections": labels, "new_deaths": labels}
+        self.transmission = Transmission(
+            contacts, params.beta_by_week, susceptibility_by_age=params.susceptibility_by_age,
+            infectiousness_by_day=params.infectiousness_by_day(),
+            asymptomatic_relative_infectiousness=params.asymptomatic_relative_infectiousness)
+        self.progression = Progression(
+            incubation_days_log=(params.incubation_days_meanlog, params.incubation_days_sdlog),
+            recovery_days_log=params.recovery_days_log_parameters,
+            onset_to_death_days_log=params.onset_to_death_days_log_parameters,
+            asymptomatic_fraction=params.asymptomatic_fraction,
+            p_death_if_symptomatic_by_age=params.p_death_if_symptomatic_by_age())
+
+    @classmethod
+    def from_population(cls, population: Population, params: CovidParams | None = None, *,
+                        initial_infected: int = 10) -> CovidDisease:
+        """The model on a built population: its agents, contact layers and region labels (manifest codes)."""
+        labels = population.manifest.get("codes", {}).get("region")
+        return cls(population.agents, population.layers, params, region_labels=labels,
+                   initial_infected=initial_infected)
+
+    def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
+        n = self.agents.n
+        u = rng.uniform(seed, 0, "initial_infected", self.agents.ids)
+        first = torch.topk(u, self.initial_infected, largest=False).indices
+        is_first = torch.zeros(n, dtype=torch.bool)
+        is_first[first] = True
+        stage = torch.where(is_first, Stage.E, Stage.S).to(torch.uint8)
+        never = torch.full((n,), NOT_YET, dtype=torch.int16)
+        newly_infected, newly_dead = is_first, torch.zeros(n, dtype=torch.bool)
+        if differentiable:
+            stage = nn.functional.one_hot(stage.long(), len(Stage)).float()
+            newly_infected, newly_dead = newly_infected.float(), newly_dead.float()
+        table = self.agents.with_columns({
+            "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,
+            "infection_day": torch.where(is_first, 0, never).to(torch.int16), "onset_day": never,
+            "end_day": never.clone(), "is_asymptomatic": torch.zeros(n, dtype=torch.bool),
+            "is_fatal": torch.zeros(n, dtype=torch.bool),
+        })
+        return World.of(table, seed=seed, differentiable=differentiable)
+
+    def forward(self, world: World) -> World:
+        world = world.update(self.transmission(world))
+        return world.update(self.progression(world))
+
+    def observe(self, world: World) -> dict[str, Tensor]:
+        a = world.agents
+        n_regions = len(self.region_labels)
+        region = a.region.long()
+        if world.differentiable:
+            counts = a.stage.sum(0)  # [6]
+            infections = counts.new_zeros(n_regions).index_add(0, region, a.newly_infected)
+            deaths = counts.new_zeros(n_regions).index_add(0, region, a.newly_dead)
+        else:
+            counts = torch.bincount(a.stage.long(), minlength=len(Stage)).float()
+            infections = torch.bincount(region[a.newly_infected], minlength=n_regions).float()
+            deaths = torch.bincount(region[a.newly_dead], minlength=n_regions).float()
+        return {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
+                "new_infections": infections, "new_deaths": deaths}
