@@ -42,18 +42,20 @@ def _population(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     n = 3_000
     zone_of_person = torch.randint(0, 3, (n,), generator=g)
-    is_adult = torch.rand(n, generator=g) < 0.75
+    age = torch.where(torch.rand(n, generator=g) < 0.75, torch.randint(18, 90, (n,), generator=g),
+                      torch.randint(0, 18, (n,), generator=g))
+    is_adult = age >= 18
     persons = torch.bincount(zone_of_person, minlength=3)
     adults = torch.bincount(zone_of_person[is_adult], minlength=3)
     table = torch.stack([(adults * torch.tensor(share)).long() for share in (0.25, 0.25, 0.15, 0.1)], dim=1)
-    return zone_of_person, is_adult, persons, table
+    return zone_of_person, age, is_adult, persons, table
 
 
 def test_every_person_placed_with_an_adult_head_and_children_never_alone():
-    zone_of_person, is_adult, persons, table = _population()
+    zone_of_person, age, is_adult, persons, table = _population()
     zone, size = household_sizes(persons, table)
     ids = torch.arange(zone_of_person.numel(), dtype=torch.int32)
-    home = assign_households(zone_of_person, is_adult, ids, zone, size, seed=4).long()
+    home = assign_households(zone_of_person, age, is_adult, ids, zone, size, seed=4).long()
     assert int(home.min()) >= 0
     assert torch.equal(torch.bincount(home, minlength=size.numel()), size.long())  # every place filled once
     assert torch.equal(zone[home], zone_of_person.to(torch.int32))  # members live in their own zone
@@ -62,13 +64,35 @@ def test_every_person_placed_with_an_adult_head_and_children_never_alone():
     assert bool((size[home[~is_adult]] >= 2).all())  # a child's household has room for an adult too
 
 
+def test_age_composition_heads_parents_and_partners():
+    zone_of_person, age, is_adult, persons, table = _population()
+    zone, size = household_sizes(persons, table, seed=1)
+    ids = torch.arange(zone_of_person.numel(), dtype=torch.int32)
+    home = assign_households(zone_of_person, age, is_adult, ids, zone, size, seed=4).long()
+    age = age.double()
+    oldest_adult = torch.full((size.numel(),), -1.0, dtype=torch.float64).scatter_reduce(
+        0, home[is_adult], age[is_adult], "amax")
+    youngest_adult = torch.full((size.numel(),), 999.0, dtype=torch.float64).scatter_reduce(
+        0, home[is_adult], age[is_adult], "amin")
+    # children live with adults a generation older: the oldest adult of a child's home is 18+ years older on
+    # average (heads are drawn nearest age 40 and matched to the children by age rank)
+    gap = oldest_adult[home[~is_adult]] - age[~is_adult]
+    assert 20 < float(gap.mean()) < 45
+    assert float((gap >= 15).double().mean()) > 0.8
+    # adults sharing a home are of similar ages: in two-adult homes the ages correlate strongly
+    adults_per_home = torch.bincount(home[is_adult], minlength=size.numel())
+    pairs = adults_per_home == 2
+    r = torch.corrcoef(torch.stack([oldest_adult[pairs], youngest_adult[pairs]]))[0, 1]
+    assert float(r) > 0.5
+
+
 def test_assignment_is_reproducible_and_depends_on_the_seed():
-    zone_of_person, is_adult, persons, table = _population()
+    zone_of_person, age, is_adult, persons, table = _population()
     zone, size = household_sizes(persons, table)
     ids = torch.arange(zone_of_person.numel(), dtype=torch.int32)
-    first = assign_households(zone_of_person, is_adult, ids, zone, size, seed=4)
-    assert torch.equal(first, assign_households(zone_of_person, is_adult, ids, zone, size, seed=4))
-    assert not torch.equal(first, assign_households(zone_of_person, is_adult, ids, zone, size, seed=5))
+    first = assign_households(zone_of_person, age, is_adult, ids, zone, size, seed=4)
+    assert torch.equal(first, assign_households(zone_of_person, age, is_adult, ids, zone, size, seed=4))
+    assert not torch.equal(first, assign_households(zone_of_person, age, is_adult, ids, zone, size, seed=5))
 
 
 @pytest.mark.parametrize(
@@ -90,5 +114,6 @@ def test_too_few_adults_is_refused():
     zone_of_person = torch.zeros(4, dtype=torch.int64)
     is_adult = torch.tensor([True, False, False, False])
     with pytest.raises(ValueError, match="1 adults for 2 households"):
-        assign_households(zone_of_person, is_adult, torch.arange(4), torch.zeros(2, dtype=torch.int32),
+        assign_households(zone_of_person, torch.tensor([40, 5, 6, 7]), is_adult, torch.arange(4),
+                          torch.zeros(2, dtype=torch.int32),
                           torch.tensor([2, 2]), seed=0)

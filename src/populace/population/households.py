@@ -6,10 +6,13 @@ Two steps, each per zone (a loop over zones, never over agents):
    one size per household whose sizes add up to the zone's household population exactly. Persons beyond the
    fixed sizes go to the open-ended households, as S + X with X geometric (few large households); when the table holds
    more places than persons, the largest households shrink first (never below one person).
-2. `assign_households`: every household gets one adult as its head; children then fill the other places of
-   households of two or more (so no child lives without an adult), and the remaining adults the places left.
-   All shuffles use the counter-based RNG keyed on agent ids, so the result is reproducible from the seed.
-   Age similarity of partners and parent-child age gaps are not modelled yet.
+2. `assign_households`: heads are drawn among the persons who may head a household (adults), with chances rising
+   with age as headship rates do (`HEADSHIP_WEIGHT_BY_AGE`, an assumption shaped like US headship rates: few
+   heads under 25), and placed in households at random. Children then take places in the households whose heads
+   are nearest a typical parent's age (`PARENT_AGE`), youngest children with youngest heads (age-rank matching,
+   with a few years of random jitter), so no child lives without an adult and parent-child gaps look like
+   generations. The remaining adults fill the places left, again matched by age rank to the head, so partners
+   and housemates are of similar ages. All draws use the counter-based RNG, so the result is reproducible.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ import torch
 from torch import Tensor
 
 from populace.core import rng
+
+HEADSHIP_WEIGHT_BY_AGE = ((0, 0.05), (18, 0.2), (25, 0.45), (35, 0.55), (65, 0.65))
+"""(from age, relative chance to head a household): an assumption shaped like US headship rates by age."""
+PARENT_AGE = 40.0
+"""Head age whose households children join first (years)."""
+JITTER_YEARS = 8.0
+"""Random jitter, in years, added to ages before rank matching, so matches are close but not deterministic."""
 
 
 def household_sizes(persons_by_zone: Tensor, households_by_size: Tensor, *, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -47,15 +57,18 @@ def household_sizes(persons_by_zone: Tensor, households_by_size: Tensor, *, seed
     return torch.cat(zones), torch.cat(sizes).to(torch.int16)
 
 
-def assign_households(zone_of_person: Tensor, is_adult: Tensor, ids: Tensor, zone_of_household: Tensor,
+def assign_households(zone_of_person: Tensor, age: Tensor, can_head: Tensor, ids: Tensor, zone_of_household: Tensor,
                       size_of_household: Tensor, *, seed: int) -> Tensor:
     """Household index ([N] int32, into the household arrays) of every person; see the module docstring.
 
-    Each zone must have as many persons as places, and at least one adult per household.
+    Args:
+        zone_of_person, age (years), can_head (bool: adults, usually age >= 18), ids: [N] per person.
+        zone_of_household, size_of_household: [H] per household (from `household_sizes`).
+    Each zone must have as many persons as places, and at least one possible head per household.
     """
     n = zone_of_person.numel()
-    if not (is_adult.shape == ids.shape == zone_of_person.shape == (n,)):
-        raise ValueError("zone_of_person, is_adult and ids must all have shape [N]")
+    if not (age.shape == can_head.shape == ids.shape == zone_of_person.shape == (n,)):
+        raise ValueError("zone_of_person, age, can_head and ids must all have shape [N]")
     if zone_of_household.shape != size_of_household.shape:
         raise ValueError("zone_of_household and size_of_household must have the same shape [H]")
     household = torch.full((n,), -1, dtype=torch.int32)
@@ -63,7 +76,8 @@ def assign_households(zone_of_person: Tensor, is_adult: Tensor, ids: Tensor, zon
     for z in torch.unique(zone_of_household).tolist():
         people = torch.nonzero(zone_of_person == z).flatten()
         homes = torch.nonzero(zone_of_household == z).flatten()
-        household[people] = _fill_zone(is_adult[people], u[people], homes, size_of_household[homes].long(), z, seed)
+        household[people] = _fill_zone(age[people].double(), can_head[people], u[people], homes,
+                                       size_of_household[homes].long(), z, seed)
     unplaced = int((household < 0).sum())
     if unplaced:
         raise ValueError(f"{unplaced} persons live in zones without households; give every zone with "
@@ -114,28 +128,55 @@ def _geometric_extras(extra: int, households: Tensor, seed: int, zone: int) -> T
     raise RuntimeError(f"zone {zone}: could not spread {extra} extra persons over {n} households")
 
 
-def _fill_zone(is_adult: Tensor, u: Tensor, homes: Tensor, size: Tensor, zone: int, seed: int) -> Tensor:
-    n_places, n_homes, n_people = int(size.sum()), homes.numel(), is_adult.numel()
-    n_adults = int(is_adult.sum())
+def _fill_zone(age: Tensor, can_head: Tensor, u: Tensor, homes: Tensor, size: Tensor, zone: int,
+               seed: int) -> Tensor:
+    n_places, n_homes, n_people = int(size.sum()), homes.numel(), age.numel()
     if n_places != n_people:
         raise ValueError(f"zone {zone}: {n_people} persons for {n_places} household places; "
                          "build the sizes with household_sizes() from the same person counts")
-    if n_adults < n_homes:
-        raise ValueError(f"zone {zone}: {n_adults} adults for {n_homes} households; every household needs an adult")
-    order = torch.argsort(u)  # a random order of the zone's persons
-    adults = order[is_adult[order]]
-    children = order[~is_adult[order]]
+    if int(can_head.sum()) < n_homes:
+        raise ValueError(f"zone {zone}: {int(can_head.sum())} adults for {n_homes} households; "
+                         "every household needs an adult")
     home_of_place = torch.repeat_interleave(homes, size)  # [places], grouped by household
     first_place = torch.cumsum(size, 0) - size
+    jitter = rng.uniform(seed, zone, "households.jitter", torch.arange(n_places), dtype=torch.float64)
+
+    # 1. heads: weighted draw without replacement (Efraimidis-Spirakis keys), then households at random
+    weight = _headship_weight(age) * can_head
+    key = torch.where(weight > 0, u.log() / weight.clamp_min(1e-300), torch.full_like(u, -torch.inf))
+    heads = torch.topk(key, n_homes).indices
+    heads = heads[torch.argsort(rng.uniform(seed, zone, "households.heads", torch.arange(n_homes)))]
+    result = torch.empty(n_people, dtype=torch.int32)
+    result[heads] = homes.to(torch.int32)
     is_head = torch.zeros(n_places, dtype=torch.bool)
     is_head[first_place] = True
     other_places = torch.nonzero(~is_head).flatten()
-    other_places = other_places[torch.argsort(rng.uniform(seed, zone, "households.places", other_places))]
-    result = torch.empty(n_people, dtype=torch.int32)
-    result[adults[:n_homes]] = home_of_place[first_place].to(torch.int32)
-    rest = torch.cat([children, adults[n_homes:]])  # children take places first
-    result[rest] = home_of_place[other_places].to(torch.int32)
+    head_age = age[heads][torch.repeat_interleave(torch.arange(n_homes), size)[other_places]]  # per other place
+
+    # 2. children: places whose head is nearest a parent's age, matched youngest to youngest
+    not_head = torch.ones(n_people, dtype=torch.bool)
+    not_head[heads] = False
+    children = torch.nonzero(not_head & ~can_head).flatten()
+    nearest = torch.argsort((head_age - PARENT_AGE).abs() + JITTER_YEARS * jitter[other_places])
+    for_children = nearest[: children.numel()]
+    for_children = for_children[torch.argsort(head_age[for_children] + JITTER_YEARS * jitter[for_children])]
+    children = children[torch.argsort(age[children] + u[children])]
+    result[children] = home_of_place[other_places[for_children]].to(torch.int32)
+
+    # 3. other adults: the places left, matched to the head's age by rank
+    left = nearest[children.numel():]
+    left = left[torch.argsort(head_age[left] + JITTER_YEARS * jitter[left])]
+    adults = torch.nonzero(not_head & can_head).flatten()
+    adults = adults[torch.argsort(age[adults] + JITTER_YEARS * u[adults])]
+    result[adults] = home_of_place[other_places[left]].to(torch.int32)
     return result
+
+
+def _headship_weight(age: Tensor) -> Tensor:
+    weight = torch.zeros_like(age)
+    for from_age, value in HEADSHIP_WEIGHT_BY_AGE:
+        weight = torch.where(age >= from_age, value, weight)
+    return weight
 
 
 def _as_counts(values: Tensor, name: str) -> Tensor:

@@ -89,7 +89,7 @@ def synthesize_nyc(*, scale: float = 0.01, seed: int = 1, data_dir: str | None =
     by_size = _households_by_size(profiles, persons_by_zone, adults_by_zone, scale, seed, data_dir)
     home_zone, home_size = household_sizes(persons_by_zone, by_size, seed=seed)
     can_head = (age >= ADULT_AGE) | (adults_by_zone[columns["zone"].long()] == 0)
-    household = assign_households(columns["zone"], can_head, ids, home_zone, home_size, seed=seed)
+    household = assign_households(columns["zone"], age, can_head, ids, home_zone, home_size, seed=seed)
 
     order = torch.argsort(household, stable=True)  # rows by household; households are already by zone
     columns = {name: values[order] for name, values in columns.items()}
