@@ -2,8 +2,8 @@
 
     python benchmarks/layers.py --agents 1000000
 
-The population is synthetic, NYC-like in shape only: households of 1..6 in zone order over 200 zones in 5
-regions; heads aged 18..89, other members 0..17 (half) or 18..94; 65% of 16..69-year-olds employed in 13 industries.
+The population is `populace.population.synthetic.synthetic_population`: households of 1..6 in zone order over 200
+zones in 5 regions, uniform ages, 60% of those 16 and over employed in 13 industries.
 Prints the seconds and directed edges of each step with the default `LayerConfig` (Prem et al. 2021 US urban
 matrices), then the mean partners and contacts per day per agent of each layer by age band.
 """
@@ -15,7 +15,6 @@ import time
 
 import torch
 
-from populace.core import AgentTable, rng
 from populace.data.contacts import contact_matrix, prem2021_contacts
 from populace.population import (
     LayerConfig,
@@ -28,27 +27,7 @@ from populace.population import (
     work_layer,
 )
 from populace.population.layers import SETTING_OF_LAYER
-
-
-def synthetic_population(n_agents: int, *, n_zones: int = 200, n_regions: int = 5, seed: int = 0) -> AgentTable:
-    h = torch.arange(n_agents // 2 + 1)  # mean household size is about 2.8: enough households, cut at N
-    size = 1 + (rng.uniform(seed, 0, "bench.size", h) ** 1.6 * 6).long()
-    household = torch.repeat_interleave(h, size)[:n_agents]
-    ids = torch.arange(n_agents)
-    is_head = torch.ones(n_agents, dtype=torch.bool)
-    is_head[1:] = household[1:] != household[:-1]
-    u = rng.uniform(seed, 0, "bench.age", ids)
-    other = torch.where(u < 0.5, (u * 36).long(), 18 + ((u - 0.5) * 154).long())  # 0..17 or 18..94
-    age = torch.where(is_head, 18 + (rng.uniform(seed, 0, "bench.head", ids) * 72).long(), other)
-    zone = household * n_zones // (int(household[-1]) + 1)
-    employed = (age >= 16) & (age < 70) & (rng.uniform(seed, 0, "bench.job", ids) < 0.65)
-    industry = torch.where(employed, (rng.uniform(seed, 0, "bench.industry", ids) * 13).long(), 255)
-    return AgentTable({
-        "zone": zone.to(torch.int16), "region": (zone * n_regions // n_zones).to(torch.uint8),
-        "household": household.to(torch.int32), "age": age.to(torch.uint8),
-        "age_band": (age // 5).clamp(max=17).to(torch.uint8), "is_employed": employed,
-        "industry": industry.to(torch.uint8),
-    })
+from populace.population.synthetic import synthetic_population
 
 
 def main() -> None:
@@ -57,7 +36,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     config, seed = LayerConfig(), args.seed
-    agents = synthetic_population(args.agents, seed=seed)
+    agents = synthetic_population(args.agents, contacts_per_agent=0, agents_per_zone=max(1, args.agents // 200),
+                                  seed=seed).agents
     prem = prem2021_contacts()
     matrices = {name: contact_matrix(prem, setting) for name, setting in SETTING_OF_LAYER.items()}
     print(f"{agents.n:,} agents, {torch.get_num_threads()} threads")
