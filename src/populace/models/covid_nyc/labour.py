@@ -1,0 +1,253 @@
+r"""The labour market of the NYC COVID-19 model: a labour force, weekly job loss and re-hiring (`Labour`).
+
+**Labour force.** A population marks its employed agents (`is_employed`, `industry`) but not the unemployed: the
+schema has no labour-force flag. `labour_columns` adds it at world initialisation. The labour force of region r is
+its employed agents plus U_r = round(E_r u_r / (1 - u_r)) unemployed, E_r the employed agents of region r and u_r
+the region's unemployment rate before the epidemic (default: NYS DOL, February 2020, per borough,
+`UNEMPLOYMENT_PERCENT_FEB_2020`), so that U_r / (E_r + U_r) = u_r. The U_r are drawn at random among the region's
+non-employed agents of working age (16-64), from the counter-based RNG of the seed, and given a last industry drawn
+from the region's mix of employed agents' industries (the Current Population Survey also files the unemployed under
+their last job's industry). The unemployment rate of region r is then unemployed / labour force, both counted among
+the agents with `in_labour_force` (`unemployment_rate_by_region`).
+
+Columns added: `in_labour_force` (bool, fixed), `is_employed` (bool in fast mode, float 0/1 in differentiable
+mode), `job_industry` (uint8: the industry of the current or last job, 0..12 as `INDUSTRIES`; 255 outside the labour
+force) and `lost_job_day` (int16: step of the last job loss, -1 if none). The population's own `industry` and
+`workplace` columns are left as they are: a worker who loses a job keeps them (the contact layers are fixed), and
+one who is re-hired returns to the same industry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from populace import sampling
+from populace.core import rng
+from populace.core.agents import AgentTable
+from populace.core.model import Substep
+from populace.core.world import World
+from populace.population.nyc import INDUSTRIES
+
+DAYS_PER_WEEK = 7
+NO_INDUSTRY = 255
+NOT_YET = -1
+LOCKDOWN_KEY = "lockdown"
+"""The `World.env` key of the lockdown intensity in [0, 1] (0 or absent: no orders; 1: full NYC PAUSE)."""
+GOES_TO_WORK = "goes_to_work"
+"""The optional agent column (bool or float in [0, 1]) saying whether the agent goes to work this week."""
+WORKING_AGES = (16, 64)
+"""Youngest and oldest age (inclusive) at which an agent can be an unemployed member of the labour force."""
+
+TELEWORK_PERCENT_BY_INDUSTRY = (11.1, 17.2, 30.3, 16.5, 16.5, 14.0, 53.3, 57.4, 53.4, 25.9, 8.8, 27.7, 29.8)
+"""Share of workers who can work from home, %, by industry (order of `INDUSTRIES`): Economic Policy Institute
+chart "Workers in leisure and hospitality are least able to work from home: share of workers who can telework, by
+industry, 2017-2018" (Gould E & Shierholz H, EPI 2020, from the BLS American Time Use Survey). EPI's sectors are
+coarser than the ACS groups: wholesale and retail share "wholesale and retail trade" (16.5), agriculture_mining
+takes "agriculture, forestry, fishing, and hunting", finance_real_estate "financial activities",
+professional_management "professional and business services", arts_food "leisure and hospitality"."""
+
+EXPOSURE_BY_INDUSTRY = tuple(round(1 - p / 100, 3) for p in TELEWORK_PERCENT_BY_INDUSTRY)
+"""Relative exposure of a job to the epidemic's labour shock: 1 - the share that can telework. Assumption: job loss
+scales with the share of a sector's work that cannot be done at home (arts_food 0.912 and retail 0.835 most exposed,
+finance_real_estate 0.426 least); closures by order of particular sectors are not represented beyond this."""
+
+UNEMPLOYMENT_PERCENT_FEB_2020 = (5.7, 4.3, 3.7, 3.7, 4.1)
+"""Unemployment rate, %, February 2020, Bronx, Brooklyn, Manhattan, Queens, Staten Island (region codes 0..4):
+NYS DOL Local Area Unemployment Statistics, not seasonally adjusted (`populace.data.nysdol_unemployment()`; a test
+checks this copy against the file)."""
+
+
+def labour_columns(agents: AgentTable, *, seed: int, differentiable: bool = False,
+                   unemployment_percent_by_region: Sequence[float] = UNEMPLOYMENT_PERCENT_FEB_2020,
+                   working_ages: tuple[int, int] = WORKING_AGES) -> dict[str, Tensor]:
+    """The labour columns of a world at step 0 (see the module docstring): add them with `agents.with_columns`.
+
+    Needs agent columns `region` (codes 0..R-1, R = len(unemployment_percent_by_region)), `age`, `is_employed` and
+    `industry`. Raises ValueError when a region has fewer non-employed agents of working age than the unemployed it
+    needs, or a rate is outside [0, 100).
+    """
+    for column in ("region", "age", "is_employed", "industry"):
+        if column not in agents:
+            raise KeyError(f"agents have no column {column!r} (they have: {', '.join(agents.columns)}); build them "
+                           "with populace.population.nyc() or synthetic_population()")
+    rates = [float(r) for r in unemployment_percent_by_region]
+    if not rates or not all(0 <= r < 100 for r in rates):
+        raise ValueError(f"unemployment_percent_by_region must hold one percentage in [0, 100) per region, got {rates}")
+    region = agents.region.long()
+    if agents.n and int(region.max()) >= len(rates):
+        raise ValueError(f"region codes go up to {int(region.max())} but unemployment_percent_by_region has "
+                         f"{len(rates)} values; give one per region")
+    employed = agents.is_employed.bool()
+    industry = agents.industry.long()
+    if bool((employed & (industry >= len(INDUSTRIES))).any()):
+        raise ValueError(f"some employed agents have no industry code in 0..{len(INDUSTRIES) - 1}")
+    age = agents.age.long()
+    candidate = ~employed & (age >= working_ages[0]) & (age <= working_ages[1])
+    u_pick = rng.uniform(seed, 0, "labour_force", agents.ids)  # [N]
+    u_industry = rng.uniform(seed, 0, "labour_force_industry", agents.ids)  # [N]
+    in_labour_force = employed.clone()
+    job_industry = torch.where(employed, industry, NO_INDUSTRY)
+    for r, percent in enumerate(rates):
+        n_employed = int((employed & (region == r)).sum())
+        n_unemployed = round(n_employed * percent / (100 - percent))
+        rows = torch.nonzero(candidate & (region == r)).flatten()
+        if n_unemployed > rows.numel():
+            raise ValueError(f"region {r} needs {n_unemployed} unemployed agents ({percent}% of a labour force with "
+                             f"{n_employed} employed) but has only {rows.numel()} non-employed agents aged "
+                             f"{working_ages[0]}-{working_ages[1]}; lower its rate or widen working_ages")
+        if n_unemployed == 0:
+            continue
+        chosen = rows[torch.topk(u_pick[rows], n_unemployed, largest=False).indices]  # [U_r]
+        mix = torch.bincount(industry[employed & (region == r)], minlength=len(INDUSTRIES)).double()  # [13]
+        mix = mix / mix.sum()
+        in_labour_force[chosen] = True
+        job_industry[chosen] = sampling.categorical(mix.expand(n_unemployed, -1), u_industry[chosen].double())
+    is_employed = employed.float() if differentiable else employed
+    never = torch.full((agents.n,), NOT_YET, dtype=torch.int16)
+    return {"in_labour_force": in_labour_force, "is_employed": is_employed,
+            "job_industry": job_industry.to(torch.uint8), "lost_job_day": never}
+
+
+def labour_counts_by_region(agents: AgentTable, n_regions: int) -> tuple[Tensor, Tensor]:
+    """(labour force, unemployed) per region, float [R] each; in differentiable mode they carry gradients."""
+    region = agents.region.long()
+    in_force = agents.in_labour_force.bool()
+    employed = agents.is_employed
+    employed = employed.float() if employed.dtype == torch.bool else employed
+    force = torch.bincount(region[in_force], minlength=n_regions).to(employed.dtype)  # [R]
+    employed_by_region = employed.new_zeros(n_regions).index_add(0, region, employed * in_force)  # [R]
+    return force, force - employed_by_region
+
+
+def unemployment_rate_by_region(agents: AgentTable, n_regions: int) -> Tensor:
+    """Unemployed / labour force per region, float [R] in [0, 1]; NaN for a region with no labour force."""
+    force, unemployed = labour_counts_by_region(agents, n_regions)
+    return torch.where(force > 0, unemployed / force.clamp(min=1), torch.nan)
+
+
+class Labour(Substep):
+    r"""Job loss and re-hiring, once a week (on the steps t with t % 7 == `day_of_week`).
+
+    An employed agent i loses its job this week with probability 1 - exp(-lambda_i), an unemployed member of the
+    labour force is re-hired with probability 1 - exp(-rho), where (rates per week)
+
+        lambda_i = e[k_i] * (lambda_0 + lambda_L * L) * (1 + s * (1 - g_i)),
+        rho = rho_0 * (1 - q * L);
+
+    e[k]: relative exposure of industry k (`EXPOSURE_BY_INDUSTRY`, buffer), k_i = `job_industry`;
+    L: lockdown intensity in [0, 1], `world.env["lockdown"]` (written by the policy substep; absent: 0);
+    g_i: `goes_to_work` in [0, 1] (written by the behaviour substep; absent: 1), so 1 - g_i is staying home;
+    lambda_0 `job_loss_per_week`, lambda_L `lockdown_job_loss_per_week`, s `stay_home_job_loss_factor`,
+    rho_0 `rehire_per_week` (all > 0, stored as logs), q `lockdown_rehire_reduction` in (0, 1) (stored as a logit):
+    re-hiring slows under lockdown and recovers as it lifts. So over w weeks of constant conditions the share of
+    workers still in their first job is exp(-w lambda) = (1 - h)^w, h = 1 - exp(-lambda).
+    Defaults are assumptions to calibrate on the NYS DOL monthly rates, not estimates.
+
+    Reads is_employed, in_labour_force, job_industry, lost_job_day (from `labour_columns`), optionally goes_to_work;
+    writes is_employed and lost_job_day. Fast mode: bool draws. Differentiable mode: `is_employed` is a float and
+    the draws straight-through Bernoullis from the same uniforms (stream "labour"), so both modes sample the same
+    jobs and gradients reach every rate.
+    """
+
+    writes = ("is_employed", "lost_job_day")
+
+    def __init__(self, *, job_loss_per_week: float = 0.002, lockdown_job_loss_per_week: float = 0.03,
+                 stay_home_job_loss_factor: float = 1.0, rehire_per_week: float = 0.05,
+                 lockdown_rehire_reduction: float = 0.7,
+                 exposure_by_industry: Sequence[float] | Tensor = EXPOSURE_BY_INDUSTRY, day_of_week: int = 0):
+        super().__init__()
+        rates = {"job_loss_per_week": job_loss_per_week, "lockdown_job_loss_per_week": lockdown_job_loss_per_week,
+                 "stay_home_job_loss_factor": stay_home_job_loss_factor, "rehire_per_week": rehire_per_week}
+        for name, value in rates.items():
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0 (it is stored as a log), got {value}. For "
+                                 "no job loss in an industry set its exposure to 0 instead")
+        if not 0 < lockdown_rehire_reduction < 1:
+            raise ValueError(f"lockdown_rehire_reduction must be in (0, 1) (it is stored as a logit), got "
+                             f"{lockdown_rehire_reduction}")
+        exposure = torch.as_tensor(exposure_by_industry, dtype=torch.float32)
+        if exposure.shape != (len(INDUSTRIES),) or not bool(((exposure >= 0) & torch.isfinite(exposure)).all()):
+            raise ValueError(f"exposure_by_industry needs {len(INDUSTRIES)} finite values >= 0 (one per industry, "
+                             f"order {INDUSTRIES}), got {exposure.tolist()}")
+        if day_of_week not in range(DAYS_PER_WEEK):
+            raise ValueError(f"day_of_week must be an int in 0..6, got {day_of_week!r}")
+        self.log_job_loss_per_week = nn.Parameter(torch.tensor(math.log(job_loss_per_week)))
+        self.log_lockdown_job_loss_per_week = nn.Parameter(torch.tensor(math.log(lockdown_job_loss_per_week)))
+        self.log_stay_home_job_loss_factor = nn.Parameter(torch.tensor(math.log(stay_home_job_loss_factor)))
+        self.log_rehire_per_week = nn.Parameter(torch.tensor(math.log(rehire_per_week)))
+        self.logit_lockdown_rehire_reduction = nn.Parameter(
+            torch.tensor(math.log(lockdown_rehire_reduction / (1 - lockdown_rehire_reduction))))
+        self.register_buffer("exposure", torch.cat([exposure, exposure.new_zeros(NO_INDUSTRY + 1 - len(exposure))]))
+        self.day_of_week = day_of_week
+
+    @property
+    def job_loss_per_week(self) -> Tensor:
+        return self.log_job_loss_per_week.exp()
+
+    @property
+    def lockdown_job_loss_per_week(self) -> Tensor:
+        return self.log_lockdown_job_loss_per_week.exp()
+
+    @property
+    def stay_home_job_loss_factor(self) -> Tensor:
+        return self.log_stay_home_job_loss_factor.exp()
+
+    @property
+    def rehire_per_week(self) -> Tensor:
+        return self.log_rehire_per_week.exp()
+
+    @property
+    def lockdown_rehire_reduction(self) -> Tensor:
+        return torch.sigmoid(self.logit_lockdown_rehire_reduction)
+
+    def extra_repr(self) -> str:
+        return (f"job_loss_per_week={float(self.job_loss_per_week):.4g}, "
+                f"lockdown_job_loss_per_week={float(self.lockdown_job_loss_per_week):.4g}, "
+                f"stay_home_job_loss_factor={float(self.stay_home_job_loss_factor):.4g}, "
+                f"rehire_per_week={float(self.rehire_per_week):.4g}, "
+                f"lockdown_rehire_reduction={float(self.lockdown_rehire_reduction):.4g}, "
+                f"day_of_week={self.day_of_week}")
+
+    def rates_per_week(self, world: World) -> tuple[Tensor, Tensor]:
+        """(lambda_i [N], rho []) of the formula, for the world's lockdown and goes_to_work."""
+        a = world.agents
+        for column in ("is_employed", "in_labour_force", "job_industry", "lost_job_day"):
+            if column not in a:
+                raise KeyError(f"agents have no column {column!r}; add the labour columns to the initial world with "
+                               "agents.with_columns(labour_columns(agents, seed=...))")
+        lockdown = world.env.get(LOCKDOWN_KEY, torch.zeros((), device=world.device))
+        if lockdown.dim() != 0 or not 0 <= float(lockdown.detach()) <= 1:
+            raise ValueError(f"world.env[{LOCKDOWN_KEY!r}] must be a number in [0, 1], got {lockdown.tolist()}")
+        loss = self.job_loss_per_week + self.lockdown_job_loss_per_week * lockdown  # []
+        lam = self.exposure[a.job_industry.long()] * loss  # [N]
+        if GOES_TO_WORK in a:
+            lam = lam * (1 + self.stay_home_job_loss_factor * (1 - a[GOES_TO_WORK].to(lam.dtype)))
+        return lam, self.rehire_per_week * (1 - self.lockdown_rehire_reduction * lockdown)
+
+    def forward(self, world: World) -> dict[str, Tensor]:
+        if world.step % DAYS_PER_WEEK != self.day_of_week:
+            return {}
+        a = world.agents
+        lam, rho = self.rates_per_week(world)
+        p_loss = -torch.expm1(-lam)  # [N]
+        p_hire = (-torch.expm1(-rho)).expand_as(p_loss)  # [N]
+        u = world.uniform("labour")  # [N]; one uniform per agent: each is either employed or not
+        in_force = a.in_labour_force.bool()
+        if world.differentiable:
+            employed = a.is_employed  # float [N]
+            lost = employed * sampling.bernoulli(p_loss, u, straight_through=True, validate=False)
+            hired = (in_force.to(employed.dtype) - employed) * sampling.bernoulli(p_hire, u, straight_through=True,
+                                                                                 validate=False)
+            is_lost = lost.detach() > 0.5
+            new_employed = employed - lost + hired
+        else:
+            employed = a.is_employed
+            is_lost = employed & sampling.bernoulli(p_loss, u, validate=False)
+            is_hired = in_force & ~employed & sampling.bernoulli(p_hire, u, validate=False)
+            new_employed = (employed & ~is_lost) | is_hired
+        return {"is_employed": new_employed,
+                "lost_job_day": torch.where(is_lost, world.step, a.lost_job_day).to(a.lost_job_day.dtype)}
