@@ -49,6 +49,11 @@ def contact_scale_key(layer: str) -> str:
     return f"contact_scale_{layer}"
 
 
+def contact_factor_key(layer: str) -> str:
+    """The agent column of per-agent factors on contact layer `layer` (float [N] >= 0; absent means 1)."""
+    return f"contact_factor_{layer}"
+
+
 def lognormal_days(u: Tensor, meanlog: float, sdlog: float) -> Tensor:
     """Whole-day delays max(1, round(exp(meanlog + sdlog * Phi^-1(u)))) from uniforms u in (0, 1); int64 [*].
 
@@ -61,17 +66,19 @@ def lognormal_days(u: Tensor, meanlog: float, sdlog: float) -> Tensor:
 class Transmission(Substep):
     r"""Infect susceptible agents through their contacts, once per day.
 
-    p_i = 1 - exp(-beta(t) * s[a_i] * sum_l c_l sum_j w_lij f_j), with
+    p_i = 1 - exp(-beta(t) * s[a_i] * sum_l c_l g_li sum_j w_lij g_lj f_j), with
     beta(t) = exp(log_beta[min(t // 7, W - 1)]): the transmission rate of week t // 7 of the run, in infections per
     unit contact weight per infection (calibrated; one `nn.Parameter` of W weekly values);
     s[a]: relative susceptibility of age band a (`age_band_index(age)`, 19 bands);
     c_l: scale of contact layer l, read from `world.env[contact_scale_key(l)]` (absent: 1), so a policy can close
-    or damp a layer; w_lij: weight of the contact of i with j in layer l;
+    or damp a layer; g_li: agent i's factor on layer l, the column `contact_factor_key(l)` when the agents have it
+    (absent: 1), applied on both ends of a contact, so an agent who stays home (g = 0) neither infects nor is
+    infected there; w_lij: weight of the contact of i with j in layer l;
     f_j = h[t - infection_day_j] * r_j for agents j in E, A or I, else 0: h the infectiousness by days since
     infection (sums to 1, h[0] = 0, 0 past its end), r_j = `asymptomatic_relative_infectiousness` when j's
     infection is asymptomatic, else 1.
-    Reads stage, age, infection_day, is_asymptomatic; writes stage (S -> E), newly_infected, infection_day.
-    Defaults come from `CovidParams` (see there for the sources).
+    Reads stage, age, infection_day, is_asymptomatic (and the contact factor columns it finds); writes stage
+    (S -> E), newly_infected, infection_day. Defaults come from `CovidParams` (see there for the sources).
     """
 
     writes = ("stage", "newly_infected", "infection_day")
@@ -131,17 +138,28 @@ class Transmission(Substep):
         relative = torch.where(a.is_asymptomatic, self.asymptomatic_relative_infectiousness, 1.0)
         return self.infectiousness[days] * relative
 
+    def contact_pressure(self, world: World, x: Tensor) -> Tensor:
+        """sum_l c_l g_li sum_j w_lij g_lj x_j, [N]: layer scales c from `world.env`, agent factors g from columns."""
+        a = world.agents
+        scale = {name: world.env[contact_scale_key(name)] for name in self.contacts.names
+                 if contact_scale_key(name) in world.env}
+        factor = {name: a[contact_factor_key(name)] for name in self.contacts.names if contact_factor_key(name) in a}
+        plain = [name for name in self.contacts.names if name not in factor]
+        pressure = self.contacts.aggregate(x, layers=plain, scale={k: v for k, v in scale.items() if k in plain})
+        for name, g in factor.items():  # [N] each
+            y = g * self.contacts.aggregate(g * x, layers=name)
+            pressure = pressure + (y * scale[name] if name in scale else y)
+        return pressure
+
     def forward(self, world: World) -> dict[str, Tensor]:
         a = world.agents
         f = self.infectiousness_per_agent(world)  # [N]
-        scale = {name: world.env[contact_scale_key(name)] for name in self.contacts.names
-                 if contact_scale_key(name) in world.env}
         susceptibility = self.susceptibility[age_band_index(a.age)]  # [N]
         u = world.uniform("transmission")  # [N]
         if world.differentiable:  # stage: float one-hot [N, 6]
             stage = a.stage
             infected_alive = stage[:, Stage.E] + stage[:, Stage.A] + stage[:, Stage.I]  # 1 or 0, with gradient
-            pressure = self.contacts.aggregate(f * infected_alive, scale=scale)  # sum_l c_l sum_j w_lij f_j, [N]
+            pressure = self.contact_pressure(world, f * infected_alive)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
             p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
             new = stage[:, Stage.S] * sampling.bernoulli(p, u, straight_through=True, gradient="fired",
                                                          validate=False)  # [N]
@@ -151,7 +169,7 @@ class Transmission(Substep):
                     "infection_day": torch.where(is_new, world.step, a.infection_day).to(a.infection_day.dtype)}
         stage = a.stage  # uint8 [N]
         infected_alive = ((stage >= Stage.E) & (stage <= Stage.I)).float()
-        pressure = self.contacts.aggregate(f * infected_alive, scale=scale)
+        pressure = self.contact_pressure(world, f * infected_alive)
         p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
         new = sampling.bernoulli(p, u, validate=False) & (stage == Stage.S)
         return {"stage": torch.where(new, Stage.E, stage).to(torch.uint8), "newly_infected": new,

@@ -26,31 +26,23 @@ import torch
 from torch import Tensor, nn
 
 from populace import sampling
+from populace.behavior.heuristic import TELEWORKABLE_FRACTION_BY_INDUSTRY
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
 from populace.core.world import World
+from populace.models.covid_nyc.policy import LOCKDOWN_KEY
 from populace.population.nyc import INDUSTRIES
+from populace.population.storage import NO_CODE
 
 DAYS_PER_WEEK = 7
-NO_INDUSTRY = 255
 NOT_YET = -1
-LOCKDOWN_KEY = "lockdown"
-"""The `World.env` key of the lockdown intensity in [0, 1] (0 or absent: no orders; 1: full NYC PAUSE)."""
 GOES_TO_WORK = "goes_to_work"
 """The optional agent column (bool or float in [0, 1]) saying whether the agent goes to work this week."""
 WORKING_AGES = (16, 64)
 """Youngest and oldest age (inclusive) at which an agent can be an unemployed member of the labour force."""
 
-TELEWORK_PERCENT_BY_INDUSTRY = (11.1, 17.2, 30.3, 16.5, 16.5, 14.0, 53.3, 57.4, 53.4, 25.9, 8.8, 27.7, 29.8)
-"""Share of workers who can work from home, %, by industry (order of `INDUSTRIES`): Economic Policy Institute
-chart "Workers in leisure and hospitality are least able to work from home: share of workers who can telework, by
-industry, 2017-2018" (Gould E & Shierholz H, EPI 2020, from the BLS American Time Use Survey). EPI's sectors are
-coarser than the ACS groups: wholesale and retail share "wholesale and retail trade" (16.5), agriculture_mining
-takes "agriculture, forestry, fishing, and hunting", finance_real_estate "financial activities",
-professional_management "professional and business services", arts_food "leisure and hospitality"."""
-
-EXPOSURE_BY_INDUSTRY = tuple(round(1 - p / 100, 3) for p in TELEWORK_PERCENT_BY_INDUSTRY)
+EXPOSURE_BY_INDUSTRY = tuple(round(1 - f, 3) for f in TELEWORKABLE_FRACTION_BY_INDUSTRY)
 """Relative exposure of a job to the epidemic's labour shock: 1 - the share that can telework. Assumption: job loss
 scales with the share of a sector's work that cannot be done at home (arts_food 0.912 and retail 0.835 most exposed,
 finance_real_estate 0.426 least); closures by order of particular sectors are not represented beyond this."""
@@ -90,7 +82,7 @@ def labour_columns(agents: AgentTable, *, seed: int, differentiable: bool = Fals
     u_pick = rng.uniform(seed, 0, "labour_force", agents.ids)  # [N]
     u_industry = rng.uniform(seed, 0, "labour_force_industry", agents.ids)  # [N]
     in_labour_force = employed.clone()
-    job_industry = torch.where(employed, industry, NO_INDUSTRY)
+    job_industry = torch.where(employed, industry, NO_CODE)
     for r, percent in enumerate(rates):
         n_employed = int((employed & (region == r)).sum())
         n_unemployed = round(n_employed * percent / (100 - percent))
@@ -181,7 +173,7 @@ class Labour(Substep):
         self.log_rehire_per_week = nn.Parameter(torch.tensor(math.log(rehire_per_week)))
         self.logit_lockdown_rehire_reduction = nn.Parameter(
             torch.tensor(math.log(lockdown_rehire_reduction / (1 - lockdown_rehire_reduction))))
-        self.register_buffer("exposure", torch.cat([exposure, exposure.new_zeros(NO_INDUSTRY + 1 - len(exposure))]))
+        self.register_buffer("exposure", torch.cat([exposure, exposure.new_zeros(NO_CODE + 1 - len(exposure))]))
         self.day_of_week = day_of_week
 
     @property
