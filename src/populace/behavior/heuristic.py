@@ -125,6 +125,7 @@ class HeuristicDecisions(nn.Module):
         """r [K] in natural units."""
         return torch.sigmoid(self.logit_teleworkable)
 
+    @torch.no_grad()
     def extra_repr(self) -> str:
         return (f"p_isolate_baseline={float(self.p_isolate_baseline):.3g}, "
                 f"p_isolate_if_symptomatic={float(self.p_isolate_if_symptomatic):.3g}, "

@@ -1,18 +1,31 @@
-"""`CovidDisease`: the disease part of the NYC COVID-19 model on its own, S -> E -> A or I -> R or D."""
+"""The NYC COVID-19 model: `CovidDisease` (the disease on its own, S -> E -> A or I -> R or D) and `CovidNYC` (the
+disease with dated orders, weekly isolation and go-to-work decisions, and the labour market)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from populace.behavior.heuristic import HeuristicDecisions
+from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model
 from populace.core.world import World
+from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.disease import NOT_YET, Progression, Stage, Transmission
+from populace.models.covid_nyc.labour import (
+    UNEMPLOYMENT_PERCENT_FEB_2020,
+    Labour,
+    labour_columns,
+    labour_counts_by_region,
+)
+from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, daily_observables
 from populace.models.covid_nyc.params import CovidParams
+from populace.models.covid_nyc.policy import Policy, PolicySchedule, nyc_2020_schedule
 from populace.network.graph import ContactGraph
 from populace.population.storage import Population
 
@@ -83,6 +96,11 @@ class CovidDisease(Model):
                    initial_infected=initial_infected)
 
     def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
+        return World.of(self.initial_agents(seed=seed, differentiable=differentiable), seed=seed,
+                        differentiable=differentiable)
+
+    def initial_agents(self, *, seed: int, differentiable: bool = False) -> AgentTable:
+        """The agents at step 0 with the disease columns: `initial_infected` exposed on day 0, the rest susceptible."""
         n = self.agents.n
         u = rng.uniform(seed, 0, "initial_infected", self.agents.ids)
         first = torch.topk(u, self.initial_infected, largest=False).indices
@@ -94,13 +112,12 @@ class CovidDisease(Model):
         if differentiable:
             stage = nn.functional.one_hot(stage.long(), len(Stage)).float()
             newly_infected, newly_dead = newly_infected.float(), newly_dead.float()
-        table = self.agents.with_columns({
+        return self.agents.with_columns({
             "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,
             "infection_day": torch.where(is_first, 0, never).to(torch.int16), "onset_day": never,
             "end_day": never.clone(), "is_asymptomatic": torch.zeros(n, dtype=torch.bool),
             "is_fatal": torch.zeros(n, dtype=torch.bool),
         })
-        return World.of(table, seed=seed, differentiable=differentiable)
 
     def forward(self, world: World) -> World:
         world = world.update(self.transmission(world))
@@ -120,3 +137,99 @@ class CovidDisease(Model):
             deaths = torch.bincount(region[a.newly_dead], minlength=n_regions).float()
         return {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
                 "new_infections": infections, "new_deaths": deaths}
+
+
+NYC_START_DATE = dt.date(2020, 3, 1)
+"""Default first day of a `CovidNYC` run: three weeks before NYC PAUSE (2020-03-22, a Sunday; with decisions on
+steps 0, 7, 14, ... the weekly behaviour and labour steps then fall on PAUSE day)."""
+
+
+class CovidNYC(CovidDisease):
+    """COVID-19 in New York City with public-health orders, isolation and work decisions, and the labour market.
+
+    Each day, from the state at the start of the day:
+    1. policy: the orders in force on the day's date set each layer's contact scale, the work-from-home fraction
+       and the lockdown intensity (`Policy`, written to `world.env`);
+    2. behaviour (weekly): every agent decides whether to isolate and, if employed, whether to go to work, from
+       its symptoms, its region's recent cases and the orders; isolation and staying home cut its contacts on
+       the school, work and community layers (`Behaviour`);
+    3. transmission and 4. progression, as in `CovidDisease` (`Transmission`, `Progression`);
+    5. labour (weekly): employed agents lose their jobs at a rate raised by the lockdown, by staying home and by
+       their industry's exposure; unemployed members of the labour force are re-hired (`Labour`).
+    Day 0 is `start_date` (default 2020-03-01); the labour force at day 0 matches each region's unemployment rate
+    of February 2020 (`labour_columns`).
+
+    Records each day what `CovidDisease` records, plus per region the symptom onsets of the day before
+    (`ONSET_OBSERVABLES`, for the observation model), the labour force and the unemployed (`labour_force`,
+    `unemployed`; labels `region_labels`).
+
+    Needs agent columns `age`, `region`, `is_employed` and `industry`, and contact layers named as the orders
+    name them (`nyc_2020_schedule()`: household, school, work, community).
+    """
+
+    def __init__(self, agents: AgentTable, contacts: ContactGraph, params: CovidParams | None = None, *,
+                 schedule: PolicySchedule | None = None, behaviour: Behaviour | DecisionModel | None = None,
+                 labour: Labour | None = None, start_date: dt.date | str = NYC_START_DATE,
+                 unemployment_percent_by_region: Sequence[float] = UNEMPLOYMENT_PERCENT_FEB_2020,
+                 region_labels: Sequence[str] | None = None, initial_infected: int = 10):
+        super().__init__(agents, contacts, params, region_labels=region_labels, initial_infected=initial_infected)
+        for column in ("is_employed", "industry"):
+            if column not in agents:
+                raise KeyError(f"agents have no column {column!r} (they have: {', '.join(agents.columns)}); build "
+                               "them with populace.population.synthetic_population() or nyc()")
+        if isinstance(start_date, str):
+            try:
+                start_date = dt.date.fromisoformat(start_date)
+            except ValueError:
+                raise ValueError(f"start_date {start_date!r} is not an ISO date such as '2020-03-01'") from None
+        if isinstance(start_date, dt.datetime) or not isinstance(start_date, dt.date):
+            raise TypeError(f"start_date must be a datetime.date or an ISO string such as '2020-03-01', got "
+                            f"{type(start_date).__name__} ({start_date!r})")
+        if behaviour is None:
+            behaviour = HeuristicDecisions()
+        if not isinstance(behaviour, Behaviour):
+            behaviour = Behaviour(behaviour)  # a decision model (HeuristicDecisions, an LLM backend, ...)
+        self.start_date = start_date
+        self.unemployment_percent_by_region = tuple(float(r) for r in unemployment_percent_by_region)
+        self.policy = Policy(nyc_2020_schedule() if schedule is None else schedule, layers=contacts.names)
+        self.behaviour = behaviour
+        self.labour = Labour() if labour is None else labour
+        labels = self.region_labels
+        self.observable_labels = {**self.observable_labels, **dict.fromkeys(ONSET_OBSERVABLES, labels),
+                                  "labour_force": labels, "unemployed": labels}
+
+    @classmethod
+    def from_population(cls, population: Population, params: CovidParams | None = None, *,
+                        start_date: dt.date | str = NYC_START_DATE, schedule: PolicySchedule | None = None,
+                        behaviour: Behaviour | DecisionModel | None = None, initial_infected: int = 10) -> CovidNYC:
+        """The model on a built population: its agents, contact layers and region labels (manifest codes).
+
+        Defaults: the orders of `nyc_2020_schedule()` and `Behaviour(HeuristicDecisions())`.
+        """
+        labels = population.manifest.get("codes", {}).get("region")
+        return cls(population.agents, population.layers, params, schedule=schedule, behaviour=behaviour,
+                   start_date=start_date, region_labels=labels, initial_infected=initial_infected)
+
+    def extra_repr(self) -> str:
+        return f"start_date={self.start_date}, initial_infected={self.initial_infected}"
+
+    def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
+        table = self.initial_agents(seed=seed, differentiable=differentiable)
+        table = table.with_columns(labour_columns(
+            table, seed=seed, differentiable=differentiable,
+            unemployment_percent_by_region=self.unemployment_percent_by_region))
+        table = table.with_columns(self.behaviour.initial_columns(table, differentiable=differentiable))
+        return World.of(table, seed=seed, differentiable=differentiable, start_date=self.start_date)
+
+    def forward(self, world: World) -> World:
+        world = world.with_env(**self.policy(world))
+        world = world.update(self.behaviour(world))
+        world = world.update(self.transmission(world))
+        world = world.update(self.progression(world))
+        return world.update(self.labour(world))
+
+    def observe(self, world: World) -> dict[str, Tensor]:
+        n_regions = len(self.region_labels)
+        labour_force, unemployed = labour_counts_by_region(world.agents, n_regions)
+        return {**super().observe(world), **daily_observables(world, n_regions), "labour_force": labour_force,
+                "unemployed": unemployed}
