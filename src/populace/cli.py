@@ -14,6 +14,7 @@ import torch
 import populace
 from populace import arguments
 from populace.manifest import MANIFEST_NAME, RunManifest, cli_arguments
+from populace.models.covid_nyc.cli import add_parser as add_covid_nyc_parser
 from populace.models.sir import SIR
 from populace.models.tax.cli import add_parser as add_tax_policy_parser
 from populace.population.check import check_population
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sir.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sir.set_defaults(handler=run_sir)
     add_tax_policy_parser(models)
+    add_covid_nyc_parser(models)
     _add_population_parser(commands)
     return parser
 
