@@ -3,7 +3,9 @@ r"""Contact aggregation y_i = sum_j w_ij x_j: one sparse product; its backward s
 Forward: y = A x with A the layer's CSR matrix (row i lists the contacts of agent i), computed by
 ``torch.sparse_csr_tensor(crow, col, w) @ x`` (MKL on CPU, cuSPARSE on CUDA) on the layer's own int32
 indices: no per-call copy to int64, and on CPU int32 is also the faster kernel
-(see ``benchmarks/aggregate.py``).
+(see ``benchmarks/aggregate.py``). Without autograd (fast mode), a symmetric layer whose nonzero x_j hold few of
+its contacts pushes from those agents along their rows instead (``push_product``): the work then follows the
+infectious agents, not the edge count.
 
 Backward: grad_x = A^T grad_y (for a symmetric layer A^T = A, so the layer itself is reused; otherwise its
 transpose is built once and cached on the layer), and, only when the weights require grad,
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
     from populace.network.graph import ContactLayer
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
+PUSH_MAX_EDGE_FRACTION = 1 / 16
+"""Without autograd, a symmetric layer pushes from the nonzero agents when they hold at most this share of its
+contacts (pushing costs a few times more per contact than the full product; see ``push_product``)."""
 
 
 def check_agent_values(x: Tensor, n_agents: int, device: torch.device, what: str = "x") -> None:
@@ -48,6 +53,39 @@ def check_agent_values(x: Tensor, n_agents: int, device: torch.device, what: str
 def contact_product(layer: ContactLayer, x: Tensor) -> Tensor:
     """y = A x for x [N] or [N, K], without autograd (weights are used detached); y has x's dtype."""
     return layer.to_sparse_csr(x.dtype) @ x.contiguous()
+
+
+def push_product(layer: ContactLayer, x: Tensor, max_edge_fraction: float = PUSH_MAX_EDGE_FRACTION) -> Tensor | None:
+    """y = A x of a symmetric layer by pushing from the agents with x_j != 0 along their rows, or None.
+
+    For A = A^T, y = sum_j x_j A[j, :]: the work is the contacts of the nonzero agents only. Returns None
+    (use ``contact_product``) when the layer is not symmetric or when those agents hold more than
+    ``max_edge_fraction`` of the layer's contacts, and off CPU (CUDA's index_add_ sums in no fixed order, so
+    results would not repeat bit for bit). No autograd (weights are used detached).
+    """
+    if not layer.is_symmetric or layer.n_edges == 0 or x.device.type != "cpu":
+        return None
+    x = x.contiguous()
+    active = x != 0 if x.dim() == 1 else (x != 0).any(1)
+    rows = active.nonzero().squeeze(1)  # [k] int64
+    crow = layer.crow
+    start = crow[rows].long()
+    count = crow[rows + 1].long() - start  # [k] contacts of each active agent
+    total = int(count.sum())
+    if total > max_edge_fraction * layer.n_edges:
+        return None
+    y = torch.zeros_like(x)
+    if total == 0:
+        return y
+    # edge ids of the active rows, row after row: start of the row + position within it
+    edges = torch.arange(total, device=x.device) + torch.repeat_interleave(
+        start - (count.cumsum(0) - count), count, output_size=total)
+    values = torch.repeat_interleave(x[rows], count, dim=0, output_size=total)  # x_j on each of j's contacts
+    weight = layer.weight
+    if weight is not None:
+        w = weight.detach()[edges].to(x.dtype)
+        values = values * (w if x.dim() == 1 else w.unsqueeze(1))
+    return y.index_add_(0, layer.col[edges], values)
 
 
 class ContactAggregation(torch.autograd.Function):
@@ -92,5 +130,6 @@ def aggregate(layer: ContactLayer, x: Tensor) -> Tensor:
     weight = layer.weight
     needs_grad = x.requires_grad or (weight is not None and weight.requires_grad)
     if not (needs_grad and torch.is_grad_enabled()):
-        return contact_product(layer, x)
+        y = push_product(layer, x)
+        return contact_product(layer, x) if y is None else y
     return ContactAggregation.apply(x, weight, layer)

@@ -63,6 +63,13 @@ def lognormal_days(u: Tensor, meanlog: float, sdlog: float) -> Tensor:
     return days.clamp(1, 2**14).long()
 
 
+def _is_zero_constant(scale: Tensor | float) -> bool:
+    """Whether a layer scale is the constant 0 (a number, or a tensor that does not require grad)."""
+    if isinstance(scale, Tensor):
+        return not scale.requires_grad and bool(scale == 0)
+    return scale == 0
+
+
 class Transmission(Substep):
     r"""Infect susceptible agents through their contacts, once per day.
 
@@ -132,10 +139,12 @@ class Transmission(Substep):
 
     def infectiousness_per_agent(self, world: World) -> Tensor:
         """h[t - infection_day] * r for every agent, whatever its stage (float32 [N])."""
-        a = world.agents
-        days = (world.step - a.infection_day.long()).clamp(0, self.infectiousness.numel() - 1)
-        days = torch.where(a.infection_day >= 0, days, self.infectiousness.numel() - 1)  # never infected: 0
-        relative = torch.where(a.is_asymptomatic, self.asymptomatic_relative_infectiousness, 1.0)
+        return self._infectiousness(world.agents.infection_day, world.agents.is_asymptomatic, world.step)
+
+    def _infectiousness(self, infection_day: Tensor, is_asymptomatic: Tensor, step: int) -> Tensor:
+        days = (step - infection_day.long()).clamp(0, self.infectiousness.numel() - 1)
+        days = torch.where(infection_day >= 0, days, self.infectiousness.numel() - 1)  # never infected: 0
+        relative = torch.where(is_asymptomatic, self.asymptomatic_relative_infectiousness, 1.0)
         return self.infectiousness[days] * relative
 
     def contact_pressure(self, world: World, x: Tensor) -> Tensor:
@@ -143,8 +152,10 @@ class Transmission(Substep):
         a = world.agents
         scale = {name: world.env[contact_scale_key(name)] for name in self.contacts.names
                  if contact_scale_key(name) in world.env}
-        factor = {name: a[contact_factor_key(name)] for name in self.contacts.names if contact_factor_key(name) in a}
-        plain = [name for name in self.contacts.names if name not in factor]
+        # a closed layer (scale 0, not a parameter) adds exactly 0 and no gradient: skip its sparse products
+        names = [name for name in self.contacts.names if name not in scale or not _is_zero_constant(scale[name])]
+        factor = {name: a[contact_factor_key(name)] for name in names if contact_factor_key(name) in a}
+        plain = [name for name in names if name not in factor]
         pressure = self.contacts.aggregate(x, layers=plain, scale={k: v for k, v in scale.items() if k in plain})
         for name, g in factor.items():  # [N] each
             y = g * self.contacts.aggregate(g * x, layers=name)
@@ -153,10 +164,10 @@ class Transmission(Substep):
 
     def forward(self, world: World) -> dict[str, Tensor]:
         a = world.agents
-        f = self.infectiousness_per_agent(world)  # [N]
-        susceptibility = self.susceptibility[age_band_index(a.age)]  # [N]
-        u = world.uniform("transmission")  # [N]
         if world.differentiable:  # stage: float one-hot [N, 6]
+            f = self.infectiousness_per_agent(world)  # [N]
+            u = world.uniform("transmission")  # [N]
+            susceptibility = self.susceptibility[age_band_index(a.age)]  # [N]
             stage = a.stage
             infected_alive = stage[:, Stage.E] + stage[:, Stage.A] + stage[:, Stage.I]  # 1 or 0, with gradient
             pressure = self.contact_pressure(world, f * infected_alive)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
@@ -168,10 +179,18 @@ class Transmission(Substep):
             return {"stage": torch.stack([susceptible - new, exposed + new, *others], dim=-1), "newly_infected": new,
                     "infection_day": torch.where(is_new, world.step, a.infection_day).to(a.infection_day.dtype)}
         stage = a.stage  # uint8 [N]
-        infected_alive = ((stage >= Stage.E) & (stage <= Stage.I)).float()
-        pressure = self.contact_pressure(world, f * infected_alive)
-        p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
-        new = sampling.bernoulli(p, u, validate=False) & (stage == Stage.S)
+        infected = ((stage >= Stage.E) & (stage <= Stage.I)).nonzero().squeeze(1)  # infected and alive
+        x = torch.zeros(a.n, dtype=self.infectiousness.dtype, device=stage.device)  # f * infected_alive, [N]
+        x[infected] = self._infectiousness(a.infection_day[infected], a.is_asymptomatic[infected], world.step)
+        pressure = self.contact_pressure(world, x)
+        # 1[u < p] never fires where p = 0: draw the uniforms (keyed on agent id, so the very same values as
+        # world.uniform) only for the susceptible agents under some pressure
+        rows = ((stage == Stage.S) & (pressure > 0)).nonzero().squeeze(1)  # [M]
+        susceptibility = self.susceptibility[age_band_index(a.age[rows])]  # [M]
+        p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure[rows])
+        u = rng.uniform(world.seed, world.step, "transmission", a.ids[rows])
+        new = torch.zeros_like(stage, dtype=torch.bool)
+        new[rows] = sampling.bernoulli(p, u, validate=False)
         return {"stage": torch.where(new, Stage.E, stage).to(torch.uint8), "newly_infected": new,
                 "infection_day": torch.where(new, world.step, a.infection_day).to(a.infection_day.dtype)}
 
