@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from covid_fixtures import layered_population
 from torch import nn
 
 from populace.behavior import (
@@ -22,7 +23,6 @@ from populace.models.covid_nyc.behaviour import Behaviour, local_case_situation
 from populace.models.covid_nyc.disease import contact_factor_key
 from populace.models.covid_nyc.policy import WORK_FROM_HOME_KEY, Policy, nyc_2020_schedule
 from populace.network import ContactGraph, ContactLayer
-from populace.population.synthetic import synthetic_population
 
 
 def logit(p: float) -> float:
@@ -301,13 +301,9 @@ class PolicyBehaviourDisease(Model):
 
 
 def test_policy_and_behaviour_run_identically_in_both_modes():
-    people = synthetic_population(3000, contacts_per_agent=10, seed=1)
-    a = people.agents
-    graph = ContactGraph(a.n, {"household": people.layers["household"],
-                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
-                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
-                               "community": people.layers["random"]})
-    model = PolicyBehaviourDisease(CovidDisease(a, graph, CovidParams(beta_by_week=(0.3,)), initial_infected=60))
+    people = layered_population(3000, seed=1)
+    model = PolicyBehaviourDisease(CovidDisease(people.agents, people.layers, CovidParams(beta_by_week=(0.3,)),
+                                                initial_infected=60))
     fast = model.run(22, seed=2, progress=False)
     diff = model.run(22, seed=2, differentiable=True, progress=False)
     for name in ("isolating", "at_work", "new_infections", "symptomatic"):

@@ -1,10 +1,10 @@
 """CovidNYC: conservation, identical modes, the PAUSE order against no orders (infections, unemployment), gradients."""
 
-import dataclasses
 import datetime as dt
 
 import pytest
 import torch
+from covid_fixtures import layered_population
 
 from populace.behavior import HeuristicDecisions
 from populace.models import CovidNYC
@@ -12,7 +12,6 @@ from populace.models.covid_nyc import NYC_START_DATE, STAGE_OBSERVABLES, CovidPa
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.observe import ONSET_OBSERVABLES
 from populace.models.covid_nyc.policy import PolicySchedule
-from populace.network import ContactGraph, ContactLayer
 from populace.population.synthetic import synthetic_population
 
 DAYS = 40  # 2020-03-01 to 2020-04-09: schools close on day 15 (03-16), PAUSE on day 21 (03-22)
@@ -33,13 +32,7 @@ def unemployment_rate(traj) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def city():
     """3,000 synthetic agents with the layers the NYC orders name: household, school, work, community."""
-    people = synthetic_population(3000, contacts_per_agent=10, seed=1)
-    a = people.agents
-    graph = ContactGraph(a.n, {"household": people.layers["household"],
-                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
-                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
-                               "community": people.layers["random"]})
-    return dataclasses.replace(people, layers=graph)
+    return layered_population(3000, seed=1)
 
 
 @pytest.fixture(scope="module")
