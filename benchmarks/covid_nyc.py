@@ -2,7 +2,7 @@
 
     python benchmarks/covid_nyc.py --population /tmp/nyc-full --days 60          # fast mode, a saved population
     python benchmarks/covid_nyc.py --scale 0.1 --days 60                         # fast mode, built here
-    python benchmarks/covid_nyc.py --differentiable --agents-scale 0.12 --days 120   # ~1M agents, loss + backward
+    python benchmarks/covid_nyc.py --differentiable --agents-scale 0.12 --days 120 --checkpoint-days 10  # ~1M agents
 
 Fast mode times every day (under `torch.no_grad()`, recording the observables as `run` does) and reports the
 mean over the run and over the peak week (the 7 days with the most new infections). Differentiable mode runs
@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="days to simulate (default 60, or 120 if "
                         "--differentiable)")
     parser.add_argument("--differentiable", action="store_true", help="loss + backward instead of fast mode")
+    parser.add_argument("--checkpoint-days", type=int, default=None,
+                        help="with --differentiable: recompute blocks of this many days in backward (less memory)")
     parser.add_argument("--agents-scale", type=float, default=0.12,
                         help="scale of the population built for --differentiable (0.12: about 1M agents)")
     parser.add_argument("--initial-infected", type=int, default=None,
@@ -95,7 +97,8 @@ def main() -> None:
 
     if args.differentiable:
         start = time.perf_counter()
-        trajectory = model.run(days, seed=args.seed, differentiable=True, progress=False)
+        trajectory = model.run(days, seed=args.seed, differentiable=True, checkpoint_days=args.checkpoint_days,
+                               progress=False)
         simulated = time.perf_counter()
         loss = trajectory["new_infections"].sum(-1).square().mean() + trajectory["new_deaths"].sum(-1).square().mean()
         loss.backward()

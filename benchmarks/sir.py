@@ -22,6 +22,8 @@ def main() -> None:
     parser.add_argument("--contacts", type=float, default=20.0, help="mean contacts per agent")
     parser.add_argument("--differentiable", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--checkpoint-days", type=int, default=None,
+                        help="differentiable mode: recompute blocks of this many days in backward (less memory)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -29,7 +31,8 @@ def main() -> None:
     start = time.perf_counter()
     model = SIR.random_network(args.agents, contacts_per_agent=args.contacts, beta_per_day=0.03)
     built = time.perf_counter()
-    traj = model.run(args.days, seed=1, differentiable=args.differentiable, progress=False)
+    traj = model.run(args.days, seed=1, differentiable=args.differentiable, checkpoint_days=args.checkpoint_days,
+                     progress=False)
     done = time.perf_counter()
     if args.differentiable:
         traj["recovered"][-1].backward()
@@ -40,7 +43,8 @@ def main() -> None:
           f"torch {torch.__version__}")
     print(f"agents {args.agents:,}, directed contacts {layer.n_edges:,} "
           f"({layer.n_edges / args.agents:.1f} per agent), days {args.days}, "
-          f"mode {'differentiable' if args.differentiable else 'fast'}")
+          f"mode {'differentiable' if args.differentiable else 'fast'}"
+          + (f", time checkpoints every {args.checkpoint_days} days" if args.checkpoint_days else ""))
     print(f"build network: {built - start:.2f} s")
     print(f"simulate:      {done - built:.2f} s ({(done - built) / args.days * 1000:.1f} ms per day)")
     if args.differentiable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from populace.core.model import Model
@@ -22,6 +23,7 @@ def run(
     device: str | torch.device | None = None,
     record_every: int = 1,
     max_records: int = 100_000,
+    checkpoint_days: int | None = None,
     progress: bool | None = None,
 ) -> Trajectory:
     """Advance `model` by `days` daily steps and return the recorded `Trajectory`.
@@ -36,6 +38,10 @@ def run(
         device: move the model and world here first ("cpu", "cuda"); default: where they are.
         record_every: record observables every this many days (the first and last day are always kept).
         max_records: cap on the records kept (bounded memory).
+        checkpoint_days: in differentiable mode, keep for the backward pass only the world at every
+            `checkpoint_days`-th day and recompute the days in between during backward (time checkpointing,
+            `torch.utils.checkpoint`): memory grows with days / checkpoint_days instead of days, for about one
+            more forward pass of compute. The counter-based RNG makes the recomputation draw the same numbers.
         progress: show a progress bar; None shows it only on an interactive terminal.
     """
     if not isinstance(days, int) or days < 0:
@@ -46,6 +52,8 @@ def run(
     if n_records > max_records:
         raise ValueError(f"{days} days recorded every {record_every} need up to {n_records} records but "
                          f"max_records is {max_records}; raise max_records or record_every")
+    if checkpoint_days is not None and (not isinstance(checkpoint_days, int) or checkpoint_days < 1):
+        raise ValueError(f"checkpoint_days must be an int >= 1 or None, got {checkpoint_days!r}")
     check_parameters(model)
     if device is not None:
         model = model.to(device)
@@ -63,14 +71,31 @@ def run(
         trajectory.record(world.step, model.observe(world))
         last_step = world.step + days
         bar = tqdm(total=days, desc=type(model).__name__, unit="day", disable=_disable(progress), leave=False)
+        block = checkpoint_days if (differentiable and checkpoint_days) else 1
         with bar:
-            for _ in range(days):
-                world = model(world).advance()
-                if world.step % record_every == 0 or world.step == last_step:
-                    trajectory.record(world.step, model.observe(world))
-                bar.update()
+            while world.step < last_step:
+                n_days = min(block, last_step - world.step)
+                if block > 1:
+                    world, records = checkpoint(_advance, model, world, n_days, record_every, last_step,
+                                                use_reentrant=False)
+                else:
+                    world, records = _advance(model, world, n_days, record_every, last_step)
+                for step, values in records:
+                    trajectory.record(step, values)
+                bar.update(n_days)
     trajectory.final_world = world
     return trajectory
+
+
+def _advance(model: Model, world: World, n_days: int, record_every: int,
+             last_step: int) -> tuple[World, list[tuple[int, dict[str, torch.Tensor]]]]:
+    """Step `n_days` days; return the new world and the observables of the days to record."""
+    records = []
+    for _ in range(n_days):
+        world = model(world).advance()
+        if world.step % record_every == 0 or world.step == last_step:
+            records.append((world.step, model.observe(world)))
+    return world, records
 
 
 def check_parameters(model: torch.nn.Module) -> None:
