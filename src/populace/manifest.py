@@ -105,8 +105,8 @@ class RunManifest:
             "seeds": self.seeds,
             "device": self.device,
             "threads": torch.get_num_threads(),
-            "inputs": [_file_entry(p) for p in self.inputs],
-            "outputs": [_file_entry(p) for p in self.outputs if p.is_file()],
+            "inputs": [file_entry(p) for p in self.inputs],
+            "outputs": [file_entry(p) for p in self.outputs if p.is_file()],
             "results": self.results,
             "started_at": self._started_at,
             "wall_seconds": round(wall_seconds, 3),
@@ -115,5 +115,7 @@ class RunManifest:
         }
 
 
-def _file_entry(path: Path) -> dict[str, object]:
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+def file_entry(path: Path, recorded_as: str | None = None) -> dict[str, object]:
+    """{"path", "bytes", "sha256"} of a file, its path recorded as `recorded_as` (default: as given)."""
+    return {"path": str(path) if recorded_as is None else recorded_as, "bytes": path.stat().st_size,
+            "sha256": sha256_of(path)}

@@ -121,6 +121,19 @@ class World:
         )
 
 
+def as_date(value: dt.date | str, what: str) -> dt.date:
+    """A calendar date from a `datetime.date` or an ISO string ("2020-03-01"); `what` names it in errors."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{what} {value!r} is not an ISO date such as '2020-03-01'") from None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise TypeError(f"{what} must be a datetime.date or an ISO string such as '2020-03-01', got "
+                        f"{type(value).__name__} ({value!r})")
+    return value
+
+
 def _check_env_value(name: str, value: Tensor) -> None:
     if not isinstance(value, Tensor):
         raise TypeError(f"env value {name!r} must be a tensor, got {type(value).__name__}; "

@@ -38,7 +38,7 @@ import populace
 from populace.core.agents import AgentTable
 from populace.core.errors import PopulationFileError
 from populace.data import paths
-from populace.manifest import MANIFEST_NAME, sha256_of
+from populace.manifest import MANIFEST_NAME, file_entry
 from populace.network.graph import ContactGraph, ContactLayer
 
 SCHEMA_VERSION = 1
@@ -150,7 +150,7 @@ class Population:
             for name, layer in self.layers.layers.items():
                 files.append(_write(_layer_arrow(layer), staging / LAYERS_DIR / f"{name}.parquet",
                                     DELTA_COLUMNS["layer"]))
-            record["files"] = [_file_entry(path, staging) for path in files]
+            record["files"] = [file_entry(path, path.relative_to(staging).as_posix()) for path in files]
             (staging / MANIFEST_NAME).write_text(json.dumps(record, indent=2) + "\n")
             _replace(staging, target)
         except BaseException:
@@ -315,12 +315,7 @@ def _source_entry(entry: str | Path | Mapping[str, Any], root: Path | None) -> d
         raise FileNotFoundError(f"source file {str(path)!r} listed in population.manifest['sources'] does not exist")
     absolute = path.resolve()
     inside = root is not None and absolute.is_relative_to(root)
-    recorded = absolute.relative_to(root).as_posix() if inside else str(absolute)
-    return {"path": recorded, "bytes": path.stat().st_size, "sha256": sha256_of(path)}
-
-
-def _file_entry(path: Path, root: Path) -> dict[str, Any]:
-    return {"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    return file_entry(path, absolute.relative_to(root).as_posix() if inside else str(absolute))
 
 
 def _replace(staging: Path, target: Path) -> None:

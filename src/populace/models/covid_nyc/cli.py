@@ -52,14 +52,6 @@ OUTPUTS = ("daily.parquet", "monthly.parquet", "cases_vs_dohmh.parquet", "deaths
            "unemployment_vs_nysdol.parquet", "cases.png", "unemployment.png", "manifest.json")
 
 
-def iso_date(text: str) -> dt.date:
-    """A calendar date written YYYY-MM-DD."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD such as 2020-03-01, got {text!r}") from None
-
-
 def add_parser(models: argparse._SubParsersAction) -> None:
     """Register `covid-nyc` under `populace run`."""
     covid = models.add_parser(
@@ -70,7 +62,8 @@ def add_parser(models: argparse._SubParsersAction) -> None:
     covid.add_argument(
         "--scale", type=arguments.fraction, default=0.01, help="fraction of NYC's 8.34 million people, in (0, 1]"
     )
-    covid.add_argument("--start", type=iso_date, default=NYC_START_DATE, help="first day simulated (YYYY-MM-DD)")
+    covid.add_argument("--start", type=arguments.iso_date, default=NYC_START_DATE,
+                       help="first day simulated (YYYY-MM-DD)")
     covid.add_argument("--days", type=arguments.positive_int, default=120, help="days to simulate")
     covid.add_argument("--seed", type=arguments.non_negative_int, default=1, help="seed of the run's random numbers")
     covid.add_argument(

@@ -14,7 +14,7 @@ from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model
-from populace.core.world import World
+from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.disease import NOT_YET, Progression, Stage, Transmission
 from populace.models.covid_nyc.labour import (
@@ -177,14 +177,7 @@ class CovidNYC(CovidDisease):
             if column not in agents:
                 raise KeyError(f"agents have no column {column!r} (they have: {', '.join(agents.columns)}); build "
                                "them with populace.population.synthetic_population() or nyc()")
-        if isinstance(start_date, str):
-            try:
-                start_date = dt.date.fromisoformat(start_date)
-            except ValueError:
-                raise ValueError(f"start_date {start_date!r} is not an ISO date such as '2020-03-01'") from None
-        if isinstance(start_date, dt.datetime) or not isinstance(start_date, dt.date):
-            raise TypeError(f"start_date must be a datetime.date or an ISO string such as '2020-03-01', got "
-                            f"{type(start_date).__name__} ({start_date!r})")
+        start_date = as_date(start_date, "start_date")
         if behaviour is None:
             behaviour = HeuristicDecisions()
         if not isinstance(behaviour, Behaviour):

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from populace.core.world import World
+from populace.core.world import World, as_date
 from populace.models.covid_nyc.disease import contact_scale_key
 
 NYC_LAYERS = ("household", "school", "work", "community")
@@ -69,17 +69,8 @@ class Order:
     lockdown: float | None = None
 
     def __post_init__(self) -> None:
-        start = self.start
-        if isinstance(start, str):
-            try:
-                start = dt.date.fromisoformat(start)
-            except ValueError:
-                raise ValueError(f"order {self.name!r}: start {self.start!r} is not an ISO date such as "
-                                 "'2020-03-22'") from None
-            object.__setattr__(self, "start", start)
-        if isinstance(start, dt.datetime) or not isinstance(start, dt.date):
-            raise TypeError(f"order {self.name!r}: start must be a datetime.date or an ISO string, got "
-                            f"{type(self.start).__name__} ({self.start!r})")
+        start = as_date(self.start, f"order {self.name!r}: start")
+        object.__setattr__(self, "start", start)
         for layer, scale in self.contact_scale.items():
             if not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 <= scale <= 1):
                 raise ValueError(f"order {self.name!r} ({start}): contact scale of layer {layer!r} must be a number "
