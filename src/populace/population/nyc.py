@@ -37,6 +37,7 @@ from populace.data import (
     paths,
 )
 from populace.data.paths import source_file
+from populace.population.groups import order_within_groups
 from populace.population.households import assign_households, household_sizes
 from populace.population.ipf import integerize
 from populace.population.layers import LayerConfig, build_layers
@@ -173,16 +174,16 @@ def _jobs(profiles: pd.DataFrame, zone: torch.Tensor, age: torch.Tensor, ids: to
     is_employed = choose_within_zones(zone, weight, industry_counts.sum(1), ids, seed=seed, stream="synthesis.jobs")
     # industries: the employed of each zone, in a random order, take the zone's industry labels in turn
     workers = torch.nonzero(is_employed).flatten()
-    key = rng.uniform(seed, 0, "synthesis.industry", ids[workers])
-    workers = workers[torch.argsort(key)]
-    workers = workers[torch.argsort(zone[workers], stable=True)]  # by zone, random within a zone
+    order, _, _ = order_within_groups(zone[workers], rng.uniform(seed, 0, "synthesis.industry", ids[workers]))
+    workers = workers[order]  # by zone, random within a zone
     worker_zone = zone[workers].long()
     rank = torch.arange(workers.numel()) - torch.searchsorted(worker_zone, worker_zone)
     per_zone = industry_counts.sum(1)
     labels = torch.repeat_interleave(torch.arange(len(INDUSTRIES)).repeat(len(profiles)), industry_counts.reshape(-1))
     label_zone = torch.repeat_interleave(torch.arange(len(profiles)), industry_counts.sum(1))
-    shuffle = torch.argsort(rng.uniform(seed, 0, "synthesis.industry_labels", torch.arange(labels.numel())))
-    labels = labels[shuffle[torch.argsort(label_zone[shuffle], stable=True)]]  # random order within each zone
+    shuffled, _, _ = order_within_groups(label_zone, rng.uniform(seed, 0, "synthesis.industry_labels",
+                                                                  torch.arange(labels.numel())))
+    labels = labels[shuffled]  # random order within each zone
     label_start = torch.cumsum(per_zone, 0) - per_zone
     industry = torch.full((age.numel(),), NO_CODE, dtype=torch.uint8)
     industry[workers] = labels[label_start[worker_zone] + rank].to(torch.uint8)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from populace.core import rng
+from populace.population.groups import order_within_groups
 from populace.population.ipf import Margin, integerize, ipf
 
 SEED_FLOOR = 1e-3
@@ -147,8 +148,7 @@ def choose_within_zones(zone: Tensor, weight: Tensor, count_by_zone: Tensor, ids
         log_low = torch.where(too_many, log_low, mid)
     p = (log_high.exp()[zone] * w).clamp(max=1)
     p = p * (target / torch.zeros(n_zones, dtype=torch.float64).index_add_(0, zone, p).clamp_min(1e-300))[zone]
-    order = torch.argsort(rng.uniform(seed, 0, f"{stream}.order", ids, dtype=torch.float64))
-    order = order[torch.argsort(zone[order], stable=True)]  # by zone, random within a zone
+    order, _, _ = order_within_groups(zone, rng.uniform(seed, 0, f"{stream}.order", ids, dtype=torch.float64))
     zone_sorted = zone[order]
     running = torch.cumsum(p[order], 0)
     before_zone = torch.cat([running.new_zeros(1), running])[torch.searchsorted(zone_sorted, zone_sorted)]
