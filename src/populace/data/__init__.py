@@ -1,6 +1,8 @@
 """Loaders for the real data behind the NYC models, each source's quirks handled, as tidy pandas DataFrames.
 
 The raw files are read where they live (see `populace.data.paths.data_dir`); every loader takes `data_dir=`.
+Where no raw data directory exists, the loaders the NYC models need return compact tables shipped with the package
+(`populace.data.shipped`).
 A missing file raises FileNotFoundError, a malformed one `DataFileError`, both saying what to fix.
 """
 

@@ -16,6 +16,7 @@ from populace.data.boroughs import COUNTY_FIPS, borough_from_county_fips
 from populace.data.errors import DataFileError
 from populace.data.files import as_counts, read_csv
 from populace.data.paths import source_file
+from populace.data.shipped import shipped_fallback
 
 CENSUS_FILE = "nyc/census/cc-est2019-alldata-36.csv"
 AGE_BANDS: tuple[str, ...] = (*(f"{a}-{a + 4}" for a in range(0, 85, 5)), "85+")
@@ -30,6 +31,7 @@ def _count_column(race: str, hispanic: bool, sex: str) -> str:
     return f"{'H' if hispanic else 'NH'}{_RACE_CODES[race]}_{sex.upper()}"
 
 
+@shipped_fallback({"year": 2019})
 def census_county_population(data_dir: str | os.PathLike[str] | None = None, *, year: int = 2019) -> pd.DataFrame:
     """Residents of each borough on July 1 of `year`, by 5-year age band, sex, race and Hispanic origin.
 

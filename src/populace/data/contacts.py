@@ -18,6 +18,7 @@ import pandas as pd
 from populace.data.errors import DataFileError
 from populace.data.files import read_csv
 from populace.data.paths import source_file
+from populace.data.shipped import shipped_fallback
 
 URBAN_FILE = "contacts/prem2021/prem2021_usa_urban_contacts.csv"
 NATIONAL_FILE = "contacts/prem2021/prem2021_usa_contacts.csv"
@@ -25,6 +26,7 @@ CONTACT_AGE_BANDS: tuple[str, ...] = (*(f"{a}-{a + 4}" for a in range(0, 75, 5))
 SETTINGS: tuple[str, ...] = ("home", "school", "work", "other", "all")
 
 
+@shipped_fallback({"urban": True}, {"urban": False})
 def prem2021_contacts(data_dir: str | os.PathLike[str] | None = None, *, urban: bool = True) -> pd.DataFrame:
     """Mean contacts per day M[i, j] that a person in age band i has with people in age band j, per setting.
 

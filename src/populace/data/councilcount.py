@@ -17,6 +17,7 @@ import pandas as pd
 from populace.data.boroughs import borough_from
 from populace.data.files import as_counts, read_csv
 from populace.data.paths import source_file
+from populace.data.shipped import shipped_fallback
 
 BOROUGH_FILE = "nyc/councilcount/borough-geographies_2023.csv"
 NTA_FILE = "nyc/councilcount/nta-geographies_2023.csv"
@@ -28,6 +29,7 @@ HOUSEHOLD_SIZES: dict[str, int] = {"size_1": 1, "size_2": 2, "size_3": 3, "size_
 """Household size column -> persons per household (the lower bound, 4, for "4 or more")."""
 
 
+@shipped_fallback({"level": "borough"}, {"level": "nta"})
 def councilcount_household_sizes(level: Literal["borough", "nta"] = "borough",
                                  data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Households by size (1, 2, 3, 4 or more persons) and residents, per borough or per 2020 NTA.

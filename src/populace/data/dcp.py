@@ -17,6 +17,7 @@ from populace.data.census import AGE_BANDS
 from populace.data.errors import DataFileError
 from populace.data.files import as_counts, read_xlsx
 from populace.data.paths import source_file
+from populace.data.shipped import shipped_fallback
 
 DEMO_FILE = "nyc/dcp/demo_2021acs5yr_nta.xlsx"
 ECON_FILE = "nyc/dcp/econ_2021acs5yr_nta.xlsx"
@@ -73,6 +74,7 @@ def _read_profile(data_dir: str | os.PathLike[str] | None, relative: str, sheet:
     return pd.concat([table, counts], axis=1)
 
 
+@shipped_fallback({"residential_only": False}, {"residential_only": True})
 def dcp_nta_profiles(data_dir: str | os.PathLike[str] | None = None, *, residential_only: bool = False) -> pd.DataFrame:
     """Residents of each 2020 NTA by sex, age band, race / Hispanic origin, labour force status, industry, occupation.
 

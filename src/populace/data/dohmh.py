@@ -16,6 +16,7 @@ from populace.data.boroughs import BOROUGH_CODES, BOROUGH_DTYPE, BOROUGHS
 from populace.data.errors import DataFileError
 from populace.data.files import as_counts, read_csv
 from populace.data.paths import source_file
+from populace.data.shipped import shipped_fallback
 
 DAILY_FILE = "nyc/dohmh/data-by-day.csv"
 TESTS_FILE = "nyc/dohmh/tests.csv"
@@ -33,6 +34,7 @@ def _dates(column: pd.Series, file: os.PathLike[str]) -> pd.Series:
     return dates
 
 
+@shipped_fallback({"by_borough": True}, {"by_borough": False})
 def dohmh_daily(data_dir: str | os.PathLike[str] | None = None, *, by_borough: bool = True) -> pd.DataFrame:
     """Daily COVID-19 cases, hospitalisations and deaths in New York City, per borough or citywide.
 
@@ -67,6 +69,7 @@ def dohmh_daily(data_dir: str | os.PathLike[str] | None = None, *, by_borough: b
     return table.sort_values(["date", "borough"], ignore_index=True)[["date", "borough", *_MEASURES.values()]]
 
 
+@shipped_fallback({})
 def dohmh_tests(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Daily COVID-19 laboratory tests in New York City, citywide, one row per test date.
 

@@ -16,6 +16,7 @@ from populace.data.boroughs import BOROUGH_DTYPE, BOROUGHS, borough_from
 from populace.data.errors import DataFileError
 from populace.data.files import as_counts, read_csv
 from populace.data.paths import source_file
+from populace.data.shipped import shipped_fallback
 
 _COLUMNS = ["area", "year", "month", "labor_force", "employed", "unemployed", "unemployment_rate"]
 _MONTHS = {name: number for number, name in enumerate(
@@ -58,6 +59,7 @@ def _read_table(borough: str, data_dir: str | os.PathLike[str] | None) -> pd.Dat
     return table
 
 
+@shipped_fallback({})
 def nysdol_unemployment(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Monthly labour force, employment and unemployment rate per borough (residents, not seasonally adjusted).
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 ENV_VAR = "POPULACE_DATA"
-_HOW_TO_FIX = (
+HOW_TO_FIX = (
     f"Point Populace at the folder holding nyc/, contacts/ and epi/: set the environment variable {ENV_VAR}, "
     "or pass data_dir= to the loader."
 )
@@ -24,6 +24,11 @@ def _candidates() -> list[Path]:
     return [Path.cwd().parent / "shared" / "data", repo_root.parent / "shared" / "data"]
 
 
+def default_data_dir() -> Path | None:
+    """The first default data directory that exists (places 3 and 4 above), or None."""
+    return next((candidate for candidate in _candidates() if candidate.is_dir()), None)
+
+
 def _locate(path: str | os.PathLike[str] | None) -> tuple[Path, str]:
     """The data directory and how it was chosen (for error messages)."""
     if path is not None:
@@ -31,17 +36,17 @@ def _locate(path: str | os.PathLike[str] | None) -> tuple[Path, str]:
     elif os.environ.get(ENV_VAR):
         chosen, how = Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
     else:
+        found = default_data_dir()
+        if found is not None:
+            return found, f"default {found}"
         tried = _candidates()
-        for candidate in tried:
-            if candidate.is_dir():
-                return candidate, f"default {candidate}"
         raise FileNotFoundError(
             f"No data directory found: data_dir= not given, ${ENV_VAR} not set, and none of "
-            f"{[str(t) for t in tried]} exists. {_HOW_TO_FIX}"
+            f"{[str(t) for t in tried]} exists. {HOW_TO_FIX}"
         )
     if not chosen.is_dir():
         raise FileNotFoundError(f"Data directory {chosen} (from {how}) does not exist or is not a directory. "
-                                f"{_HOW_TO_FIX}")
+                                f"{HOW_TO_FIX}")
     return chosen, how
 
 
@@ -62,5 +67,5 @@ def source_file(relative: str, path: str | os.PathLike[str] | None = None) -> Pa
     file = root / relative
     if not file.is_file():
         raise FileNotFoundError(f"Data file {relative} not found in {root} (chosen by {how}): no {file}. "
-                                f"{_HOW_TO_FIX}")
+                                f"{HOW_TO_FIX}")
     return file

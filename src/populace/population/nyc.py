@@ -34,9 +34,8 @@ from populace.data import (
     councilcount_household_sizes,
     dcp,
     dcp_nta_profiles,
-    paths,
 )
-from populace.data.paths import source_file
+from populace.data.shipped import data_files
 from populace.population.groups import order_within_groups
 from populace.population.households import assign_households, household_sizes
 from populace.population.ipf import integerize
@@ -195,9 +194,9 @@ def build_nyc(scale: float = 0.01, seed: int = 1, data_dir: str | None = None,
     """The synthetic New York City with its household, school, work and community layers, ready to `save`."""
     people = synthesize_nyc(scale=scale, seed=seed, data_dir=data_dir)
     agents, layers = build_layers(people.agents, layer_config, seed=seed, data_dir=data_dir)
-    sources = [source_file(path, data_dir) for path in SOURCE_FILES]
+    root, sources = data_files(list(SOURCE_FILES), data_dir)
     manifest = {"place": "nyc", "seed": seed, "scale": scale, "sources": sources, "codes": people.codes,
-                "data_dir": str(paths.data_dir(data_dir)),
+                "data_dir": str(root),
                 "fit": {attribute: {"max_abs_difference": float(rows["difference"].abs().max()),
                                     "total_abs_difference": float(rows["difference"].abs().sum())}
                         for attribute, rows in people.fit.groupby("attribute")}}

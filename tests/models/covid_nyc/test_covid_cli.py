@@ -14,6 +14,7 @@ from populace.data import BOROUGHS
 from populace.data.dohmh import dohmh_daily
 from populace.data.nysdol import nysdol_unemployment
 from populace.manifest import sha256_of
+from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale
 
 SCALE, DAYS, START = 0.002, 30, dt.date(2020, 3, 1)
 DATES = pd.date_range(START, periods=DAYS, freq="D")
@@ -119,3 +120,13 @@ def test_a_missing_data_directory_is_an_error_naming_it(tmp_path, capsys):
     assert str(missing) in error
     assert "does not exist" in error
     assert not (tmp_path / "run").exists()
+
+
+def test_initial_infections_are_given_at_city_scale():
+    assert initial_infected_at_scale(NYC_INFECTIONS_ON_START_DATE, 0.01) == 107
+    assert initial_infected_at_scale(10_700, 1.0) == 10_700
+    assert initial_infected_at_scale(10_700, 1e-6) == 1  # never an epidemic without a seed
+    with pytest.raises(ValueError, match="scale in"):
+        initial_infected_at_scale(10_700, 0.0)
+    with pytest.raises(ValueError, match="city_infections >= 1"):
+        initial_infected_at_scale(0.5, 0.1)

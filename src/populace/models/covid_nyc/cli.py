@@ -31,9 +31,14 @@ from populace import arguments
 from populace.data.boroughs import BOROUGHS
 from populace.data.dohmh import DAILY_FILE, TESTS_FILE
 from populace.data.nysdol import nysdol_file
-from populace.data.paths import source_file
+from populace.data.shipped import data_files
 from populace.manifest import RunManifest, cli_arguments
-from populace.models.covid_nyc.model import NYC_START_DATE, CovidNYC
+from populace.models.covid_nyc.model import (
+    NYC_INFECTIONS_ON_START_DATE,
+    NYC_START_DATE,
+    CovidNYC,
+    initial_infected_at_scale,
+)
 from populace.models.covid_nyc.observe import (
     Observation,
     compare_daily,
@@ -65,6 +70,10 @@ def add_parser(models: argparse._SubParsersAction) -> None:
     covid.add_argument("--start", type=arguments.iso_date, default=NYC_START_DATE,
                        help="first day simulated (YYYY-MM-DD)")
     covid.add_argument("--days", type=arguments.positive_int, default=120, help="days to simulate")
+    covid.add_argument(
+        "--initial-infections", type=arguments.positive_float, default=NYC_INFECTIONS_ON_START_DATE,
+        help="infections on the first day at city scale (the run seeds scale x this many agents, at least 1); "
+             "default: Davis et al. 2021's median estimate for NYC on 2020-03-01")
     covid.add_argument("--seed", type=arguments.non_negative_int, default=1, help="seed of the run's random numbers")
     covid.add_argument(
         "--population-seed", type=arguments.non_negative_int, default=1, help="seed of the synthetic population"
@@ -86,15 +95,16 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data_files = [*SOURCE_FILES, DAILY_FILE, TESTS_FILE, *(nysdol_file(b) for b in BOROUGHS)]
-    inputs = [source_file(name, args.data_dir) for name in data_files]  # FileNotFoundError names the fix
+    raw_files = [*SOURCE_FILES, DAILY_FILE, TESTS_FILE, *(nysdol_file(b) for b in BOROUGHS)]
+    _, inputs = data_files(raw_files, args.data_dir)  # FileNotFoundError names the fix
     out: Path = args.out
     with RunManifest(out, arguments=cli_arguments(args), seeds={"run": args.seed, "population": args.population_seed},
                      inputs=inputs, command=args.command_line) as manifest:
         started = time.perf_counter()
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
         built = time.perf_counter()
-        model = CovidNYC.from_population(population, start_date=args.start)
+        seeded = initial_infected_at_scale(args.initial_infections, args.scale)
+        model = CovidNYC.from_population(population, start_date=args.start, initial_infected=seeded)
         traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
                          progress=False if args.no_progress else None)
         simulated = time.perf_counter()

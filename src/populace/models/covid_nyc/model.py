@@ -159,6 +159,21 @@ class CovidNYC(CovidDisease):
     Day 0 is `start_date` (default 2020-03-01); the labour force at day 0 matches each region's unemployment rate
     of February 2020 (`labour_columns`).
 
+NYC_INFECTIONS_ON_START_DATE = 10_700
+"""Infections in New York City by 2020-03-01 (the day of its first confirmed case): median estimate of the
+Northeastern University GLEAM model (Davis JT et al. 2021, "Cryptic transmission of SARS-CoV-2 and the first COVID-19
+wave", Nature 600:127-132, doi 10.1038/s41586-021-04130-w; figure reported by the New York Times, 2020-04-23). Used as
+the default seeding at city scale; `initial_infected_at_scale` turns it into a number of agents."""
+
+
+def initial_infected_at_scale(city_infections: float, scale: float) -> int:
+    """Agents to infect on day 0 of a population at `scale` (fraction of the city): round(scale x city_infections),
+    at least 1."""
+    if not (city_infections >= 1 and 0 < scale <= 1):
+        raise ValueError(f"need city_infections >= 1 and scale in (0, 1], got {city_infections!r} and {scale!r}")
+    return max(1, round(scale * city_infections))
+
+
     Records each day what `CovidDisease` records, plus per region the symptom onsets of the day before
     (`ONSET_OBSERVABLES`, for the observation model), the labour force and the unemployed (`labour_force`,
     `unemployed`; labels `region_labels`).
