@@ -1,0 +1,138 @@
+"""From a scenario to models: the population, the baseline `CovidNYC` and `Observation`, fitted parameter draws.
+
+Parameter files (`parameters:` in a scenario) hold values by `state_dict` key: keys of the model (e.g.
+`transmission.log_beta`, `labour.log_job_loss_per_week`) and of the observation model, prefixed `observation.` (e.g.
+`observation.logit_ascertainment`). A JSON file is either one mapping {key: number or nested list} or
+{"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are read with
+`populace.calibrate.load_parameter_draws` when that module is installed. Keys a file leaves out keep their
+defaults; an unknown key or a wrong shape is an error naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from populace.analysis.scenario import PopulationSpec, Scenario
+from populace.data.boroughs import BOROUGHS
+from populace.models.covid_nyc.model import CovidNYC
+from populace.models.covid_nyc.observe import Observation
+from populace.models.covid_nyc.params import CovidParams
+from populace.network.graph import ContactGraph, ContactLayer
+from populace.population.storage import Population
+from populace.population.synthetic import synthetic_population
+
+OBSERVATION_PREFIX = "observation."
+
+
+def build_population(spec: PopulationSpec, *, data_dir: str | os.PathLike[str] | None = None) -> Population:
+    """The population a scenario names: the synthetic NYC, a saved folder, or a small layered test population."""
+    if spec.path is not None:
+        return Population.load(spec.path)
+    if spec.nyc is not None:
+        from populace.population.nyc import build_nyc  # imported here: it pulls in the data loaders
+
+        return build_nyc(scale=spec.nyc.scale, seed=spec.nyc.seed, data_dir=data_dir)
+    return layered_synthetic(spec.synthetic.agents, seed=spec.synthetic.seed)
+
+
+def layered_synthetic(n_agents: int, *, seed: int) -> Population:
+    """`synthetic_population` with the four layers the NYC orders name: household, school and work (groups,
+    weight 0.3), community (its random layer). No data behind it: for tests and quick examples."""
+    people = synthetic_population(n_agents, contacts_per_agent=10, seed=seed)
+    a = people.agents
+    graph = ContactGraph(a.n, {"household": people.layers["household"],
+                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
+                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
+                               "community": people.layers["random"]})
+    return dataclasses.replace(people, layers=graph)
+
+
+def population_scale(population: Population) -> float:
+    """The population's fraction of the place it samples (manifest `scale`; 1 when absent)."""
+    scale = float(population.manifest.get("scale", 1.0))
+    if not 0 < scale <= 1:
+        raise ValueError(f"the population manifest gives scale {scale}; it must be in (0, 1]")
+    return scale
+
+
+def region_labels(population: Population) -> list[str]:
+    codes = population.manifest.get("codes", {}).get("region")
+    n = int(population.agents.region.max()) + 1
+    return list(codes) if codes else [str(r) for r in range(n)]
+
+
+def is_nyc(labels: Sequence[str]) -> bool:
+    """Whether the regions are New York City's boroughs (so DOHMH and NYS DOL data can be overlaid)."""
+    return sorted(labels) == sorted(BOROUGHS)
+
+
+def read_parameter_draws(path: str | Path) -> list[dict[str, Tensor]]:
+    """The parameter draws in a file (see the module docstring), as {state_dict key: tensor} mappings."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"parameters file {str(path)!r} does not exist")
+    if path.suffix != ".json":
+        try:
+            calibrate = importlib.import_module("populace.calibrate")
+        except ModuleNotFoundError:
+            raise ValueError(f"{path}: only JSON parameter files can be read without populace.calibrate; write "
+                             '{"draws": [{"transmission.log_beta": [...], ...}]} as JSON') from None
+        return [{str(k): torch.as_tensor(v) for k, v in draw.items()} for draw in calibrate.load_parameter_draws(path)]
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+    draws = data.get("draws", [data]) if isinstance(data, dict) else None
+    if not isinstance(draws, list) or not draws or not all(isinstance(d, dict) for d in draws):
+        raise ValueError(f"{path}: expected {{key: value}} or {{\"draws\": [{{key: value}}, ...]}} with at least one "
+                         "draw")
+    out = []
+    for i, draw in enumerate(draws):
+        try:
+            out.append({str(k): torch.tensor(v, dtype=torch.float64) for k, v in draw.items()})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: draw {i} has a value that is not a number or list of numbers ({err})") from None
+    return out
+
+
+def apply_parameters(model: nn.Module, observation: nn.Module, values: Mapping[str, Tensor]) -> None:
+    """Load `values` into `model` and (keys prefixed `observation.`) `observation`, like load_state_dict(strict=False)
+    but refusing unknown keys and wrong shapes, by name."""
+    for target, prefix in ((model, ""), (observation, OBSERVATION_PREFIX)):
+        state = target.state_dict()
+        mine = {k.removeprefix(prefix): v for k, v in values.items()
+                if (k.startswith(OBSERVATION_PREFIX) if prefix else not k.startswith(OBSERVATION_PREFIX))}
+        unknown = sorted(set(mine) - set(state))
+        if unknown:
+            known = ", ".join(prefix + k for k in list(state)[:8])
+            raise KeyError(f"parameters {[prefix + k for k in unknown]} are not in {type(target).__name__} (its keys "
+                           f"include: {known}, ...)")
+        loaded = {}
+        for key, value in mine.items():
+            value = torch.as_tensor(value)
+            if value.shape != state[key].shape:
+                raise ValueError(f"parameter {prefix + key} has shape {list(value.shape)}, the model's "
+                                 f"{list(state[key].shape)}")
+            loaded[key] = value.to(state[key].dtype)
+        target.load_state_dict(loaded, strict=False)
+
+
+def baseline_models(scenario: Scenario, population: Population,
+                    draw: Mapping[str, Tensor] | None = None) -> tuple[CovidNYC, Observation]:
+    """The baseline `CovidNYC` (NYC 2020 orders, heuristic behaviour) and `Observation`, with `draw` loaded."""
+    params = CovidParams() if scenario.model.beta_by_week is None else CovidParams(
+        beta_by_week=scenario.model.beta_by_week)
+    model = CovidNYC(population.agents, population.layers, params, start_date=scenario.start,
+                     region_labels=region_labels(population), initial_infected=scenario.model.initial_infected)
+    observation = Observation()
+    if draw:
+        apply_parameters(model, observation, draw)
+    return model, observation

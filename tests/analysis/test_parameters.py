@@ -1,0 +1,54 @@
+"""Parameter files: draws read from JSON, loaded into the model and the observation model by state_dict key, handed
+to ensemble members in turn; unknown keys, wrong shapes and too few draws are refused by name."""
+
+import json
+import math
+
+import pytest
+import torch
+from analysis_fixtures import DRAWS
+
+from populace.analysis.build import apply_parameters, baseline_models, layered_synthetic, read_parameter_draws
+from populace.analysis.ensemble import ensemble_members
+from populace.analysis.scenario import parse_scenario
+
+SCENARIO = {"name": "p", "kind": "retrospective", "population": {"synthetic": {"agents": 300}}, "end": "2020-04-01",
+            "ensemble": {"seeds": 5, "first_seed": 10, "parameter_draws": 2}}
+
+
+def test_each_member_runs_with_its_draw(tiny_run):
+    _, out = tiny_run
+    for k, draw in enumerate(DRAWS):
+        stored = json.loads((out / "members" / f"m{k:04d}" / "parameters.json").read_text())
+        assert stored["draw"] == k
+        assert stored["seed"] == 1 + k
+        assert stored["values"]["transmission.log_beta"] == pytest.approx(draw["transmission.log_beta"], abs=1e-7)
+        assert stored["values"]["observation.logit_ascertainment"] == pytest.approx(
+            [draw["observation.logit_ascertainment"]], abs=1e-7)
+
+
+def test_draws_are_read_loaded_and_assigned(tmp_path):
+    scenario = parse_scenario(SCENARIO)
+    members = ensemble_members(scenario, n_draws=3)
+    assert [(m.seed, m.draw) for m in members] == [(10, 0), (11, 1), (12, 0), (13, 1), (14, 0)]
+    assert [m.draw for m in ensemble_members(scenario.model_copy(update={"ensemble": scenario.ensemble.model_copy(
+        update={"parameter_draws": 0})}), n_draws=0)] == [None] * 5
+    with pytest.raises(ValueError, match=r"ensemble.parameter_draws is 2 but the parameters file has 1 draw"):
+        ensemble_members(scenario, n_draws=1)
+    (tmp_path / "one.json").write_text(json.dumps({"labour.log_rehire_per_week": math.log(0.2)}))
+    (draw,) = read_parameter_draws(tmp_path / "one.json")
+    model, observation = baseline_models(scenario, layered_synthetic(300, seed=1), draw)
+    assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.2)
+    assert float(torch.sigmoid(observation.logit_ascertainment.detach())) == pytest.approx(0.1)  # left at its default
+    with pytest.raises(KeyError, match=r"parameters \['transmission.log_betta'\] are not in CovidNYC"):
+        apply_parameters(model, observation, {"transmission.log_betta": torch.zeros(1)})
+    with pytest.raises(KeyError, match=r"\['observation.slope'\] are not in Observation"):
+        apply_parameters(model, observation, {"observation.slope": torch.zeros(())})
+    with pytest.raises(ValueError, match=r"transmission.log_beta has shape \[3\], the model's \[1\]"):
+        apply_parameters(model, observation, {"transmission.log_beta": torch.zeros(3)})
+    (tmp_path / "bad.json").write_text(json.dumps({"draws": []}))
+    with pytest.raises(ValueError, match="with at least one draw"):
+        read_parameter_draws(tmp_path / "bad.json")
+    (tmp_path / "bad.json").write_text(json.dumps({"draws": [{"transmission.log_beta": "high"}]}))
+    with pytest.raises(ValueError, match="draw 0 has a value that is not a number"):
+        read_parameter_draws(tmp_path / "bad.json")
