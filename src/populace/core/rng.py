@@ -16,6 +16,7 @@ hence identical results on every backend. Uniforms lie in the open interval (0, 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -53,12 +54,63 @@ def draw_keys(seed: int, step: int, stream: str | int, lane: int = 0) -> tuple[i
     return h & MASK32, h >> 32
 
 
-def _mix32(x: Tensor) -> Tensor:
-    x = x ^ (x >> 16)
-    x = (x * 0x21F0AAAD) & MASK32
-    x = x ^ (x >> 15)
-    x = (x * 0x735A2D97) & MASK32
-    return x ^ (x >> 15)
+CHUNK = 1 << 14
+"""Agents hashed at a time on the CPU: 16,384 int64 values (128 KiB) stay in cache through the ~20 integer operations
+of a draw, which makes a draw over millions of agents about ten times faster than whole-tensor operations."""
+
+
+def _mix32_(x: Tensor) -> Tensor:
+    """`mix32` in place on an int64 tensor of 32-bit values."""
+    x ^= x >> 16
+    x *= 0x21F0AAAD
+    x &= MASK32
+    x ^= x >> 15
+    x *= 0x735A2D97
+    x &= MASK32
+    x ^= x >> 15
+    return x
+
+
+def _hash_chunks(ids: Tensor, k1: int, k2: int, write: Callable[[slice, Tensor], None]) -> None:
+    """Call write(part, mix32(mix32(ids[part] ^ k1) ^ k2)) for consecutive slices `part` of the agents (one slice on
+    an accelerator, where launches, not caches, are the cost)."""
+    n = ids.numel()
+    chunk = CHUNK if ids.device.type == "cpu" else max(n, 1)
+    for start in range(0, n, chunk):
+        part = slice(start, min(start + chunk, n))
+        x = ids[part].to(torch.int64, copy=True)
+        x ^= k1
+        _mix32_(x)
+        x ^= k2
+        write(part, _mix32_(x))
+
+
+def _checked_ids(agent_ids: Tensor) -> Tensor:
+    if agent_ids.dtype.is_floating_point or agent_ids.dtype == torch.bool or agent_ids.is_complex():
+        raise TypeError(f"agent_ids must be an integer tensor, got dtype {agent_ids.dtype}")
+    if agent_ids.numel() and (int(agent_ids.min()) < 0 or int(agent_ids.max()) > MAX_AGENT_ID):
+        raise ValueError(f"agent ids must lie in [0, 2**32), got range [{int(agent_ids.min())}, "
+                         f"{int(agent_ids.max())}]")
+    return agent_ids.reshape(-1)
+
+
+def _draw(seed: int, step: int, stream: str | int, agent_ids: Tensor, n: int | None, dtype: torch.dtype,
+          finish: Callable[[Tensor], Tensor]) -> Tensor:
+    """finish(bits) for every agent (and lane), written chunk by chunk into a [N] (or [N, n]) tensor of `dtype`."""
+    ids = _checked_ids(agent_ids)
+    if n is not None and n < 1:
+        raise ValueError(f"n (values per agent) must be >= 1, got {n}")
+    lanes = [0] if n is None else range(n)
+    out = torch.empty((ids.numel(), len(lanes)), dtype=dtype, device=ids.device)
+    for lane in lanes:
+        k1, k2 = draw_keys(seed, step, stream, lane)
+        column = out[:, lane]
+
+        def write(part: slice, bits: Tensor, column: Tensor = column) -> None:
+            column[part] = finish(bits)
+
+        _hash_chunks(ids, k1, k2, write)
+    return out.reshape(agent_ids.shape) if n is None else out.reshape(*agent_ids.shape, n)
 
 
 def random_bits(seed: int, step: int, stream: str | int, agent_ids: Tensor, n: int | None = None) -> Tensor:
@@ -66,18 +118,7 @@ def random_bits(seed: int, step: int, stream: str | int, agent_ids: Tensor, n: i
 
     With `n`, each agent gets `n` independent values (lanes 0..n-1), for draws that need several numbers.
     """
-    if agent_ids.dtype.is_floating_point or agent_ids.dtype == torch.bool or agent_ids.is_complex():
-        raise TypeError(f"agent_ids must be an integer tensor, got dtype {agent_ids.dtype}")
-    ids = agent_ids.to(torch.int64)
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) > MAX_AGENT_ID):
-        raise ValueError(f"agent ids must lie in [0, 2**32), got range [{int(ids.min())}, {int(ids.max())}]")
-    if n is None:
-        k1, k2 = draw_keys(seed, step, stream)
-        return _mix32(_mix32(ids ^ k1) ^ k2)
-    if n < 1:
-        raise ValueError(f"n (values per agent) must be >= 1, got {n}")
-    keys = torch.tensor([draw_keys(seed, step, stream, lane) for lane in range(n)], device=ids.device)
-    return _mix32(_mix32(ids.unsqueeze(-1) ^ keys[:, 0]) ^ keys[:, 1])
+    return _draw(seed, step, stream, agent_ids, n, torch.int64, lambda bits: bits)
 
 
 def uniform(
@@ -92,17 +133,16 @@ def uniform(
 
     float32 values carry 23 random bits and lie in [2**-24, 1 - 2**-24]; float64 values carry 32 bits.
     """
-    bits = random_bits(seed, step, stream, agent_ids, n)
     if dtype == torch.float64:
-        return (bits.to(torch.float64) + 0.5) * 2.0**-32
+        return _draw(seed, step, stream, agent_ids, n, dtype, lambda bits: (bits.to(dtype) + 0.5) * 2.0**-32)
     if dtype != torch.float32:
         raise TypeError(f"uniform dtype must be float32 or float64, got {dtype}: half-precision types round "
                         "values near 1 up to exactly 1. Draw float32 and compare in float32 instead")
-    return ((bits >> 9).to(torch.float32) + 0.5).mul_(2.0**-23)
+    return _draw(seed, step, stream, agent_ids, n, dtype, lambda bits: ((bits >> 9).to(dtype) + 0.5).mul_(2.0**-23))
 
 
 def randint(seed: int, step: int, stream: str | int, agent_ids: Tensor, high: int, n: int | None = None) -> Tensor:
     """Uniform integers in [0, high) (int64), shape [N] or [N, n], by multiply-shift (bias < high / 2**32)."""
     if not 1 <= high <= 2**31:
         raise ValueError(f"high must be in [1, 2**31], got {high}")
-    return (random_bits(seed, step, stream, agent_ids, n) * high) >> 32
+    return _draw(seed, step, stream, agent_ids, n, torch.int64, lambda bits: (bits * high) >> 32)

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from populace.core.ops import flatnonzero
+
 if TYPE_CHECKING:
     from populace.network.graph import ContactLayer
 
@@ -67,7 +69,7 @@ def push_product(layer: ContactLayer, x: Tensor, max_edge_fraction: float = PUSH
         return None
     x = x.contiguous()
     active = x != 0 if x.dim() == 1 else (x != 0).any(1)
-    rows = active.nonzero().squeeze(1)  # [k] int64
+    rows = flatnonzero(active)  # [k] int64
     crow = layer.crow
     start = crow[rows].long()
     count = crow[rows + 1].long() - start  # [k] contacts of each active agent

@@ -353,13 +353,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
 
 
 def _read_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
-    if not path.is_file():
-        raise FileNotFoundError(f"population file {str(path)!r} does not exist")
-    try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise PopulationFileError(f"{str(path)!r} cannot be read as Parquet ({err}); "
-                                  f"run `populace population check {path.parent}`") from None
+    return _open_parquet(path).read(columns=columns)
 
 
 def _read_agents(path: Path) -> AgentTable:
@@ -388,32 +382,71 @@ def _read_frame(path: Path) -> pd.DataFrame:
 
 
 def _read_layer(path: Path, n_agents: int) -> ContactLayer:
-    """A layer from its edge file: crow by bincount of the src ids, col = dst; sorts only if not sorted."""
-    table = _read_table(path)
-    arrays = {}
-    for name, want in (*EDGE_COLUMNS.items(), (WEIGHT_COLUMN, WEIGHT_TYPE)):
-        if name not in table.column_names and name == WEIGHT_COLUMN:
-            continue
-        column = table.column(name) if name in table.column_names else None
-        if column is None or column.type != want or column.null_count:
+    """A layer from its edge file (rows sorted by src, then dst, as `save` writes them): crow from the src counts,
+    col = dst. A file written in another order is sorted after reading.
+
+    Reads and checks one row group at a time into tensors allocated once, so loading holds the layer (8 bytes per
+    edge) and little more: never a whole copy of the file's columns, nor the src ids of a sorted file.
+    """
+    file = _open_parquet(path)
+    names = file.schema_arrow.names
+    columns = [*EDGE_COLUMNS, *([WEIGHT_COLUMN] if WEIGHT_COLUMN in names else [])]
+    for name in columns:
+        want = EDGE_COLUMNS.get(name, WEIGHT_TYPE)
+        if name not in names or file.schema_arrow.field(name).type != want:
             _refuse(path, f"needs a column {name!r} of {want} without missing values")
-        arrays[name] = _tensor(column)
-    del table
-    src, dst, weight = arrays["src"], arrays["dst"], arrays.get(WEIGHT_COLUMN)
-    bounds = [int(v) for ids in (src, dst) for v in torch.aminmax(ids)] if src.numel() else [0]
-    if min(bounds) < 0 or max(bounds) >= n_agents:
-        _refuse(path, f"src and dst must be agent ids in [0, {n_agents})")
-    if weight is not None and not bool((torch.isfinite(weight) & (weight >= 0)).all()):
-        _refuse(path, "weights must be finite and >= 0")
-    if not bool(np.all(src.numpy()[1:] >= src.numpy()[:-1])):
+    n_edges = file.metadata.num_rows
+    dst = torch.empty(n_edges, dtype=torch.int32)
+    weight = torch.empty(n_edges, dtype=torch.float32) if WEIGHT_COLUMN in columns else None
+    counts = torch.zeros(n_agents, dtype=torch.int64)
+    is_sorted, start, previous = True, 0, torch.tensor([-1, -1], dtype=torch.int32)  # (src, dst) of the last edge
+    for batch in file.iter_batches(batch_size=ROW_GROUP_SIZE, columns=columns):
+        end = start + batch.num_rows
+        if any(batch.column(name).null_count for name in columns):
+            _refuse(path, f"needs columns {columns} without missing values")
+        src = torch.from_numpy(batch.column("src").to_numpy().copy())
+        dst[start:end].numpy()[:] = batch.column("dst").to_numpy()
+        first, last = (int(v) for v in torch.aminmax(src))
+        lowest, highest = (int(v) for v in torch.aminmax(dst[start:end]))
+        if min(first, lowest) < 0 or max(last, highest) >= n_agents:
+            _refuse(path, f"src and dst must be agent ids in [0, {n_agents})")
+        if weight is not None:
+            weight[start:end].numpy()[:] = batch.column(WEIGHT_COLUMN).to_numpy()
+            w = weight[start:end]
+            if not bool((torch.isfinite(w) & (w >= 0)).all()):
+                _refuse(path, "weights must be finite and >= 0")
+        counts[first:last + 1] += torch.bincount(src - first, minlength=last - first + 1)
+        if is_sorted:
+            pairs = torch.cat([previous.unsqueeze(0), torch.stack([src, dst[start:end]], 1)])  # [B + 1, 2]
+            is_sorted = _lexicographically_increasing(pairs)
+            previous = pairs[-1]
+        start = end
+    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    if not is_sorted:  # written in another order, or a contact listed twice
+        src = _tensor(file.read(columns=["src"]).column("src"))
         src, dst, weight = _sorted_edges(src, dst, weight, n_agents)
-    crow = torch.cat([torch.zeros(1, dtype=torch.int64), torch.bincount(src, minlength=n_agents).cumsum(0)])
-    if not _rows_strictly_increasing(dst, crow):
-        src, dst, weight = _sorted_edges(src, dst, weight, n_agents)  # same src, so the same crow
-        if not _rows_strictly_increasing(dst, crow):
+        if not _lexicographically_increasing(torch.stack([src, dst], 1)):
             _refuse(path, "some contacts are listed twice")
-    crow = crow.to(torch.int32 if dst.numel() < 2**31 else torch.int64)
+    crow = crow.to(torch.int32 if n_edges < 2**31 else torch.int64)
     return ContactLayer(n_agents, crow, dst, weight, is_symmetric=True, validate=False)
+
+
+def _lexicographically_increasing(pairs: torch.Tensor) -> bool:
+    """Each row (src, dst) of [E, 2] comes strictly after the one before: src non-decreasing, dst increasing within
+    equal src (so no contact is listed twice)."""
+    src, dst = pairs[:, 0], pairs[:, 1]
+    step_src, step_dst = src[1:] - src[:-1], dst[1:] - dst[:-1]
+    return bool(((step_src > 0) | ((step_src == 0) & (step_dst > 0))).all())
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    if not path.is_file():
+        raise FileNotFoundError(f"population file {str(path)!r} does not exist")
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise PopulationFileError(f"{str(path)!r} cannot be read as Parquet ({err}); "
+                                  f"run `populace population check {path.parent}`") from None
 
 
 def _refuse(path: Path, problem: str) -> NoReturn:
@@ -426,13 +459,3 @@ def _sorted_edges(src: torch.Tensor, dst: torch.Tensor, weight: torch.Tensor | N
     """The edges in (src, dst) order (one sort of int64 keys), for files written unsorted."""
     order = torch.sort(src.to(torch.int64) * n_agents + dst, stable=True).indices
     return src[order], dst[order], None if weight is None else weight[order]
-
-
-def _rows_strictly_increasing(dst: torch.Tensor, crow: torch.Tensor) -> bool:
-    """dst increases within each row (sorted, no contact twice); the pairs that straddle two rows don't count."""
-    d = dst.numpy()
-    increasing = d[1:] > d[:-1]  # [E - 1]: pair (e, e + 1)
-    starts = crow[1:-1].numpy()
-    starts = starts[(starts > 0) & (starts < d.size)]
-    increasing[starts - 1] = True
-    return bool(increasing.all())

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from populace import sampling
 from populace.core import rng
 from populace.core.model import Substep
+from populace.core.ops import flatnonzero
 from populace.core.world import World
 from populace.models.covid_nyc.params import N_AGE_BANDS, age_band_index
 from populace.network.graph import ContactGraph
@@ -179,13 +180,13 @@ class Transmission(Substep):
             return {"stage": torch.stack([susceptible - new, exposed + new, *others], dim=-1), "newly_infected": new,
                     "infection_day": torch.where(is_new, world.step, a.infection_day).to(a.infection_day.dtype)}
         stage = a.stage  # uint8 [N]
-        infected = ((stage >= Stage.E) & (stage <= Stage.I)).nonzero().squeeze(1)  # infected and alive
+        infected = flatnonzero((stage >= Stage.E) & (stage <= Stage.I))  # infected and alive
         x = torch.zeros(a.n, dtype=self.infectiousness.dtype, device=stage.device)  # f * infected_alive, [N]
         x[infected] = self._infectiousness(a.infection_day[infected], a.is_asymptomatic[infected], world.step)
         pressure = self.contact_pressure(world, x)
         # 1[u < p] never fires where p = 0: draw the uniforms (keyed on agent id, so the very same values as
         # world.uniform) only for the susceptible agents under some pressure
-        rows = ((stage == Stage.S) & (pressure > 0)).nonzero().squeeze(1)  # [M]
+        rows = flatnonzero((stage == Stage.S) & (pressure > 0))  # [M]
         susceptibility = self.susceptibility[age_band_index(a.age[rows])]  # [M]
         p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure[rows])
         u = rng.uniform(world.seed, world.step, "transmission", a.ids[rows])
@@ -239,7 +240,9 @@ class Progression(Substep):
     def schedule(self, world: World) -> dict[str, Tensor]:
         """Fates and event days of the agents infected today (infection_day == step); others unchanged."""
         a = world.agents
-        rows = torch.nonzero(a.infection_day == world.step).flatten()  # [M]
+        rows = flatnonzero(a.infection_day == world.step)  # [M]
+        if rows.numel() == 0:
+            return {name: a[name] for name in ("is_asymptomatic", "is_fatal", "onset_day", "end_day")}
         u = rng.uniform(world.seed, world.step, "progression", a.ids[rows], n=5, dtype=torch.float64)  # [M, 5]
         is_asymptomatic = u[:, 0] < self.asymptomatic_fraction
         p_death = self.p_death_if_symptomatic[age_band_index(a.age[rows])]
@@ -257,21 +260,33 @@ class Progression(Substep):
 
     def forward(self, world: World) -> dict[str, Tensor]:
         out = self.schedule(world)
+        if not world.differentiable:
+            return {**out, **self._move(world.agents.stage, out, world.step)}
         at_onset = out["onset_day"] == world.step  # [N] bool; today's infections have onset > today
         at_end = out["end_day"] == world.step
         to_asymptomatic = at_onset & out["is_asymptomatic"]
         to_symptomatic = at_onset & ~out["is_asymptomatic"]
         to_dead = at_end & out["is_fatal"]
-        stage = world.agents.stage
-        if world.differentiable:  # float one-hot [N, 6]; move each agent's mass (and its gradient) with it
-            e, a, i = stage[:, Stage.E], stage[:, Stage.A], stage[:, Stage.I]
-            e_to_a, e_to_i = e * to_asymptomatic, e * to_symptomatic
-            a_to_r, i_to_r, i_to_d = a * at_end, i * (at_end & ~out["is_fatal"]), i * to_dead
-            moved = torch.stack([torch.zeros_like(e), -e_to_a - e_to_i, e_to_a - a_to_r, e_to_i - i_to_r - i_to_d,
-                                 a_to_r + i_to_r, i_to_d], dim=-1)
-            return {**out, "stage": stage + moved, "newly_dead": i_to_d}
-        stage = torch.where(to_asymptomatic, Stage.A, stage)
-        stage = torch.where(to_symptomatic, Stage.I, stage)
-        stage = torch.where(at_end & (stage == Stage.A), Stage.R, stage)
-        stage = torch.where(at_end & (stage == Stage.I), torch.where(out["is_fatal"], Stage.D, Stage.R), stage)
-        return {**out, "stage": stage.to(torch.uint8), "newly_dead": to_dead & (world.agents.stage == Stage.I)}
+        stage = world.agents.stage  # float one-hot [N, 6]; move each agent's mass (and its gradient) with it
+        e, a, i = stage[:, Stage.E], stage[:, Stage.A], stage[:, Stage.I]
+        e_to_a, e_to_i = e * to_asymptomatic, e * to_symptomatic
+        a_to_r, i_to_r, i_to_d = a * at_end, i * (at_end & ~out["is_fatal"]), i * to_dead
+        moved = torch.stack([torch.zeros_like(e), -e_to_a - e_to_i, e_to_a - a_to_r, e_to_i - i_to_r - i_to_d,
+                             a_to_r + i_to_r, i_to_d], dim=-1)
+        return {**out, "stage": stage + moved, "newly_dead": i_to_d}
+
+    @staticmethod
+    def _move(stage: Tensor, events: dict[str, Tensor], step: int) -> dict[str, Tensor]:
+        """Fast mode: the same moves on the uint8 stage, touching only the agents with an event today (an agent's
+        onset and end never fall on the same day)."""
+        onset = flatnonzero(events["onset_day"] == step)  # E -> A or I
+        end = flatnonzero(events["end_day"] == step)  # A -> R, I -> R or D
+        stage = stage.clone()
+        stage[onset] = torch.where(events["is_asymptomatic"][onset], Stage.A, Stage.I).to(torch.uint8)
+        before = stage[end]
+        dies = (before == Stage.I) & events["is_fatal"][end]
+        ends = (before == Stage.A) | (before == Stage.I)
+        stage[end] = torch.where(dies, Stage.D, torch.where(ends, Stage.R, before)).to(torch.uint8)
+        newly_dead = torch.zeros_like(stage, dtype=torch.bool)
+        newly_dead[end] = dies
+        return {"stage": stage, "newly_dead": newly_dead}
