@@ -20,9 +20,17 @@ def flatnonzero(mask: Tensor) -> Tensor:
     return mask.nonzero().squeeze(1)
 
 
+def bincount(codes: Tensor, minlength: int) -> Tensor:
+    """float [minlength]: how many of `codes` (integer codes 0..minlength-1 [N], any integer dtype) equal each code;
+    on the CPU through NumPy, which counts uint8 codes without widening them."""
+    if codes.device.type == "cpu":
+        return torch.from_numpy(np.bincount(codes.numpy(), minlength=minlength)).float()
+    return torch.bincount(codes.long(), minlength=minlength).float()
+
+
 def count_where(groups: Tensor, mask: Tensor, n_groups: int) -> Tensor:
     """float [n_groups]: how many agents with `mask` True each group has (groups: integer codes 0..n_groups-1 [N])."""
-    return torch.bincount(groups[flatnonzero(mask)].long(), minlength=n_groups).float()
+    return bincount(groups[flatnonzero(mask)], n_groups)
 
 
 class _GroupSum(torch.autograd.Function):
