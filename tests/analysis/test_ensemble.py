@@ -11,11 +11,12 @@ import torch
 
 from populace.analysis import ensemble
 from populace.analysis.analyze import prepare
-from populace.analysis.build import baseline_models, layered_synthetic
+from populace.analysis.build import baseline_models
 from populace.analysis.ensemble import BASELINE, Member, baseline_run, policy_run, run_member
 from populace.analysis.interventions import policy_model
 from populace.analysis.scenario import parse_scenario, slug
 from populace.core.runner import run
+from populace.population.synthetic import layered_synthetic_population
 
 SCENARIO = {
     "name": "small", "kind": "counterfactual", "population": {"synthetic": {"agents": 1000, "seed": 1}},
@@ -37,7 +38,7 @@ def assert_same_records(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def setup():
     scenario = parse_scenario(SCENARIO)
-    population = layered_synthetic(1000, seed=1)
+    population = layered_synthetic_population(1000, seed=1)
     return scenario, population
 
 

@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 import torch
 
-from populace.analysis.build import layered_synthetic
 from populace.analysis.interventions import (
     IsolationCompliance,
     StimulusLabour,
@@ -21,6 +20,7 @@ from populace.core.world import World
 from populace.models import CovidNYC
 from populace.models.covid_nyc.labour import Labour
 from populace.models.covid_nyc.policy import nyc_2020_schedule
+from populace.population.synthetic import layered_synthetic_population
 
 START, LAST = dt.date(2020, 3, 1), dt.date(2020, 8, 31)
 PAUSE = dt.date(2020, 3, 22)
@@ -73,7 +73,7 @@ def test_an_override_holds_whatever_later_orders_say():
 
 @pytest.fixture(scope="module")
 def world():
-    people = layered_synthetic(400, seed=2)
+    people = layered_synthetic_population(400, seed=2)
     model = CovidNYC.from_population(people)
     return model.initial_world(seed=1)
 
@@ -128,7 +128,7 @@ def test_branch_dates_are_the_first_day_a_policy_can_differ():
 
 
 def test_policy_model_swaps_only_what_the_policy_changes(world):
-    people = layered_synthetic(400, seed=2)
+    people = layered_synthetic_population(400, seed=2)
     model = policy_model(CovidNYC.from_population(people), Policy(
         name="all", start=dt.date(2020, 4, 1), lockdown=LockdownChange(never=True), isolation_compliance=1.5,
         stimulus={"job_loss_factor": 0.5}))

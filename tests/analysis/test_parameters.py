@@ -8,9 +8,10 @@ import pytest
 import torch
 from analysis_fixtures import DRAWS
 
-from populace.analysis.build import apply_parameters, baseline_models, layered_synthetic, read_parameter_draws
+from populace.analysis.build import apply_parameters, baseline_models, read_parameter_draws
 from populace.analysis.ensemble import ensemble_members
 from populace.analysis.scenario import parse_scenario
+from populace.population.synthetic import layered_synthetic_population
 
 SCENARIO = {"name": "p", "kind": "retrospective", "population": {"synthetic": {"agents": 300}}, "end": "2020-04-01",
             "ensemble": {"seeds": 5, "first_seed": 10, "parameter_draws": 2}}
@@ -37,7 +38,7 @@ def test_draws_are_read_loaded_and_assigned(tmp_path):
         ensemble_members(scenario, n_draws=1)
     (tmp_path / "one.json").write_text(json.dumps({"labour.log_rehire_per_week": math.log(0.2)}))
     (draw,) = read_parameter_draws(tmp_path / "one.json")
-    model, observation = baseline_models(scenario, layered_synthetic(300, seed=1), draw)
+    model, observation = baseline_models(scenario, layered_synthetic_population(300, seed=1), draw)
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.2)
     assert float(torch.sigmoid(observation.logit_ascertainment.detach())) == pytest.approx(0.1)  # left at its default
     with pytest.raises(KeyError, match=r"parameters \['transmission.log_betta'\] are not in CovidNYC"):

@@ -10,7 +10,6 @@ defaults; an unknown key or a wrong shape is an error naming it.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import os
@@ -25,9 +24,8 @@ from populace.data.boroughs import BOROUGHS
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.params import CovidParams
-from populace.network.graph import ContactGraph, ContactLayer
 from populace.population.storage import Population
-from populace.population.synthetic import synthetic_population
+from populace.population.synthetic import layered_synthetic_population
 
 OBSERVATION_PREFIX = "observation."
 
@@ -40,19 +38,7 @@ def build_population(spec: PopulationSpec, *, data_dir: str | os.PathLike[str] |
         from populace.population.nyc import build_nyc  # imported here: it pulls in the data loaders
 
         return build_nyc(scale=spec.nyc.scale, seed=spec.nyc.seed, data_dir=data_dir)
-    return layered_synthetic(spec.synthetic.agents, seed=spec.synthetic.seed)
-
-
-def layered_synthetic(n_agents: int, *, seed: int) -> Population:
-    """`synthetic_population` with the four layers the NYC orders name: household, school and work (groups,
-    weight 0.3), community (its random layer). No data behind it: for tests and quick examples."""
-    people = synthetic_population(n_agents, contacts_per_agent=10, seed=seed)
-    a = people.agents
-    graph = ContactGraph(a.n, {"household": people.layers["household"],
-                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
-                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
-                               "community": people.layers["random"]})
-    return dataclasses.replace(people, layers=graph)
+    return layered_synthetic_population(spec.synthetic.agents, seed=spec.synthetic.seed)
 
 
 def population_scale(population: Population) -> float:

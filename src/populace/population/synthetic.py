@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -87,3 +88,15 @@ def synthetic_population(n_agents: int, *, contacts_per_agent: float = 20.0, age
     }
     manifest = {"seed": seed, "scale": 1.0, "sources": [], "codes": codes, "builder": "synthetic_population"}
     return Population(agents, zones, households, ContactGraph(n_agents, layers), manifest)
+
+
+def layered_synthetic_population(n_agents: int, *, seed: int) -> Population:
+    """`synthetic_population` with the four layers the NYC orders name: household, school and work (groups,
+    weight 0.3), community (its random layer, 10 contacts per agent). No data behind it: for tests and examples."""
+    people = synthetic_population(n_agents, contacts_per_agent=10, seed=seed)
+    a = people.agents
+    graph = ContactGraph(a.n, {"household": people.layers["household"],
+                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
+                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
+                               "community": people.layers["random"]})
+    return dataclasses.replace(people, layers=graph)
