@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from populace import arguments
+from populace.behavior.llm_run import add_llm_arguments, decision_model_from_args, llm_usage_report
 from populace.data.boroughs import BOROUGHS
 from populace.data.dohmh import DAILY_FILE, TESTS_FILE
 from populace.data.nysdol import nysdol_file
@@ -87,6 +88,7 @@ def add_parser(models: argparse._SubParsersAction) -> None:
     )
     covid.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
     covid.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_llm_arguments(covid)
     covid.set_defaults(handler=run_covid_nyc)
 
 
@@ -104,9 +106,12 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
         built = time.perf_counter()
         seeded = initial_infected_at_scale(args.initial_infections, args.scale)
-        model = CovidNYC.from_population(population, start_date=args.start, initial_infected=seeded)
-        traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
-                         progress=False if args.no_progress else None)
+        behaviour = decision_model_from_args(args, region_labels=population.manifest["codes"]["region"])
+        model = CovidNYC.from_population(population, start_date=args.start, initial_infected=seeded,
+                                         behaviour=behaviour)
+        with llm_usage_report(behaviour, out, manifest):  # per-step LLM log; a spent budget stops cleanly
+            traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
+                             progress=False if args.no_progress else None)
         simulated = time.perf_counter()
         dates = series_dates(traj)
         regions = list(model.region_labels)

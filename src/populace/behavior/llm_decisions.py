@@ -1,0 +1,379 @@
+r"""`LLMDecisions`: a `DecisionModel` that asks a language model one question per (archetype, situation) pair.
+
+For a decision d at step t, every agent i asked (see `DecisionSpec.ask_only`) falls in the archetype cell a_i (its
+levels of the archetype attributes, e.g. age band x borough x work) and the situation cell s_i (its levels of the
+situation features, e.g. own symptoms x local incidence x case growth). For each distinct pair (a, s) present, the
+template is rendered with a's description and s in words and sent as one `Query`; the answer's probability of the
+"yes" option, q_{a,s}, goes back to every agent of the pair:
+
+    p_i = sigmoid(logit(q_{a_i, s_i}) + delta_d[a_i])
+
+delta_d [A] is a learnable logit offset per archetype (an `nn.Parameter`, zero at first, so p_i = q), with which
+calibration can move the language model's answers (q is clipped to [1e-6, 1 - 1e-6] before the logit). Agents not
+asked get `p_not_asked`. The groups are found with integer keys and one gather (`group_keys`), with no Python loop
+over agents; the loop over pairs (at most A x S, a few hundred) renders the prompts. The caller draws each agent's
+answer from p with the engine's counter-based RNG (`populace.behavior.decide`), so both execution modes make the
+same decisions; in differentiable mode gradients reach delta (the situation features are binned: none through them).
+
+Each call appends usage rows (`usage`, `usage_frame()`): step, date, decision, backend and model, agents asked,
+archetypes, prompts, LLM calls (prompts answered by the model; the rest were cache hits), tokens and seconds.
+Different archetype groups may use different models: `Route(attribute, labels, model)`, first match wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import math
+import time
+from collections.abc import Collection, Mapping, Sequence
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from populace.behavior.archetypes import (
+    AGE_LEVELS,
+    GROWTH_LEVELS,
+    INCIDENCE_LEVELS,
+    MAX_CELLS,
+    SYMPTOM_LEVELS,
+    WORK_LEVELS,
+    WORK_ORDER_LEVELS,
+    Grouping,
+    Levels,
+    Source,
+    borough_levels,
+    group_keys,
+)
+from populace.behavior.interface import GO_TO_WORK, ISOLATE, DecisionError, Situation
+from populace.behavior.templates import PromptTemplate, builtin_template
+from populace.core.world import World
+from populace.data.boroughs import BOROUGHS
+from populace.llm.protocol import Answer, LanguageModel, Query
+
+P_CLIP = 1e-6
+DESCRIPTION = "description"
+
+
+@dataclasses.dataclass(frozen=True)
+class DecisionSpec:
+    """How one decision is asked: the template, the archetype attributes, the situation features, who is asked.
+
+    Attributes:
+        template: the prompt; it may use the fields `description` (person + the archetype's labels), each archetype
+            attribute's name and each situation feature's name, and must show every situation feature and every
+            archetype attribute (directly or through `description`).
+        archetype: the agent attributes that make an archetype (read from agent columns or functions of them).
+        situation: the situation features, binned (read from the situation first, then from agent columns).
+        ask_only: {column or situation feature: required truth value}; the other agents are not asked.
+        p_not_asked: the probability given to agents who are not asked.
+        person: how the description begins, e.g. "a New York City resident".
+    """
+
+    template: PromptTemplate
+    archetype: tuple[Levels, ...]
+    situation: tuple[Levels, ...]
+    ask_only: Mapping[str, bool] = dataclasses.field(default_factory=dict)
+    p_not_asked: float = 0.0
+    person: str = "a New York City resident"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "archetype", tuple(self.archetype))
+        object.__setattr__(self, "situation", tuple(self.situation))
+        object.__setattr__(self, "ask_only", dict(self.ask_only))
+        arche, sit = [lv.name for lv in self.archetype], [lv.name for lv in self.situation]
+        clash = sorted(set(arche) & set(sit) | ({DESCRIPTION} & set(arche + sit)))
+        if clash:
+            raise ValueError(f"the attribute name(s) {clash} are used twice (archetype, situation or the reserved "
+                             f"{DESCRIPTION!r}); rename them")
+        if not (isinstance(self.p_not_asked, (int, float)) and 0 <= self.p_not_asked <= 1):
+            raise ValueError(f"p_not_asked must be a probability in [0, 1], got {self.p_not_asked!r}")
+        described = DESCRIPTION in self.template.fields
+        self.template.check_fields((DESCRIPTION, *arche, *sit),
+                                   required=[*sit, *([] if described else arche)])
+
+    @functools.cached_property
+    def archetypes(self) -> Grouping:
+        """The archetype cells (product of the archetype attributes' levels)."""
+        return Grouping(self.archetype)
+
+    @functools.cached_property
+    def situations(self) -> Grouping:
+        """The situation cells (product of the situation features' levels)."""
+        return Grouping(self.situation)
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """Send the prompts of archetypes whose attribute `attribute` has one of `labels` to `model`."""
+
+    attribute: str
+    labels: Collection[str]
+    model: LanguageModel
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    """The (archetype, situation) pairs of one decision step.
+
+    Attributes:
+        pairs: the distinct pair keys present, archetype * n_situations + situation, int64 [G] (ascending).
+        group: each agent's position in `pairs`, int64 [N]; -1 for agents not asked.
+        n_situations: the number of situation cells (to split a pair key).
+    """
+
+    pairs: Tensor
+    group: Tensor
+    n_situations: int
+
+    @property
+    def archetypes(self) -> Tensor:
+        """The archetype cell of each pair, int64 [G]."""
+        return self.pairs // self.n_situations
+
+    @property
+    def situations(self) -> Tensor:
+        """The situation cell of each pair, int64 [G]."""
+        return self.pairs % self.n_situations
+
+    def counts(self) -> Tensor:
+        """Agents per pair, int64 [G]."""
+        asked = self.group[self.group >= 0]
+        return torch.bincount(asked, minlength=self.pairs.numel())
+
+
+def covid_decisions(region_labels: Sequence[str] = BOROUGHS) -> dict[str, DecisionSpec]:
+    """The default NYC COVID-19 decisions: 5 age bands x R boroughs x 3 work situations (75 archetypes for NYC).
+
+    `ISOLATE`: asked of everyone, situation = own symptoms (2) x local weekly incidence (4) x case trend (3);
+    `GO_TO_WORK`: asked of employed agents who are not isolating, situation = the work-from-home orders (4).
+    """
+    archetype = (AGE_LEVELS, borough_levels(region_labels), WORK_LEVELS)
+    return {
+        ISOLATE: DecisionSpec(builtin_template(ISOLATE), archetype, (SYMPTOM_LEVELS, INCIDENCE_LEVELS, GROWTH_LEVELS)),
+        GO_TO_WORK: DecisionSpec(builtin_template(GO_TO_WORK), archetype, (WORK_ORDER_LEVELS,),
+                                 ask_only={"is_employed": True, "is_isolating": False}),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class StepUsage:
+    """What one decision step cost on one backend (a row of `LLMDecisions.usage_frame()`)."""
+
+    step: int
+    date: dt.date | None
+    decision: str
+    backend: str
+    model: str
+    agents: int
+    archetypes: int
+    prompts: int
+    calls: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    option_mass_mean: float
+
+
+class LLMDecisions(nn.Module):
+    """Decisions from a language model asked per archetype and situation (see the module docstring).
+
+    Args:
+        model: the language model for every archetype no route claims.
+        decisions: {decision name: DecisionSpec}; default `covid_decisions(region_labels)` (isolate, go_to_work).
+        routes: `Route`s sending some archetypes' prompts to other models; the first match wins.
+        region_labels: borough names for the default decisions (e.g. a population manifest's codes["region"]).
+        price_per_token: (prompt, completion) price of one token, for the `cost` in `usage_totals()`.
+
+    Attributes:
+        logit_offset: {decision: delta [A]}, learnable logit offsets per archetype cell (zeros at first).
+        usage: the `StepUsage` rows of every call so far.
+        asking: (step, decision) of the latest question sent to the models (where a failed run stopped).
+    """
+
+    def __init__(self, model: LanguageModel, decisions: Mapping[str, DecisionSpec] | None = None, *,
+                 routes: Sequence[Route] = (), region_labels: Sequence[str] = BOROUGHS,
+                 price_per_token: tuple[float, float] = (0.0, 0.0)):
+        super().__init__()
+        if not isinstance(model, LanguageModel):
+            raise TypeError(f"model must be a populace.llm LanguageModel (backend, model, settings(), answer()), got "
+                            f"{type(model).__name__}; e.g. populace.llm.make_model('embedded')")
+        specs = dict(covid_decisions(region_labels) if decisions is None else decisions)
+        if not specs:
+            raise ValueError("LLMDecisions needs at least one decision")
+        for name, spec in specs.items():
+            if not isinstance(spec, DecisionSpec):
+                raise TypeError(f"decision {name!r} must be a DecisionSpec, got {type(spec).__name__}")
+        object.__setattr__(self, "model", model)  # never a submodule: a backend's weights are not calibrated here
+        self.specs = specs
+        self.decisions = tuple(specs)
+        self.routes = tuple(_check_route(route, specs) for route in routes)
+        self.logit_offset = nn.ParameterDict({
+            name: nn.Parameter(torch.zeros(spec.archetypes.n_cells)) for name, spec in specs.items()})
+        if len(price_per_token) != 2 or not all(p >= 0 for p in price_per_token):
+            raise ValueError(f"price_per_token must be (prompt, completion) prices >= 0, got {price_per_token!r}")
+        self.price_per_token = (float(price_per_token[0]), float(price_per_token[1]))
+        self.usage: list[StepUsage] = []
+        self.asking: tuple[int, str] | None = None  # (step, decision) of the latest question to the models
+        self._prompts: dict[tuple[str, int], tuple[str, LanguageModel]] = {}
+
+    def extra_repr(self) -> str:
+        parts = [f"{name}: {spec.archetypes} x {spec.situations}" for name, spec in self.specs.items()]
+        return f"model={self.model.backend}:{self.model.model}, routes={len(self.routes)}, " + "; ".join(parts)
+
+    def spec(self, decision: str) -> DecisionSpec:
+        try:
+            return self.specs[decision]
+        except KeyError:
+            raise DecisionError(f"LLMDecisions makes no decision {decision!r} (it makes: "
+                                f"{', '.join(self.decisions)})") from None
+
+    def assign(self, decision: str, world: World, situation: Situation) -> Assignment:
+        """The distinct (archetype, situation) pairs among the agents asked, and each agent's pair."""
+        spec = self.spec(decision)
+        a = world.agents
+
+        def read(source: Source) -> Tensor:
+            return _read(source, a, situation, decision)
+
+        arche, sit = spec.archetypes, spec.situations
+        n_pairs = arche.n_cells * sit.n_cells
+        if n_pairs >= MAX_CELLS:
+            raise ValueError(f"decision {decision!r} has {arche.n_cells:,} archetypes x {sit.n_cells:,} situations, "
+                             f"more pairs than int32 keys hold; use fewer levels")
+        pair = torch.add(sit.keys(read, a.n, a.device), arche.keys(read, a.n, a.device), alpha=sit.n_cells)  # [N]
+        asked = None
+        for name, wanted in spec.ask_only.items():
+            value = read(name).detach()
+            is_true = value > 0.5 if value.is_floating_point() else value.bool()
+            ok = is_true if wanted else ~is_true
+            asked = ok if asked is None else asked & ok
+        if asked is None:
+            pairs, group = group_keys(pair, n_pairs)
+        else:  # the agents not asked share the extra key n_pairs, dropped from the pairs
+            pairs, group = group_keys(torch.where(asked, pair, n_pairs), n_pairs + 1)
+            if pairs.numel() and int(pairs[-1]) == n_pairs:
+                pairs = pairs[:-1]
+                group = torch.where(group == pairs.numel(), -1, group)
+        return Assignment(pairs, group, sit.n_cells)
+
+    def prompt(self, decision: str, pair: int) -> str:
+        """The rendered prompt of a pair key (archetype * n_situations + situation)."""
+        return self._prompt_and_model(decision, pair)[0]
+
+    def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
+        """p [N]: the archetype-and-situation answer of each agent, offset by its archetype's delta."""
+        spec = self.spec(decision)
+        assignment = self.assign(decision, world, situation)
+        pairs = assignment.pairs.tolist()
+        q = self._ask(decision, pairs, world, counts=assignment.counts().tolist())  # [G] float64
+        offset = self.logit_offset[decision]  # [A]
+        logit = torch.logit(q.to(offset.dtype).clamp(P_CLIP, 1 - P_CLIP)) + offset[assignment.archetypes]
+        p_pair = torch.sigmoid(logit)  # [G]
+        p_ext = torch.cat([p_pair, p_pair.new_full((1,), float(spec.p_not_asked))])  # [G + 1]; -1 takes the last
+        return p_ext[assignment.group]  # [N]
+
+    # ---- asking the language models -------------------------------------------------------------------
+
+    def _prompt_and_model(self, decision: str, pair: int) -> tuple[str, LanguageModel]:
+        cached = self._prompts.get((decision, pair))
+        if cached is not None:
+            return cached
+        spec = self.spec(decision)
+        n_sit = spec.situations.n_cells
+        arche_labels = spec.archetypes.labels(pair // n_sit)
+        fields = {DESCRIPTION: ", ".join([spec.person, *arche_labels.values()]), **arche_labels,
+                  **spec.situations.labels(pair % n_sit)}
+        prompt = spec.template.render(**{f: fields[f] for f in spec.template.fields})
+        model = next((r.model for r in self.routes if arche_labels.get(r.attribute) in r.labels), self.model)
+        self._prompts[(decision, pair)] = prompt, model
+        return prompt, model
+
+    def _ask(self, decision: str, pairs: list[int], world: World, counts: list[int]) -> Tensor:
+        """q [G] (float64): the probability of "yes" for each pair, one batch per model."""
+        spec = self.spec(decision)
+        template = spec.template
+        self.asking = (world.step, decision)
+        batches: dict[int, tuple[LanguageModel, list[int], list[Query]]] = {}
+        for g, pair in enumerate(pairs):
+            prompt, model = self._prompt_and_model(decision, pair)
+            entry = batches.setdefault(id(model), (model, [], []))
+            entry[1].append(g)
+            entry[2].append(Query(prompt, template.options, template.version))
+        q = torch.empty(len(pairs), dtype=torch.float64)
+        if not batches:
+            batches[id(self.model)] = (self.model, [], [])
+        n_sit = spec.situations.n_cells
+        for model, positions, queries in batches.values():
+            started = time.perf_counter()
+            answers = model.answer(queries) if queries else []
+            seconds = time.perf_counter() - started
+            if len(answers) != len(queries):
+                raise DecisionError(f"{model.backend} model {model.model!r} gave {len(answers)} answers to "
+                                    f"{len(queries)} queries")
+            yes = template.yes_index
+            q[positions] = torch.tensor([a.probabilities[yes] for a in answers], dtype=torch.float64)
+            self.usage.append(_usage(world, decision, model, answers, seconds,
+                                     agents=sum(counts[g] for g in positions),
+                                     archetypes=len({pairs[g] // n_sit for g in positions})))
+        return q.to(world.device)
+
+    # ---- reports --------------------------------------------------------------------------------------
+
+    def usage_frame(self) -> pd.DataFrame:
+        """One row per decision step and backend (`StepUsage` fields)."""
+        columns = [f.name for f in dataclasses.fields(StepUsage)]
+        return pd.DataFrame([dataclasses.asdict(u) for u in self.usage], columns=columns)
+
+    def usage_totals(self) -> dict[str, float]:
+        """Totals over the run: decision steps, prompts, calls, cache hits, tokens, cost (`price_per_token`),
+        seconds in the models."""
+        frame = self.usage_frame()
+        totals = {name: int(frame[name].sum()) for name in ("prompts", "calls", "cache_hits", "prompt_tokens",
+                                                            "completion_tokens")}
+        cost = (totals["prompt_tokens"] * self.price_per_token[0]
+                + totals["completion_tokens"] * self.price_per_token[1])
+        return {"decision_steps": int(frame[["step", "decision"]].drop_duplicates().shape[0]), **totals,
+                "cost": cost, "seconds": float(frame["seconds"].sum())}
+
+
+def _usage(world: World, decision: str, model: LanguageModel, answers: list[Answer], seconds: float, *,
+           agents: int, archetypes: int) -> StepUsage:
+    fresh = [a for a in answers if not a.cached]
+    return StepUsage(step=world.step, date=world.date, decision=decision, backend=model.backend, model=model.model,
+                     agents=agents, archetypes=archetypes, prompts=len(answers), calls=len(fresh),
+                     cache_hits=len(answers) - len(fresh), prompt_tokens=sum(a.prompt_tokens for a in fresh),
+                     completion_tokens=sum(a.completion_tokens for a in fresh), seconds=seconds,
+                     option_mass_mean=(sum(a.option_mass for a in answers) / len(answers)) if answers else math.nan)
+
+
+def _read(source: Source, agents: Mapping[str, Tensor], situation: Situation, decision: str) -> Tensor:
+    if callable(source):
+        return source(agents)
+    if source in situation:
+        return situation[source]
+    if source in agents:
+        return agents[source]
+    raise KeyError(f"the decision {decision!r} reads {source!r}, which is neither a situation feature (given: "
+                   f"{', '.join(situation) or 'none'}) nor an agent column (they are: {', '.join(agents)})")
+
+
+def _check_route(route: Route, specs: Mapping[str, DecisionSpec]) -> Route:
+    if not isinstance(route, Route):
+        raise TypeError(f"routes must be Route(attribute, labels, model), got {type(route).__name__}")
+    if not isinstance(route.model, LanguageModel):
+        raise TypeError(f"the model of the route on {route.attribute!r} is not a LanguageModel, got "
+                        f"{type(route.model).__name__}")
+    known = {lv.name: lv.labels for spec in specs.values() for lv in spec.archetype}
+    if route.attribute not in known:
+        raise ValueError(f"a route names the archetype attribute {route.attribute!r}, which no decision has (they "
+                         f"have: {', '.join(known)})")
+    labels = [route.labels] if isinstance(route.labels, str) else list(route.labels)
+    unknown = [label for label in labels if label not in known[route.attribute]]
+    if unknown:
+        raise ValueError(f"a route on {route.attribute!r} names the label(s) {unknown}, which it does not have (its "
+                         f"labels: {list(known[route.attribute])})")
+    return dataclasses.replace(route, labels=frozenset(labels))

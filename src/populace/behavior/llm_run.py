@@ -1,0 +1,175 @@
+"""Language-model behaviour on the command line: the `--behavior llm` flags, the decision model they build, and the
+per-step usage log a run writes (`llm_steps.parquet`, `llm_usage.json`) and summarises in the terminal.
+
+A model's CLI adds the flags with `add_llm_arguments(parser)`, builds its decision model with
+`decision_model_from_args(args, region_labels=...)` (None for `--behavior heuristic`: the model's default) and runs
+inside `with llm_usage_report(decisions, out, manifest):`, which writes the log when the run ends, and turns a spent
+budget or a backend that stays down (`populace.llm.LLMError`) into a clean stop: the log is written, the answers
+obtained so far are in the cache, and the message says that rerunning the same command resumes from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from populace import arguments
+from populace.behavior.llm_decisions import LLMDecisions
+from populace.data.boroughs import BOROUGHS
+from populace.llm.protocol import LanguageModel, Query
+from populace.manifest import RunManifest
+
+STEPS_FILE = "llm_steps.parquet"
+USAGE_FILE = "llm_usage.json"
+BACKENDS = ("embedded", "openai", "scripted")
+
+
+def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --behavior, --llm-backend, --llm-url, --llm-model, --llm-api-key-env, --llm-cache, --dry-run and
+    --llm-max-calls / --llm-max-tokens."""
+    group = parser.add_argument_group("behaviour")
+    group.add_argument("--behavior", choices=("heuristic", "llm"), default="heuristic",
+                       help="how agents decide to isolate and go to work: a heuristic of local cases, or a language "
+                            "model asked once per archetype and situation")
+    group.add_argument("--llm-backend", choices=BACKENDS, default="embedded",
+                       help="embedded: SmolLM2-135M offline; openai: any OpenAI-compatible server (--llm-url); "
+                            "scripted: every answer 50/50, for trying the pipeline")
+    group.add_argument("--llm-url", default=None, help="base URL of an OpenAI-compatible server (openai backend)")
+    group.add_argument("--llm-model", default=None, help="model name on the server (openai backend)")
+    group.add_argument("--llm-cache", type=Path, default=None,
+                       help="answer cache (SQLite; default: populace.llm's, in the user cache directory)")
+    group.add_argument("--dry-run", action="store_true",
+                       help="count the prompts, calls and tokens the LLM behaviour would cost, without calling "
+                            "a model (placeholder answers: later weeks are an estimate)")
+    group.add_argument("--llm-max-calls", type=arguments.positive_int, default=None,
+                       help="stop the run cleanly after this many model calls (answers stay cached; rerun to resume)")
+    group.add_argument("--llm-max-tokens", type=arguments.positive_int, default=None,
+                       help="stop the run cleanly after this many prompt + completion tokens")
+    group.add_argument("--llm-price", type=_prices, default=(0.0, 0.0), metavar="PROMPT,COMPLETION",
+                       help="US dollars per million prompt and completion tokens, to price the run (or a dry run)")
+
+
+def decision_model_from_args(args: argparse.Namespace, *,
+                             region_labels: Sequence[str] = BOROUGHS) -> LLMDecisions | None:
+    """`LLMDecisions` over the language model the flags name (cached, budgeted, or a dry run); None for heuristic."""
+    if args.behavior == "heuristic":
+        llm_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model),
+                                             ("--dry-run", args.dry_run), ("--llm-max-calls", args.llm_max_calls),
+                                             ("--llm-max-tokens", args.llm_max_tokens),
+                                             ("--llm-price", any(args.llm_price))) if value]
+        if llm_only:
+            raise ValueError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
+        return None
+    prompt_price, completion_price = (price / 1e6 for price in args.llm_price)
+    return LLMDecisions(language_model_from_args(args), region_labels=region_labels,
+                        price_per_token=(prompt_price, completion_price))
+
+
+def language_model_from_args(args: argparse.Namespace) -> LanguageModel:
+    """The backend the flags name, as `populace.llm.make_model` stacks it: the answer cache around a metered,
+    budgeted backend (or around a `DryRunModel` with --dry-run, which asks nothing).
+
+    The scripted backend answers every prompt uniformly over its options (P(yes) = 0.5): for trying the pipeline.
+    """
+    from populace.llm import make_model  # imported here: the backends pull in heavy optional packages
+    from populace.llm.usage import Budget
+
+    server_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model)) if value]
+    if server_only and args.llm_backend != "openai":
+        raise ValueError(f"{', '.join(server_only)} only apply to --llm-backend openai (got {args.llm_backend})")
+    options: dict[str, object] = {}
+    if args.llm_url:
+        options["url"] = args.llm_url
+    if args.llm_model:
+        options["model"] = args.llm_model
+    if args.llm_backend == "scripted":
+        options["answers"] = _uniform
+    budget = Budget(max_calls=args.llm_max_calls, max_tokens=args.llm_max_tokens)
+    return make_model(args.llm_backend, cache=args.llm_cache or True, budget=budget, dry_run=args.dry_run, **options)
+
+
+def _prices(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        prices = tuple(float(p) for p in parts)
+    except ValueError:
+        prices = ()
+    if len(prices) != 2 or not all(p >= 0 for p in prices):
+        raise argparse.ArgumentTypeError(f"expected two prices >= 0, per million prompt and completion tokens, such "
+                                         f"as 0.15,0.6; got {text!r}")
+    return prices  # type: ignore[return-value]
+
+
+def _uniform(query: Query) -> tuple[float, ...]:
+    return tuple(1 / len(query.options) for _ in query.options)
+
+
+@contextlib.contextmanager
+def llm_usage_report(decisions: object, out: Path, manifest: RunManifest | None = None) -> Iterator[None]:
+    """Write the usage log of `decisions` (an `LLMDecisions`; anything else: nothing) when the block ends, and stop
+    cleanly with `SystemExit` on a `populace.llm.LLMError` (spent budget, backend down)."""
+    if not isinstance(decisions, LLMDecisions):
+        yield
+        return
+    from populace.llm import LLMError
+
+    try:
+        yield
+    except LLMError as error:
+        write_usage(decisions, out, manifest)
+        print(usage_summary(decisions))
+        step, decision = decisions.asking or (0, "?")
+        raise SystemExit(f"populace: the run stopped at step {step}, asking {decision!r}: {error}\n"
+                         f"The usage of the steps before is in {out / STEPS_FILE}; every answer obtained is in the "
+                         "cache, so rerunning the same command resumes from there") from error
+    write_usage(decisions, out, manifest)
+    print(usage_summary(decisions))
+
+
+def write_usage(decisions: LLMDecisions, out: Path, manifest: RunManifest | None = None) -> dict[str, float]:
+    """Write `llm_steps.parquet` (one row per decision step and backend) and `llm_usage.json` (totals, backend)."""
+    frame = decisions.usage_frame()
+    frame.to_parquet(out / STEPS_FILE, index=False)
+    totals = decisions.usage_totals()
+    backends = sorted({f"{row.backend}:{row.model}" for row in frame.itertuples()})
+    (out / USAGE_FILE).write_text(json.dumps({"totals": totals, "backends": backends,
+                                              "dry_run": is_dry_run(decisions.model),
+                                              "decisions": list(decisions.decisions)}, indent=2) + "\n")
+    if manifest is not None:
+        manifest.add_output(out / STEPS_FILE)
+        manifest.add_output(out / USAGE_FILE)
+        manifest.results["llm"] = totals
+    return totals
+
+
+def usage_summary(decisions: LLMDecisions) -> str:
+    """A few lines for the terminal: totals, then prompts / calls / cache hits / seconds per decision step."""
+    frame = decisions.usage_frame()
+    if frame.empty:
+        return "LLM behaviour: no decision step was reached"
+    t = decisions.usage_totals()
+    dry = " (DRY RUN: nothing was asked; calls and estimated tokens are what the run would cost)"
+    lines = [f"LLM behaviour{dry if is_dry_run(decisions.model) else ''}: {t['decision_steps']} decision step(s), "
+             f"{t['prompts']:,} prompts, {t['calls']:,} model calls, {t['cache_hits']:,} cache hits, "
+             f"{t['prompt_tokens']:,} + {t['completion_tokens']:,} tokens"
+             + (f" (${t['cost']:,.4f})" if t["cost"] else "") + f", {t['seconds']:.1f} s in the model"]
+    per_step = frame.groupby(["step", "decision"], sort=False)[["agents", "prompts", "calls", "cache_hits",
+                                                                 "seconds"]].sum()
+    for (step, decision), row in zip(per_step.index, per_step.itertuples(index=False), strict=True):
+        lines.append(f"  step {step:4d} {decision:10s} {row.agents:>10,} agents {row.prompts:5d} prompts "
+                     f"{row.calls:5d} calls {row.cache_hits:5d} cached {row.seconds:7.2f} s")
+    return "\n".join(lines)
+
+
+def is_dry_run(model: object) -> bool:
+    """True when `model` or a model it wraps (`.inner`) is a dry run."""
+    for _ in range(8):
+        if getattr(model, "dry_run", False):
+            return True
+        model = getattr(model, "inner", None)
+        if model is None:
+            return False
+    return False
