@@ -13,6 +13,9 @@ import torch
 
 import populace
 from populace import arguments
+from populace.analysis.cli import add_parser as add_analysis_parser
+from populace.calibrate.cli import add_parser as add_calibrate_parser
+from populace.llm.cli import add_parser as add_llm_parser
 from populace.manifest import MANIFEST_NAME, RunManifest, cli_arguments
 from populace.models.covid_nyc.cli import add_parser as add_covid_nyc_parser
 from populace.models.sir import SIR
@@ -57,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     sir.set_defaults(handler=run_sir)
     add_tax_policy_parser(models)
     add_covid_nyc_parser(models)
+    add_calibrate_parser(commands)
     _add_population_parser(commands)
+    add_analysis_parser(commands)
+    add_llm_parser(commands)
     return parser
 
 

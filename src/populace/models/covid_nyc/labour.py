@@ -30,6 +30,7 @@ from populace.behavior.heuristic import TELEWORKABLE_FRACTION_BY_INDUSTRY
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
+from populace.core.ops import count_where, group_sum
 from populace.core.world import World
 from populace.models.covid_nyc.policy import LOCKDOWN_KEY
 from populace.population.nyc import INDUSTRIES
@@ -106,13 +107,14 @@ def labour_columns(agents: AgentTable, *, seed: int, differentiable: bool = Fals
 
 def labour_counts_by_region(agents: AgentTable, n_regions: int) -> tuple[Tensor, Tensor]:
     """(labour force, unemployed) per region, float [R] each; in differentiable mode they carry gradients."""
-    region = agents.region.long()
+    region = agents.region
     in_force = agents.in_labour_force.bool()
     employed = agents.is_employed
-    employed = employed.float() if employed.dtype == torch.bool else employed
-    force = torch.bincount(region[in_force], minlength=n_regions).to(employed.dtype)  # [R]
-    employed_by_region = employed.new_zeros(n_regions).index_add(0, region, employed * in_force)  # [R]
-    return force, force - employed_by_region
+    force = count_where(region, in_force, n_regions)  # [R]
+    if employed.dtype == torch.bool:  # fast mode: count, touching only the unemployed
+        return force, count_where(region, in_force & ~employed, n_regions)
+    force = force.to(employed.dtype)
+    return force, force - group_sum(employed * in_force, region, n_regions)
 
 
 def unemployment_rate_by_region(agents: AgentTable, n_regions: int) -> Tensor:

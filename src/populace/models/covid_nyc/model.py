@@ -4,6 +4,7 @@ disease with dated orders, weekly isolation and go-to-work decisions, and the la
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 
 import torch
@@ -14,6 +15,7 @@ from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model
+from populace.core.ops import bincount, count_where, group_sum
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.disease import NOT_YET, Progression, Stage, Transmission
@@ -73,7 +75,7 @@ class CovidDisease(Model):
             raise ValueError(f"region codes go up to {n_regions - 1} but only {len(labels)} region_labels were given")
         self.agents = agents
         self.params = params
-        self.initial_infected = initial_infected
+        self.log_initial_infected = nn.Parameter(torch.tensor(math.log(initial_infected)))
         self.region_labels = labels
         self.observable_labels = {"new_infections": labels, "new_deaths": labels}
         self.transmission = Transmission(
@@ -95,12 +97,23 @@ class CovidDisease(Model):
         return cls(population.agents, population.layers, params, region_labels=labels,
                    initial_infected=initial_infected)
 
+    @property
+    def initial_infected(self) -> int:
+        """Agents exposed on day 0: exp(`log_initial_infected`) rounded, within [1, N]."""
+        return min(max(round(float(self.log_initial_infected.detach().exp())), 1), self.agents.n)
+
     def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
         return World.of(self.initial_agents(seed=seed, differentiable=differentiable), seed=seed,
                         differentiable=differentiable)
 
     def initial_agents(self, *, seed: int, differentiable: bool = False) -> AgentTable:
-        """The agents at step 0 with the disease columns: `initial_infected` exposed on day 0, the rest susceptible."""
+        """The agents at step 0 with the disease columns: `initial_infected` exposed on day 0, the rest susceptible.
+
+        The first infections are the `initial_infected` agents with the smallest uniforms of the seed. In
+        differentiable mode their E mass is 1 + (l - stop_grad(l)), l = `log_initial_infected` (value 1, derivative
+        1 each), a straight-through count: d(sum of first infections)/dl = initial_infected = exp(l), so gradients
+        reach the calibrated initial level while both modes seed exactly the same agents.
+        """
         n = self.agents.n
         u = rng.uniform(seed, 0, "initial_infected", self.agents.ids)
         first = torch.topk(u, self.initial_infected, largest=False).indices
@@ -110,8 +123,11 @@ class CovidDisease(Model):
         never = torch.full((n,), NOT_YET, dtype=torch.int16)
         newly_infected, newly_dead = is_first, torch.zeros(n, dtype=torch.bool)
         if differentiable:
+            level = self.log_initial_infected - self.log_initial_infected.detach()  # 0, derivative 1
+            first_mass = is_first.float() * level  # [N]
             stage = nn.functional.one_hot(stage.long(), len(Stage)).float()
-            newly_infected, newly_dead = newly_infected.float(), newly_dead.float()
+            stage = stage + first_mass.unsqueeze(-1) * stage.new_tensor([-1.0, 1, 0, 0, 0, 0])  # moves S to E
+            newly_infected, newly_dead = newly_infected.float() + first_mass, newly_dead.float()
         return self.agents.with_columns({
             "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,
             "infection_day": torch.where(is_first, 0, never).to(torch.int16), "onset_day": never,
@@ -126,15 +142,15 @@ class CovidDisease(Model):
     def observe(self, world: World) -> dict[str, Tensor]:
         a = world.agents
         n_regions = len(self.region_labels)
-        region = a.region.long()
+        region = a.region
         if world.differentiable:
             counts = a.stage.sum(0)  # [6]
-            infections = counts.new_zeros(n_regions).index_add(0, region, a.newly_infected)
-            deaths = counts.new_zeros(n_regions).index_add(0, region, a.newly_dead)
+            infections = group_sum(a.newly_infected, region, n_regions)
+            deaths = group_sum(a.newly_dead, region, n_regions)
         else:
-            counts = torch.bincount(a.stage.long(), minlength=len(Stage)).float()
-            infections = torch.bincount(region[a.newly_infected], minlength=n_regions).float()
-            deaths = torch.bincount(region[a.newly_dead], minlength=n_regions).float()
+            counts = bincount(a.stage, len(Stage))
+            infections = count_where(region, a.newly_infected, n_regions)
+            deaths = count_where(region, a.newly_dead, n_regions)
         return {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
                 "new_infections": infections, "new_deaths": deaths}
 
@@ -142,6 +158,21 @@ class CovidDisease(Model):
 NYC_START_DATE = dt.date(2020, 3, 1)
 """Default first day of a `CovidNYC` run: three weeks before NYC PAUSE (2020-03-22, a Sunday; with decisions on
 steps 0, 7, 14, ... the weekly behaviour and labour steps then fall on PAUSE day)."""
+
+
+NYC_INFECTIONS_ON_START_DATE = 10_700
+"""Infections in New York City by 2020-03-01 (the day of its first confirmed case): median estimate of the
+Northeastern University GLEAM model (Davis JT et al. 2021, "Cryptic transmission of SARS-CoV-2 and the first COVID-19
+wave", Nature 600:127-132, doi 10.1038/s41586-021-04130-w; figure reported by the New York Times, 2020-04-23). Used as
+the default seeding at city scale; `initial_infected_at_scale` turns it into a number of agents."""
+
+
+def initial_infected_at_scale(city_infections: float, scale: float) -> int:
+    """Agents to infect on day 0 of a population at `scale` (fraction of the city): round(scale x city_infections),
+    at least 1."""
+    if not (city_infections >= 1 and 0 < scale <= 1):
+        raise ValueError(f"need city_infections >= 1 and scale in (0, 1], got {city_infections!r} and {scale!r}")
+    return max(1, round(scale * city_infections))
 
 
 class CovidNYC(CovidDisease):
@@ -158,21 +189,6 @@ class CovidNYC(CovidDisease):
        their industry's exposure; unemployed members of the labour force are re-hired (`Labour`).
     Day 0 is `start_date` (default 2020-03-01); the labour force at day 0 matches each region's unemployment rate
     of February 2020 (`labour_columns`).
-
-NYC_INFECTIONS_ON_START_DATE = 10_700
-"""Infections in New York City by 2020-03-01 (the day of its first confirmed case): median estimate of the
-Northeastern University GLEAM model (Davis JT et al. 2021, "Cryptic transmission of SARS-CoV-2 and the first COVID-19
-wave", Nature 600:127-132, doi 10.1038/s41586-021-04130-w; figure reported by the New York Times, 2020-04-23). Used as
-the default seeding at city scale; `initial_infected_at_scale` turns it into a number of agents."""
-
-
-def initial_infected_at_scale(city_infections: float, scale: float) -> int:
-    """Agents to infect on day 0 of a population at `scale` (fraction of the city): round(scale x city_infections),
-    at least 1."""
-    if not (city_infections >= 1 and 0 < scale <= 1):
-        raise ValueError(f"need city_infections >= 1 and scale in (0, 1], got {city_infections!r} and {scale!r}")
-    return max(1, round(scale * city_infections))
-
 
     Records each day what `CovidDisease` records, plus per region the symptom onsets of the day before
     (`ONSET_OBSERVABLES`, for the observation model), the labour force and the unemployed (`labour_force`,

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor, nn
 
+from populace.core.ops import count_where, group_sum
 from populace.core.trajectory import Trajectory
 from populace.core.world import World
 from populace.data.boroughs import borough_from
@@ -54,15 +55,14 @@ def daily_observables(world: World, n_regions: int) -> dict[str, Tensor]:
     """
     a = world.agents
     today = (a.onset_day == world.step - 1) & (a.onset_day >= 0)  # [N]
-    region = a.region.long()
+    region = a.region
     if world.differentiable:
         stage = a.stage  # [N, 6]
-        counts = stage.new_zeros(2, n_regions)
-        symptomatic = counts[0].index_add(0, region, stage[:, Stage.I] * (today & ~a.is_asymptomatic))
-        asymptomatic = counts[1].index_add(0, region, stage[:, Stage.A] * (today & a.is_asymptomatic))
+        symptomatic = group_sum(stage[:, Stage.I] * (today & ~a.is_asymptomatic), region, n_regions)
+        asymptomatic = group_sum(stage[:, Stage.A] * (today & a.is_asymptomatic), region, n_regions)
     else:
-        symptomatic = torch.bincount(region[today & ~a.is_asymptomatic], minlength=n_regions).float()
-        asymptomatic = torch.bincount(region[today & a.is_asymptomatic], minlength=n_regions).float()
+        symptomatic = count_where(region, today & ~a.is_asymptomatic, n_regions)
+        asymptomatic = count_where(region, today & a.is_asymptomatic, n_regions)
     return {ONSET_OBSERVABLES[0]: symptomatic, ONSET_OBSERVABLES[1]: asymptomatic}
 
 

@@ -1,0 +1,148 @@
+"""`populace calibrate covid-nyc`: fit the NYC COVID-19 + labour model to DOHMH and NYS DOL by gradient descent.
+
+Builds the synthetic city at `--scale`, loads the targets on `--train` (and `--test`, the held-out window after it),
+fits by Adam (`populace.calibrate.fit`), and writes into `--out`: `parameters.json` (fitted values, natural units),
+`loss_history.parquet` and `loss_curve.png`, `checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
+draws `draws.parquet` (`load_parameter_draws`), with `--test` the held-out errors `evaluation.parquet` (against the
+naive forecast and, with `--baseline`, the gradient-free optimiser at the same number of simulator runs), and
+`manifest.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from populace import arguments
+from populace.calibrate.baselines import evolution_strategy, naive_forecast
+from populace.calibrate.evaluate import errors, forecast, held_out, observed_smoothed, split
+from populace.calibrate.fit import FitSettings, fit
+from populace.calibrate.nyc import INITIAL_INFECTED_CITY, STARTING_BETA, nyc_calibration, save_fit
+from populace.calibrate.problem import MODES, Calibration
+from populace.calibrate.targets import DateWindow, Targets, load_targets
+from populace.calibrate.uncertainty import ensemble, save_parameter_draws
+from populace.manifest import RunManifest, cli_arguments
+
+
+def window(text: str) -> DateWindow:
+    try:
+        return DateWindow.parse(text)
+    except (TypeError, ValueError) as bad:
+        raise argparse.ArgumentTypeError(str(bad)) from bad
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register `populace calibrate covid-nyc`."""
+    calibrate = commands.add_parser("calibrate", help="fit a model's parameters to real data by gradient descent")
+    models = calibrate.add_subparsers(dest="model", required=True)
+    p = models.add_parser("covid-nyc", help="the NYC COVID-19 + labour model against DOHMH and NYS DOL",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--train", type=window, default=DateWindow.parse("2020-03-01:2020-12-31"),
+                   help="training window START:END (ISO dates)")
+    p.add_argument("--test", type=window, default=None,
+                   help="held-out window right after --train (START:END), for the evaluation")
+    p.add_argument("--scale", type=arguments.fraction, default=0.01, help="fraction of NYC's people, in (0, 1]")
+    p.add_argument("--mode", choices=MODES, default="free",
+                   help="weekly beta and isolation as free parameters, or outputs of a calibration network")
+    p.add_argument("--iterations", type=arguments.positive_int, default=30, help="Adam iterations")
+    p.add_argument("--lr", type=arguments.positive_float, default=0.05, help="Adam learning rate")
+    p.add_argument("--clip", type=arguments.positive_float, default=5.0, help="gradient norm clipping")
+    p.add_argument("--seeds-per-step", type=arguments.positive_int, default=1, help="simulator seeds per iteration")
+    p.add_argument("--checkpoint-every", type=arguments.positive_int, default=5, help="iterations per checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    p.add_argument("--ensemble", type=arguments.non_negative_int, default=0,
+                   help="members of the parameter ensemble (0: none)")
+    p.add_argument("--ensemble-iterations", type=arguments.positive_int, default=5, help="iterations per member")
+    p.add_argument("--baseline", action="store_true",
+                   help="also fit by the gradient-free (1+1)-ES with as many simulator runs (needs --test)")
+    p.add_argument("--eval-seeds", type=arguments.positive_int, default=3, help="seeds averaged in the forecast")
+    p.add_argument("--beta", type=arguments.positive_float, default=STARTING_BETA,
+                   help="starting beta of every week (high enough to keep the epidemic alive in a small city)")
+    p.add_argument("--initial-infected", type=arguments.positive_float, default=INITIAL_INFECTED_CITY,
+                   help="starting guess of infections on the first day, city scale")
+    p.add_argument("--seed", type=arguments.non_negative_int, default=1, help="run seed (iteration seeds derive)")
+    p.add_argument("--population-seed", type=arguments.non_negative_int, default=1, help="synthetic city seed")
+    p.add_argument("--out", type=arguments.output_dir, default=Path("populace-out/calibrate-covid-nyc"),
+                   help="output directory")
+    p.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
+    p.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=calibrate_covid_nyc)
+
+
+def _check_windows(args: argparse.Namespace) -> None:
+    if args.test is not None and args.test.start != args.train.end + dt.timedelta(days=1):
+        raise SystemExit(f"--test must start the day after --train ends ({args.train.end}), got {args.test.start}")
+    if args.baseline and args.test is None:
+        raise SystemExit("--baseline compares held-out errors: give --test too")
+
+
+def calibrate_covid_nyc(args: argparse.Namespace) -> int:
+    from populace.population.nyc import build_nyc  # imported here: it pulls in the data loaders
+
+    _check_windows(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    full_window = DateWindow(args.train.start, (args.test or args.train).end)
+    full = load_targets(full_window, data_dir=args.data_dir)
+    train, test = split(full, args.train) if args.test else (full, None)
+    settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, clip_norm=args.clip,
+                           seeds_per_step=args.seeds_per_step, seed=args.seed, checkpoint_every=args.checkpoint_every)
+    out: Path = args.out
+    with RunManifest(out, arguments=cli_arguments(args), seeds={"run": args.seed, "population": args.population_seed},
+                     inputs=[], command=args.command_line) as manifest:
+        started = time.perf_counter()
+        population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
+
+        def problem(mode: str) -> Calibration:
+            return nyc_calibration(population, train, scale=args.scale, mode=mode, full_cases=full.cases,
+                                   tests_days=full_window.days, data_dir=args.data_dir,
+                                   initial_infected_city=args.initial_infected, beta_per_day=args.beta)
+
+        calibration = problem(args.mode)
+        built = time.perf_counter()
+        history = fit(calibration, settings, out=out, resume=args.resume,
+                      progress=False if args.no_progress else None)
+        fitted = time.perf_counter()
+        title = f"{population.agents.n:,} agents (scale {args.scale:g}), {args.train}, mode {args.mode}"
+        for path in save_fit(out, calibration, history, title=title):
+            manifest.add_output(path)
+        if args.ensemble:
+            draws = ensemble(calibration, settings, members=args.ensemble, iterations=args.ensemble_iterations)
+            path = save_parameter_draws(out / "draws.parquet", draws, {"window": str(args.train), "mode": args.mode,
+                                                                      "scale": args.scale})
+            manifest.add_output(path)
+        if test is not None:
+            table = evaluate(calibration, full, train, test, args, problem, settings)
+            table.to_parquet(out / "evaluation.parquet", index=False)
+            manifest.add_output(out / "evaluation.parquet")
+            print(table[table["region"] == "all"].to_string(index=False))
+        manifest.results.update(agents=population.agents.n, iterations=len(history),
+                                final_loss=float(history["loss"].iloc[-1]) if len(history) else None,
+                                build_seconds=round(built - started, 2), fit_seconds=round(fitted - built, 2))
+    print(f"calibrated CovidNYC ({population.agents.n:,} agents, scale {args.scale:g}) on {args.train}, mode "
+          f"{args.mode}: loss {history['loss'].iloc[0]:.4f} -> {history['loss'].iloc[-1]:.4f} in {len(history)} "
+          f"iterations, {fitted - built:.0f} s; outputs in {out}")
+    return 0
+
+
+def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targets, args: argparse.Namespace,
+             problem: Callable[[str], Calibration], settings: FitSettings) -> pd.DataFrame:
+    """Held-out errors of the gradient fit, the naive forecast and (with --baseline) the gradient-free fit."""
+    seeds = [10_000 + k for k in range(args.eval_seeds)]
+    observed = held_out(observed_smoothed(full), full, test)
+    tables = [errors("gradient", held_out(forecast(calibration, full, seeds), full, test), observed, test.regions),
+              errors("naive", naive_forecast(train, test.window.days, len(test.months)), observed, test.regions)]
+    if args.baseline:
+        free = problem("free")
+        evolution_strategy(free, simulator_runs=settings.iterations * settings.seeds_per_step,
+                           seeds_per_evaluation=settings.seeds_per_step, seed=settings.seed)
+        tables.append(errors("gradient_free", held_out(forecast(free, full, seeds), full, test), observed,
+                             test.regions))
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,95 @@
+"""The NYC calibration set up from the real data: targets, tests, the model on a built city, the network features;
+and the outputs of a fit (parameters JSON, loss curve PNG and Parquet). Used by `populace calibrate covid-nyc` and
+the docs scripts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import torch
+
+from populace.calibrate.problem import Calibration, calibration_model, weeks_in
+from populace.calibrate.schedule import CalibrationNetwork, network_features
+from populace.calibrate.targets import LossWeights, Targets, region_order
+from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale
+from populace.models.covid_nyc.observe import Observation, daily_tests_on
+from populace.models.covid_nyc.policy import nyc_2020_schedule
+from populace.population.storage import Population
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+INITIAL_INFECTED_CITY = NYC_INFECTIONS_ON_START_DATE
+"""Starting guess of the infections on the first day at city scale (`NYC_INFECTIONS_ON_START_DATE`; calibrated)."""
+STARTING_BETA = 0.2
+"""Default starting beta of every week. `CovidParams`' 0.12 lets the epidemic die out after NYC PAUSE in a city of
+a few thousand agents, and the weeks after extinction get no gradient; from 0.2 it survives the summer of 2020 at
+scale 0.002 and the fit brings beta down where the data say so."""
+
+
+def nyc_calibration(population: Population, train: Targets, *, scale: float, mode: str = "free",
+                    full_cases: torch.Tensor | None = None, tests_days: int | None = None,
+                    data_dir: str | os.PathLike[str] | None = None, weights: LossWeights | None = None,
+                    beta_per_day: float = STARTING_BETA, initial_infected_city: float = INITIAL_INFECTED_CITY,
+                    checkpoint_days: int | None = 14, network_seed: int = 0) -> Calibration:
+    """A `Calibration` of `CovidNYC` on a built city against `train` (its window starts the run).
+
+    `tests_days`: days of DOHMH tests to load (at least the training days; more to forecast past them).
+    `full_cases`: observed cases [T, R] from the first day, for the network's features (frozen after training).
+    """
+    weeks = weeks_in(train.window.days)
+    initial = initial_infected_at_scale(initial_infected_city, scale)
+    model = calibration_model(population, start_date=train.window.start, weeks=weeks, beta_per_day=beta_per_day,
+                              initial_infected=initial)
+    dates = [train.window.start + dt.timedelta(days=k) for k in range(tests_days or train.window.days)]
+    tests = daily_tests_on(dates, data_dir=data_dir)
+    network = None
+    if mode == "network":
+        residents = torch.bincount(population.agents.region.long(), minlength=len(model.region_labels)).double()
+        residents = residents[region_order(model.region_labels, train)]
+        cases = train.cases if full_cases is None else full_cases
+        features = network_features(train.window.start, weeks, cases, nyc_2020_schedule(),
+                                    residents_by_region=(residents / scale).tolist(),
+                                    last_observed_day=train.window.days)
+        network = CalibrationNetwork(features, log_beta_0=math.log(beta_per_day),
+                                     resident_share_by_region=(residents / residents.sum()).tolist(),
+                                     seed=network_seed)
+    return Calibration(model, Observation(), train, scale=scale, tests_per_day=tests, weights=weights, mode=mode,
+                       network=network, checkpoint_days=checkpoint_days)
+
+
+def save_fit(out: Path, calibration: Calibration, history: pd.DataFrame, *, title: str) -> list[Path]:
+    """Write parameters.json, loss_history.parquet and loss_curve.png into `out`; return the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    params = out / "parameters.json"
+    params.write_text(json.dumps({"window": str(calibration.targets.window), "mode": calibration.mode,
+                                  "scale": calibration.scale, **calibration.natural_values()}, indent=1))
+    table = out / "loss_history.parquet"
+    history.to_parquet(table, index=False)
+    figure = plot_loss(history, title=title)
+    curve = out / "loss_curve.png"
+    figure.savefig(curve, dpi=110)
+    plt.close(figure)
+    return [params, table, curve]
+
+
+def plot_loss(history: pd.DataFrame, *, title: str) -> plt.Figure:
+    """Total loss and its terms per iteration (log scale)."""
+    figure, ax = plt.subplots(figsize=(7, 4))
+    for column, style in (("loss", "k-"), ("cases", "r--"), ("deaths", "b:"), ("unemployment", "g-.")):
+        if column in history and history[column].notna().any():
+            ax.plot(history["iteration"], history[column], style, label=column)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss (normalised terms)")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure

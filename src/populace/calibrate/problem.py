@@ -1,0 +1,240 @@
+r"""`Calibration`: a `CovidNYC` model, its `Observation`, the targets, and what is learned; the loss of a run.
+
+What is learned (`Calibration.trainable()`), by name in the model (`model.`) or the observation (`observation.`):
+
+- static: `observation.logit_ascertainment` and `observation.tests_slope` (the latter only with a test series),
+  `model.log_initial_infected` (agents infected on day 0), and the labour response `model.labour.log_*` /
+  `logit_*` (job loss at baseline and under lockdown, the effect of staying home, re-hiring and its reduction
+  under lockdown);
+- weekly: `model.transmission.log_beta` [W] and `model.behaviour.decision_model.isolate_logit_by_week` [W, R],
+  either free (mode "free") or outputs of a `CalibrationNetwork` whose weights are learned (mode "network").
+
+Everything else (the disease's natural history, the orders, the heuristic's other behaviour parameters) stays at
+its published or assumed value. A run gives reported cases and deaths per borough per day (city scale: divided by
+the population's scale) and the unemployment rate per borough per month; `loss` compares them with the targets
+(`populace.calibrate.targets`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from populace.calibrate.schedule import CalibrationNetwork, WeeklyIsolationDecisions, attach_network
+from populace.calibrate.targets import LossWeights, Targets, log_series_loss, rate_loss, region_order
+from populace.core.runner import run
+from populace.core.trajectory import Trajectory
+from populace.models.covid_nyc.model import CovidNYC
+from populace.models.covid_nyc.observe import (
+    Observation,
+    monthly_unemployment_rate,
+    series_dates,
+    series_from_trajectory,
+)
+from populace.models.covid_nyc.params import CovidParams
+from populace.population.storage import Population
+
+DAYS_PER_WEEK = 7
+MODES = ("free", "network")
+STATIC_MODEL_PARAMETERS = ("log_initial_infected", "labour.log_job_loss_per_week",
+                           "labour.log_lockdown_job_loss_per_week", "labour.log_stay_home_job_loss_factor",
+                           "labour.log_rehire_per_week", "labour.logit_lockdown_rehire_reduction")
+WEEKLY_MODEL_PARAMETERS = ("transmission.log_beta", "behaviour.decision_model.isolate_logit_by_week")
+OBSERVATION_PARAMETERS = ("logit_ascertainment", "tests_slope")
+
+
+def weeks_in(days: int) -> int:
+    return max(1, math.ceil(days / DAYS_PER_WEEK))
+
+
+def calibration_model(population: Population, *, start_date: dt.date | str, weeks: int,
+                      beta_per_day: float = 0.12, initial_infected: int = 10,
+                      params: CovidParams | None = None) -> CovidNYC:
+    """`CovidNYC` on `population` with `weeks` weekly betas (all `beta_per_day`) and `WeeklyIsolationDecisions`."""
+    n_regions = len(population.manifest.get("codes", {}).get("region") or []) or int(population.agents.region.max()) + 1
+    params = (params or CovidParams()).replace(beta_by_week=(beta_per_day,) * weeks)
+    return CovidNYC.from_population(population, params, start_date=start_date, initial_infected=initial_infected,
+                                    behaviour=WeeklyIsolationDecisions(weeks, n_regions))
+
+
+class Calibration(nn.Module):
+    """The calibration problem: simulate, observe, compare (see the module docstring).
+
+    Args:
+        model: a `CovidNYC` built by `calibration_model` (weekly betas and `WeeklyIsolationDecisions`), starting on
+            the targets' first day.
+        observation: the observation model whose parameters are learned.
+        targets: the observed series on the training window.
+        scale: the population's fraction of the real one (simulated counts are divided by it).
+        tests_per_day: tests per day from the first day [>= T] (drives ascertainment), or None (constant).
+        weights: weights of the loss terms.
+        mode: "free" or "network".
+        network: the `CalibrationNetwork` (mode "network" only).
+        checkpoint_days: time checkpointing of differentiable runs (bounded memory).
+        frozen: names (as in `trainable()`) to keep at their values instead of learning them.
+    """
+
+    def __init__(self, model: CovidNYC, observation: Observation, targets: Targets, *, scale: float,
+                 tests_per_day: Tensor | None = None, weights: LossWeights | None = None, mode: str = "free",
+                 network: CalibrationNetwork | None = None, checkpoint_days: int | None = 14,
+                 frozen: Collection[str] = ()):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if (mode == "network") != (network is not None):
+            raise ValueError("give a CalibrationNetwork exactly when mode='network'")
+        if model.start_date != targets.window.start:
+            raise ValueError(f"the model starts on {model.start_date} but the targets on {targets.window.start}; "
+                             "build the model with start_date=targets.window.start")
+        if not (0 < scale <= 1):
+            raise ValueError(f"scale must be in (0, 1] (the population's fraction of the real one), got {scale}")
+        if not isinstance(model.behaviour.decision_model, WeeklyIsolationDecisions):
+            raise TypeError("the model must use WeeklyIsolationDecisions; build it with calibration_model()")
+        if tests_per_day is not None and (tests_per_day.dim() != 1 or tests_per_day.numel() < targets.window.days):
+            raise ValueError(f"tests_per_day must be [days >= {targets.window.days}], got "
+                             f"{list(tests_per_day.shape)}")
+        self.model = model
+        self.observation = observation
+        self.network = network
+        if network is not None:
+            attach_network(model, network)
+        self.targets = targets
+        self.scale = float(scale)
+        self.register_buffer("tests_per_day", None if tests_per_day is None else tests_per_day.float())
+        self.weights = weights or LossWeights()
+        self.mode = mode
+        self.checkpoint_days = checkpoint_days
+        self.regions = region_order(model.region_labels, targets)
+        self.frozen = frozenset(frozen)
+        unknown = sorted(self.frozen - set(self._learnable()))
+        if unknown:
+            raise KeyError(f"cannot freeze {unknown}: not learned in mode {mode!r} (learned: "
+                           f"{', '.join(self._learnable())})")
+
+    @property
+    def days(self) -> int:
+        return self.targets.window.days
+
+    def trainable(self) -> dict[str, nn.Parameter]:
+        """The learned tensors by name: statics and weekly ones (free) or network weights (network), less `frozen`."""
+        return {name: p for name, p in self._learnable().items() if name not in self.frozen}
+
+    def _learnable(self) -> dict[str, nn.Parameter]:
+        model = dict(self.model.named_parameters())
+        names = list(STATIC_MODEL_PARAMETERS) + (list(WEEKLY_MODEL_PARAMETERS) if self.mode == "free" else [])
+        out = {f"model.{n}": model[n] for n in names}
+        observation = dict(self.observation.named_parameters())
+        for n in OBSERVATION_PARAMETERS if self.tests_per_day is not None else OBSERVATION_PARAMETERS[:1]:
+            out[f"observation.{n}"] = observation[n]
+        if self.network is not None:
+            out.update({f"network.{n}": p for n, p in self.network.named_parameters()})
+        return out
+
+    def simulate(self, seed: int, *, differentiable: bool = True, days: int | None = None,
+                 months: Sequence[dt.date] | None = None) -> dict[str, Tensor]:
+        """One run from the first day: `cases`, `deaths`, `infections` [T, R] (city scale, target region order) and
+        `unemployment` [M, R] (%) on `months` (default: the targets')."""
+        return self.series(self.trajectory(seed, differentiable=differentiable, days=days), months=months)
+
+    def trajectory(self, seed: int, *, differentiable: bool = True, days: int | None = None) -> Trajectory:
+        """The model's run over `days` (default: the targets' window), time-checkpointed when differentiable."""
+        days = self.days if days is None else days
+        if self.tests_per_day is not None and self.tests_per_day.numel() < days:
+            raise ValueError(f"tests_per_day covers {self.tests_per_day.numel()} days, the run {days}")
+        return run(self.model, days, seed=seed, differentiable=differentiable, progress=False,
+                   checkpoint_days=self.checkpoint_days if differentiable else None)
+
+    def series(self, trajectory: Trajectory, *, months: Sequence[dt.date] | None = None) -> dict[str, Tensor]:
+        """The observed series of a run (see `simulate`), through the observation model."""
+        days = len(trajectory.steps) - 1
+        tests = None if self.tests_per_day is None else self.tests_per_day[:days]
+        order = self.regions
+        observed = self.observation(trajectory, tests)
+        labour = series_from_trajectory(trajectory, ["labour_force", "unemployed"])
+        all_months, rate = monthly_unemployment_rate(labour["labour_force"], labour["unemployed"],
+                                                     series_dates(trajectory))
+        months = list(self.targets.months if months is None else months)
+        missing = [m for m in months if m not in all_months]
+        if missing:
+            raise ValueError(f"the run does not cover month(s) {missing}")
+        rows = [all_months.index(m) for m in months]
+        return {"cases": observed["reported_cases"][:, order] / self.scale,
+                "deaths": observed["deaths"][:, order] / self.scale,
+                "infections": observed["infections"][:, order] / self.scale,
+                "unemployment": rate[rows][:, order]}
+
+    def loss(self, simulated: dict[str, Tensor], targets: Targets | None = None) -> tuple[Tensor, dict[str, float]]:
+        """(total loss, {term: value}) of a run's series against the targets (module docstring of `targets`)."""
+        targets = targets or self.targets
+        parts = {"cases": log_series_loss(simulated["cases"], targets.cases),
+                 "deaths": log_series_loss(simulated["deaths"], targets.deaths)}
+        if len(targets.months):
+            parts["unemployment"] = rate_loss(simulated["unemployment"], targets.unemployment)
+        total = sum(getattr(self.weights, name) * value for name, value in parts.items())
+        return total, {name: float(value.detach()) for name, value in parts.items()}
+
+    def seed_loss(self, seed: int, *, differentiable: bool = True) -> tuple[Tensor, dict[str, float]]:
+        return self.loss(self.simulate(seed, differentiable=differentiable))
+
+    @torch.no_grad()
+    def synthetic_targets(self, seeds: Sequence[int]) -> Targets:
+        """Targets made by the simulator itself at the current parameters (fast mode, mean over `seeds`), on the
+        targets' window and months: data with known parameters, for recovery tests."""
+        runs = [self.simulate(s, differentiable=False) for s in seeds]
+        mean = {name: torch.stack([r[name] for r in runs]).mean(0).double() for name in ("cases", "deaths",
+                                                                                           "unemployment")}
+        t = self.targets
+        return Targets(t.window, t.regions, mean["cases"], mean["deaths"], t.months, mean["unemployment"])
+
+    @torch.no_grad()
+    def draw(self) -> dict[str, Tensor]:
+        """The learned quantities as plain tensors (the network evaluated), keyed `model.<name>` and
+        `observation.<name>`: load them with `load_draw` into a `calibration_model` and an `Observation`."""
+        model = self.model
+        out = {f"model.{n}": model.get_parameter(n).detach().clone() for n in STATIC_MODEL_PARAMETERS}
+        out["model.transmission.log_beta"] = model.transmission.log_beta.detach().clone()
+        decisions = model.behaviour.decision_model
+        out["model.behaviour.decision_model.isolate_logit_by_week"] = decisions.isolate_logit_by_week.detach().clone()
+        for n in OBSERVATION_PARAMETERS:
+            out[f"observation.{n}"] = getattr(self.observation, n).detach().clone()
+        return out
+
+    @torch.no_grad()
+    def natural_values(self) -> dict[str, object]:
+        """The fitted quantities in natural units, for a JSON summary."""
+        model, obs = self.model, self.observation
+        labour = model.labour
+        return {
+            "ascertainment": float(torch.sigmoid(obs.logit_ascertainment)),
+            "tests_slope": float(obs.tests_slope),
+            "initial_infected_in_population": float(model.log_initial_infected.exp()),
+            "initial_infected_city_scale": float(model.log_initial_infected.exp()) / self.scale,
+            "job_loss_per_week": float(labour.job_loss_per_week),
+            "lockdown_job_loss_per_week": float(labour.lockdown_job_loss_per_week),
+            "stay_home_job_loss_factor": float(labour.stay_home_job_loss_factor),
+            "rehire_per_week": float(labour.rehire_per_week),
+            "lockdown_rehire_reduction": float(labour.lockdown_rehire_reduction),
+            "beta_by_week": [float(b) for b in model.transmission.log_beta.exp()],
+            "isolate_logit_by_week": model.behaviour.decision_model.isolate_logit_by_week.tolist(),
+            "regions": list(self.targets.regions),
+        }
+
+
+def load_draw(draw: dict[str, Tensor], model: CovidNYC, observation: Observation) -> None:
+    """Copy a draw (`Calibration.draw`, `load_parameter_draws`) into a `calibration_model` and an `Observation`."""
+    params = {**{f"model.{n}": p for n, p in model.named_parameters()},
+              **{f"observation.{n}": p for n, p in observation.named_parameters()}}
+    unknown = sorted(set(draw) - set(params))
+    if unknown:
+        raise KeyError(f"the draw has value(s) {unknown} that the model and observation do not have (build the model "
+                       "with populace.calibrate.calibration_model, not a parametrized copy)")
+    with torch.no_grad():
+        for name, value in draw.items():
+            if params[name].shape != value.shape:
+                raise ValueError(f"{name}: the draw has shape {list(value.shape)}, the model "
+                                 f"{list(params[name].shape)}; build the model with as many weeks and regions")
+            params[name].copy_(value)
