@@ -1,6 +1,7 @@
 """Benchmark: CovidNYC on the synthetic New York City; prints seconds per simulated day, peak memory, final stages.
 
     python benchmarks/covid_nyc.py --population /tmp/nyc-full --days 60          # fast mode, a saved population
+    python benchmarks/covid_nyc.py --population /tmp/nyc-full --days 120 --beta 0.3   # a whole epidemic wave
     python benchmarks/covid_nyc.py --scale 0.1 --days 60                         # fast mode, built here
     python benchmarks/covid_nyc.py --differentiable --agents-scale 0.12 --days 120 --checkpoint-days 10  # ~1M agents
 
@@ -23,6 +24,7 @@ import torch
 from populace.manifest import peak_memory_bytes
 from populace.models.covid_nyc import CovidNYC
 from populace.models.covid_nyc.model import STAGE_OBSERVABLES
+from populace.models.covid_nyc.params import CovidParams
 from populace.population.nyc import build_nyc
 from populace.population.storage import Population
 
@@ -79,6 +81,8 @@ def main() -> None:
                         help="scale of the population built for --differentiable (0.12: about 1M agents)")
     parser.add_argument("--initial-infected", type=int, default=None,
                         help="agents exposed on day 0 (default: 1 per 10,000 agents, at least 10)")
+    parser.add_argument("--beta", type=float, default=None,
+                        help="transmission rate of every week (default: CovidParams'; 0.3 gives a whole wave)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
@@ -91,8 +95,10 @@ def main() -> None:
     n, n_edges = population.n_agents, population.layers.n_edges
     print(f"agents {n:,}, directed contacts {n_edges:,} ({n_edges / n:.1f} per agent); {how}", flush=True)
     initial = args.initial_infected or max(10, n // 10_000)
-    model = CovidNYC.from_population(population, initial_infected=initial)
-    print(f"initial infected {initial}, days {days}, mode {'differentiable' if args.differentiable else 'fast'}",
+    params = CovidParams() if args.beta is None else CovidParams(beta_by_week=(args.beta,))
+    model = CovidNYC.from_population(population, params, initial_infected=initial)
+    mode = "differentiable" if args.differentiable else "fast"
+    print(f"beta {params.beta_by_week}, initial infected {initial}, days {days}, mode {mode}",
           flush=True)
 
     if args.differentiable:
