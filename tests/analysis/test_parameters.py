@@ -53,3 +53,21 @@ def test_draws_are_read_loaded_and_assigned(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"draws": [{"transmission.log_beta": "high"}]}))
     with pytest.raises(ValueError, match="draw 0 has a value that is not a number"):
         read_parameter_draws(tmp_path / "bad.json")
+
+
+def test_draws_written_by_calibration_load_into_the_baseline(tmp_path):
+    from populace.calibrate import save_parameter_draws
+
+    weeks, regions = 4, 5
+    draw = {"model.transmission.log_beta": torch.log(torch.tensor([0.3, 0.2, 0.1, 0.15])),
+            "model.behaviour.decision_model.isolate_logit_by_week": torch.full((weeks, regions), 0.5),
+            "model.labour.log_rehire_per_week": torch.tensor(math.log(0.25)),
+            "observation.logit_ascertainment": torch.tensor(-1.0)}
+    path = save_parameter_draws(tmp_path / "draws.parquet", [draw])
+    (loaded,) = read_parameter_draws(path)
+    assert "transmission.log_beta" in loaded
+    model, observation = baseline_models(parse_scenario(SCENARIO), layered_synthetic_population(300, seed=1), loaded)
+    assert torch.allclose(model.transmission.log_beta.detach().exp(), torch.tensor([0.3, 0.2, 0.1, 0.15]))
+    assert torch.equal(model.behaviour.decision_model.isolate_logit_by_week.detach(), torch.full((weeks, regions), 0.5))
+    assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.25)
+    assert float(observation.logit_ascertainment.detach()) == pytest.approx(-1.0)

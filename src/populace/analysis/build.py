@@ -3,8 +3,10 @@
 Parameter files (`parameters:` in a scenario) hold values by `state_dict` key: keys of the model (e.g.
 `transmission.log_beta`, `labour.log_job_loss_per_week`) and of the observation model, prefixed `observation.` (e.g.
 `observation.logit_ascertainment`). A JSON file is either one mapping {key: number or nested list} or
-{"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are read with
-`populace.calibrate.load_parameter_draws` when that module is installed. Keys a file leaves out keep their
+{"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are the Parquet draws of
+`populace calibrate` (`populace.calibrate.load_parameter_draws`; their `model.` key prefix is dropped). The
+baseline takes its number of weekly betas from a draw's `transmission.log_beta`, and a draw with weekly isolation
+shifts (`WEEKLY_ISOLATION_KEY`) gets calibration's `WeeklyIsolationDecisions`. Keys a file leaves out keep their
 defaults; an unknown key or a wrong shape is an error naming it.
 """
 
@@ -28,6 +30,11 @@ from populace.population.storage import Population
 from populace.population.synthetic import layered_synthetic_population
 
 OBSERVATION_PREFIX = "observation."
+CALIBRATION_MODEL_PREFIX = "model."
+"""`populace calibrate` names the simulator's keys `model.<state_dict key>`."""
+WEEKLY_ISOLATION_KEY = "behaviour.decision_model.isolate_logit_by_week"
+"""The weekly isolation shifts [W, R] of calibration's `WeeklyIsolationDecisions`."""
+BETA_KEY = "transmission.log_beta"
 
 
 def build_population(spec: PopulationSpec, *, data_dir: str | os.PathLike[str] | None = None) -> Population:
@@ -71,7 +78,8 @@ def read_parameter_draws(path: str | Path) -> list[dict[str, Tensor]]:
         except ModuleNotFoundError:
             raise ValueError(f"{path}: only JSON parameter files can be read without populace.calibrate; write "
                              '{"draws": [{"transmission.log_beta": [...], ...}]} as JSON') from None
-        return [{str(k): torch.as_tensor(v) for k, v in draw.items()} for draw in calibrate.load_parameter_draws(path)]
+        return [{str(k).removeprefix(CALIBRATION_MODEL_PREFIX): torch.as_tensor(v) for k, v in draw.items()}
+                for draw in calibrate.load_parameter_draws(path)]
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -114,9 +122,16 @@ def apply_parameters(model: nn.Module, observation: nn.Module, values: Mapping[s
 def baseline_models(scenario: Scenario, population: Population,
                     draw: Mapping[str, Tensor] | None = None) -> tuple[CovidNYC, Observation]:
     """The baseline `CovidNYC` (NYC 2020 orders, heuristic behaviour) and `Observation`, with `draw` loaded."""
-    params = CovidParams() if scenario.model.beta_by_week is None else CovidParams(
-        beta_by_week=scenario.model.beta_by_week)
-    model = CovidNYC(population.agents, population.layers, params, start_date=scenario.start,
+    beta = scenario.model.beta_by_week
+    if draw and BETA_KEY in draw:  # as many weeks as the draw; its values are loaded below
+        beta = tuple(float(b) for b in draw[BETA_KEY].exp().reshape(-1))
+    params = CovidParams() if beta is None else CovidParams(beta_by_week=beta)
+    behaviour = None
+    if draw and WEEKLY_ISOLATION_KEY in draw:
+        from populace.calibrate.schedule import WeeklyIsolationDecisions
+
+        behaviour = WeeklyIsolationDecisions(*draw[WEEKLY_ISOLATION_KEY].shape)
+    model = CovidNYC(population.agents, population.layers, params, start_date=scenario.start, behaviour=behaviour,
                      region_labels=region_labels(population), initial_infected=scenario.model.initial_infected)
     observation = Observation()
     if draw:
