@@ -1,23 +1,15 @@
 """Shared pieces of the LLM-archetype tests: a small five-borough population and a deterministic answer function."""
 
-import dataclasses
 import zlib
 
 from populace.llm import Query
-from populace.network import ContactGraph, ContactLayer
 from populace.population.storage import Population
-from populace.population.synthetic import synthetic_population
+from populace.population.synthetic import layered_synthetic_population
 
 
 def five_borough_population(n_agents: int = 2000, *, seed: int = 1) -> Population:
     """Synthetic agents in 5 regions (zones of ~200) with household, school, work and community layers."""
-    people = synthetic_population(n_agents, contacts_per_agent=10, agents_per_zone=200, seed=seed)
-    a = people.agents
-    graph = ContactGraph(a.n, {"household": people.layers["household"],
-                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
-                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
-                               "community": people.layers["random"]})
-    return dataclasses.replace(people, layers=graph)
+    return layered_synthetic_population(n_agents, seed=seed, agents_per_zone=200)
 
 
 def hashed_yes(query: Query) -> tuple[float, float]:

@@ -1,6 +1,5 @@
 """A small calibration problem on a synthetic population: the simulator makes its own targets with known parameters."""
 
-import dataclasses
 import datetime as dt
 import functools
 import math
@@ -19,9 +18,8 @@ from populace.calibrate import (
 )
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.policy import nyc_2020_schedule
-from populace.network import ContactGraph, ContactLayer
 from populace.population.storage import Population
-from populace.population.synthetic import synthetic_population
+from populace.population.synthetic import layered_synthetic_population
 
 START = dt.date(2020, 3, 1)
 
@@ -29,13 +27,7 @@ START = dt.date(2020, 3, 1)
 def regional_population(n_agents: int, *, seed: int = 1) -> Population:
     """Synthetic agents in 5 regions of equal size with household, school, work (groups, weight 0.3) and community
     (random) layers, the layers the NYC orders name."""
-    people = synthetic_population(n_agents, contacts_per_agent=10, agents_per_zone=n_agents // 5, seed=seed)
-    a = people.agents
-    graph = ContactGraph(a.n, {"household": people.layers["household"],
-                               "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
-                               "work": ContactLayer.from_groups(a.workplace, 0.3, name="work"),
-                               "community": people.layers["random"]})
-    return dataclasses.replace(people, layers=graph)
+    return layered_synthetic_population(n_agents, seed=seed, agents_per_zone=n_agents // 5)
 
 
 def tests_per_day(days: int) -> torch.Tensor:

@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from populace.llm.paths import user_cache_dir
-from populace.llm.protocol import Answer, LanguageModel, LLMError, Query
+from populace.llm.protocol import Answer, LanguageModel, LLMError, Query, WrappedModel
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -122,7 +122,7 @@ def _answer_from_json(text: str) -> Answer:
     return Answer(**fields)
 
 
-class CachedModel:
+class CachedModel(WrappedModel):
     """``model`` behind an :class:`AnswerCache`: hits come from the cache (``cached=True``), misses from the model.
 
     Misses are sent to ``model`` in one ``answer()`` call per ``chunk_size`` prompts, and each chunk's answers are
@@ -144,17 +144,6 @@ class CachedModel:
         self.usage = usage
         self.hits = 0
         self.misses = 0
-
-    @property
-    def backend(self) -> str:
-        return self.inner.backend
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    def settings(self) -> Mapping[str, object]:
-        return self.inner.settings()
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         queries = list(queries)

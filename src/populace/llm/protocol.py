@@ -139,3 +139,21 @@ def normalize(weights: Sequence[float]) -> tuple[tuple[float, ...], float]:
     if total <= 0.0 or not math.isfinite(total):
         return tuple(1.0 / len(weights) for _ in weights), 0.0
     return tuple(float(w) / total for w in weights), total
+
+
+class WrappedModel:
+    """Base of the models that wrap another (`CachedModel`, `MeteredModel`): the same backend, model name and
+    settings as `inner`, so wrapping never changes a cache key."""
+
+    inner: LanguageModel
+
+    @property
+    def backend(self) -> str:
+        return self.inner.backend
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    def settings(self) -> Mapping[str, object]:
+        return self.inner.settings()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from populace.llm.protocol import Answer, LanguageModel, LLMError, Query
+from populace.llm.protocol import Answer, LanguageModel, LLMError, Query, WrappedModel
 
 
 class BudgetExceeded(LLMError):  # noqa: N818 (the name reads as what happened)
@@ -71,7 +71,7 @@ class Budget:
                 raise ValueError(f"Budget.{name} must be a whole number >= 0 or None, got {value!r}.")
 
 
-class MeteredModel:
+class MeteredModel(WrappedModel):
     """``model`` with its use recorded in ``usage`` and limited by ``budget``.
 
     Before each call the remaining budget is checked: with calls left for only part of a batch, that part is
@@ -87,17 +87,6 @@ class MeteredModel:
         self.usage = usage if usage is not None else Usage()
         self.chunk_size = chunk_size
         self.dry_run = getattr(model, "dry_run", False)
-
-    @property
-    def backend(self) -> str:
-        return self.inner.backend
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    def settings(self) -> Mapping[str, object]:
-        return self.inner.settings()
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         queries = list(queries)

@@ -90,10 +90,10 @@ def synthetic_population(n_agents: int, *, contacts_per_agent: float = 20.0, age
     return Population(agents, zones, households, ContactGraph(n_agents, layers), manifest)
 
 
-def layered_synthetic_population(n_agents: int, *, seed: int) -> Population:
+def layered_synthetic_population(n_agents: int, *, seed: int, agents_per_zone: int = 32_000) -> Population:
     """`synthetic_population` with the four layers the NYC orders name: household, school and work (groups,
     weight 0.3), community (its random layer, 10 contacts per agent). No data behind it: for tests and examples."""
-    people = synthetic_population(n_agents, contacts_per_agent=10, seed=seed)
+    people = synthetic_population(n_agents, contacts_per_agent=10, agents_per_zone=agents_per_zone, seed=seed)
     a = people.agents
     graph = ContactGraph(a.n, {"household": people.layers["household"],
                                "school": ContactLayer.from_groups(a.school_class, 0.3, name="school"),
