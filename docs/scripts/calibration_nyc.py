@@ -49,6 +49,13 @@ LABELS = {"adam_free": "gradient (free parameters)", "adam_network": "gradient (
 COLORS = {"adam_free": "tab:red", "adam_network": "tab:blue", "es": "tab:orange"}
 
 
+def save(figure: plt.Figure, path: Path) -> None:
+    """Lay out, write as PNG and close a figure."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=0.002)
@@ -129,9 +136,7 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(img.with_name(img.name + "-loss.png"), dpi=110)
-    plt.close(figure)
+    save(figure, img.with_name(img.name + "-loss.png"))
 
     dates = pd.to_datetime(full.window.dates)
     observed = observed_smoothed(full)
@@ -148,9 +153,7 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
         ax.set_ylim(bottom=1)
     axes[0].legend(fontsize=7, loc="upper right")
     figure.suptitle("Reported cases per day: calibrated on the white window, forecast on the grey one")
-    figure.tight_layout()
-    figure.savefig(img.with_name(img.name + "-cases.png"), dpi=110)
-    plt.close(figure)
+    save(figure, img.with_name(img.name + "-cases.png"))
 
     months = pd.to_datetime(list(full.months))
     figure, axes = plt.subplots(len(full.regions), 1, figsize=(9, 12), sharex=True)
@@ -162,9 +165,7 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
         ax.set_title(region, loc="left", fontsize=10)
         ax.set_ylabel("%")
     axes[0].legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(img.with_name(img.name + "-unemployment.png"), dpi=110)
-    plt.close(figure)
+    save(figure, img.with_name(img.name + "-unemployment.png"))
 
     beta = torch.stack([d["model.transmission.log_beta"].exp() for d in draws])  # [M, W]
     weeks = pd.to_datetime([train.window.start + pd.Timedelta(days=7 * w) for w in range(beta.shape[1])])
@@ -175,9 +176,7 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
     ax.set_ylabel("beta (per unit contact weight)")
     ax.legend()
     ax.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(img.with_name(img.name + "-beta.png"), dpi=110)
-    plt.close(figure)
+    save(figure, img.with_name(img.name + "-beta.png"))
 
 
 if __name__ == "__main__":

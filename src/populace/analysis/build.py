@@ -12,7 +12,6 @@ defaults; an unknown key or a wrong shape is an error naming it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from populace.analysis.scenario import PopulationSpec, Scenario
+from populace.calibrate import load_parameter_draws
+from populace.calibrate.schedule import WeeklyIsolationDecisions
 from populace.data.boroughs import BOROUGHS
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import Observation
@@ -73,13 +74,8 @@ def read_parameter_draws(path: str | Path) -> list[dict[str, Tensor]]:
     if not path.is_file():
         raise FileNotFoundError(f"parameters file {str(path)!r} does not exist")
     if path.suffix != ".json":
-        try:
-            calibrate = importlib.import_module("populace.calibrate")
-        except ModuleNotFoundError:
-            raise ValueError(f"{path}: only JSON parameter files can be read without populace.calibrate; write "
-                             '{"draws": [{"transmission.log_beta": [...], ...}]} as JSON') from None
         return [{str(k).removeprefix(CALIBRATION_MODEL_PREFIX): torch.as_tensor(v) for k, v in draw.items()}
-                for draw in calibrate.load_parameter_draws(path)]
+                for draw in load_parameter_draws(path)]
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -128,8 +124,6 @@ def baseline_models(scenario: Scenario, population: Population,
     params = CovidParams() if beta is None else CovidParams(beta_by_week=beta)
     behaviour = None
     if draw and WEEKLY_ISOLATION_KEY in draw:
-        from populace.calibrate.schedule import WeeklyIsolationDecisions
-
         behaviour = WeeklyIsolationDecisions(*draw[WEEKLY_ISOLATION_KEY].shape)
     model = CovidNYC(population.agents, population.layers, params, start_date=scenario.start, behaviour=behaviour,
                      region_labels=region_labels(population), initial_infected=scenario.model.initial_infected)

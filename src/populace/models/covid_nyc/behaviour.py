@@ -33,7 +33,7 @@ from torch import Tensor
 from populace.behavior.interface import GO_TO_WORK, ISOLATE, DecisionModel, decide, is_decision_day
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
-from populace.core.ops import count_where
+from populace.core.ops import bincount, count_where
 from populace.core.world import World
 from populace.models.covid_nyc.disease import Stage, contact_factor_key
 from populace.models.covid_nyc.policy import WORK_FROM_HOME_KEY
@@ -65,14 +65,14 @@ def local_case_situation(world: World, *, window_days: int = 7) -> dict[str, Ten
     is_case = ~a.is_asymptomatic.bool() & (onset >= 0) & (onset < t)
     recent = is_case & (onset >= t - window_days)
     before = is_case & (onset < t - window_days) & (onset >= t - 2 * window_days)
-    residents = torch.bincount(region, minlength=n_regions).clamp(min=1).float()  # [R]
+    residents = bincount(region, n_regions).clamp(min=1)  # [R]
     cases = count_where(region, recent, n_regions)  # [R]
     cases_before = count_where(region, before, n_regions)  # [R]
     incidence = PER_100K * cases / residents  # [R]
     growth = torch.log((cases + 1) / (cases_before + 1))  # [R]
     is_symptomatic = a.stage[:, Stage.I] if world.differentiable else (a.stage == Stage.I).float()  # [N]
-    return {"is_symptomatic": is_symptomatic, "incidence_per_100k": incidence[region.long()],
-            "case_growth": growth[region.long()]}
+    index = region.long()  # [N]
+    return {"is_symptomatic": is_symptomatic, "incidence_per_100k": incidence[index], "case_growth": growth[index]}
 
 
 class Behaviour(Substep):
