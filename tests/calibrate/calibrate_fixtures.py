@@ -36,10 +36,11 @@ def tests_per_day(days: int) -> torch.Tensor:
 
 
 def small_calibration(*, n_agents: int = 1500, days: int = 35, mode: str = "free", beta: float = 0.25,
-                      initial_infected: int = 20, targets: Targets | None = None, seed: int = 1,
-                      frozen: tuple[str, ...] = ()) -> Calibration:
+                      initial_infected: int = 20, importations_per_million_per_day: float = 500.0,
+                      targets: Targets | None = None, seed: int = 1, frozen: tuple[str, ...] = ()) -> Calibration:
     """A calibration on `n_agents` synthetic agents from 2020-03-01; targets: zeros unless given (set them with
-    `synthetic_targets`). Scale 1: counts are compared as they are. Deaths are left out of the loss (weight 0):
+    `synthetic_targets`). Scale 1: counts are compared as they are. Importations: about 0.75 a day in 1,500 agents,
+    so every run has some and their rate gets a gradient. Deaths are left out of the loss (weight 0):
     a few thousand agents have too few deaths in a few weeks for a useful signal."""
     population = regional_population(n_agents, seed=seed)
     window = DateWindow(START, START + dt.timedelta(days=days - 1))
@@ -51,7 +52,8 @@ def small_calibration(*, n_agents: int = 1500, days: int = 35, mode: str = "free
                           torch.zeros(len(months), len(regions), dtype=torch.float64))
     weeks = weeks_in(days)
     model = calibration_model(population, start_date=START, weeks=weeks, beta_per_day=beta,
-                              initial_infected=initial_infected)
+                              initial_infected=initial_infected,
+                              importations_per_million_per_day=importations_per_million_per_day)
     network = None
     if mode == "network":
         residents = torch.bincount(population.agents.region.long(), minlength=len(regions)).double()

@@ -53,8 +53,8 @@ def problem(request):
 
 def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
     calibration, grad = problem
-    expected = {"model.log_initial_infected", "model.labour.log_rehire_per_week", "observation.logit_ascertainment",
-                "observation.tests_slope"}
+    expected = {"model.log_initial_infected", "model.importation.log_rate", "model.labour.log_rehire_per_week",
+                "observation.logit_ascertainment", "observation.tests_slope"}
     if calibration.mode == "free":
         expected |= {"model.transmission.log_beta", "model.behaviour.decision_model.isolate_logit_by_week"}
     else:
@@ -75,15 +75,18 @@ def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
 # biased: autograd / FD measured on this problem (N = 1,000, 28 days) with seeds 0-3 and 4-7: beta 1.08, 0.88;
 # labour 1.74, 0.72 (job loss), 1.15, 0.77 (lockdown job loss), 0.81, 0.72 (stay home), 0.63, 0.62 (re-hiring), 0.94,
 # 0.31 (lockdown re-hiring reduction), all five along one direction 1.46, 0.86; network weights (one direction)
-# 0.69-1.18. The test checks beta alone and the labour rates together (each tensor alone costs 8 more runs; the
-# per-tensor figures above came from this test run tensor by tensor). Tolerance: same sign, ratio in [0.25, 4].
+# 0.69-1.18; importation rate 2.36, 1.20 (its imports are an exact straight-through count, their onward spread
+# passes through the biased transmission estimator). The test checks beta and importations alone, the labour rates
+# together (each tensor alone costs 8 more runs; the per-tensor figures above came from this test run tensor by
+# tensor). Tolerance: same sign, ratio in [0.25, 4].
 # Two are only checked for finite non-zero gradients above, with their bias written down: the initial
 # infections (ratio -4.9 and 1.2: the difference moves +-35% of the first infections, too discrete for 4 seeds) and
 # the isolation shifts (ratio 0.03 and 0.01: the "fired" transmission estimator passes little of an isolating
 # agent's effect on others; the gradient fit moves them little, see docs/calibration.md).
 BIASED = ("model.transmission.log_beta", "model.labour.log_job_loss_per_week",
           "model.labour.log_lockdown_job_loss_per_week", "model.labour.log_stay_home_job_loss_factor",
-          "model.labour.log_rehire_per_week", "model.labour.logit_lockdown_rehire_reduction")
+          "model.labour.log_rehire_per_week", "model.labour.logit_lockdown_rehire_reduction",
+          "model.importation.log_rate")
 
 
 @pytest.mark.parametrize("problem", ["free"], indirect=True)  # the observation is the same in both modes
@@ -110,8 +113,8 @@ def test_observation_gradients_equal_finite_differences(problem):
 
 def test_simulator_gradients_agree_with_finite_differences(problem):
     calibration, grad = problem
-    if calibration.mode == "free":  # beta on its own, the five labour rates along one joint direction
-        groups = [[BIASED[0]], list(BIASED[1:])]
+    if calibration.mode == "free":  # beta and the importations each on their own, the five labour rates together
+        groups = [[BIASED[0]], list(BIASED[1:-1]), [BIASED[-1]]]
     else:  # one direction over all network weights (the labour parameters are the same as in free mode)
         groups = [[name for name in grad if name.startswith("network.")]]
     for k, names in enumerate(groups):

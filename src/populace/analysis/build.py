@@ -5,8 +5,9 @@ Parameter files (`parameters:` in a scenario) hold values by `state_dict` key: k
 `observation.logit_ascertainment`). A JSON file is either one mapping {key: number or nested list} or
 {"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are the Parquet draws of
 `populace calibrate` (`populace.calibrate.load_parameter_draws`; their `model.` key prefix is dropped). The
-baseline takes its number of weekly betas from a draw's `transmission.log_beta`, and a draw with weekly isolation
-shifts (`WEEKLY_ISOLATION_KEY`) gets calibration's `WeeklyIsolationDecisions`. Keys a file leaves out keep their
+baseline takes its number of weekly betas from a draw's `transmission.log_beta`, its importations from
+`importation.log_rate`, and a draw with weekly isolation shifts (`WEEKLY_ISOLATION_KEY`) gets calibration's
+`WeeklyIsolationDecisions`. Keys a file leaves out keep their
 defaults; an unknown key or a wrong shape is an error naming it.
 """
 
@@ -36,6 +37,7 @@ CALIBRATION_MODEL_PREFIX = "model."
 WEEKLY_ISOLATION_KEY = "behaviour.decision_model.isolate_logit_by_week"
 """The weekly isolation shifts [W, R] of calibration's `WeeklyIsolationDecisions`."""
 BETA_KEY = "transmission.log_beta"
+IMPORTATION_KEY = "importation.log_rate"
 
 
 def build_population(spec: PopulationSpec, *, data_dir: str | os.PathLike[str] | None = None) -> Population:
@@ -122,6 +124,8 @@ def baseline_models(scenario: Scenario, population: Population,
     if draw and BETA_KEY in draw:  # as many weeks as the draw; its values are loaded below
         beta = tuple(float(b) for b in draw[BETA_KEY].exp().reshape(-1))
     params = CovidParams() if beta is None else CovidParams(beta_by_week=beta)
+    if draw and IMPORTATION_KEY in draw:  # the rate's parameter exists only when it is > 0; loaded below
+        params = params.replace(importations_per_million_per_day=float(draw[IMPORTATION_KEY].exp()))
     behaviour = None
     if draw and WEEKLY_ISOLATION_KEY in draw:
         behaviour = WeeklyIsolationDecisions(*draw[WEEKLY_ISOLATION_KEY].shape)

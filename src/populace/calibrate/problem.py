@@ -3,11 +3,15 @@ r"""`Calibration`: a `CovidNYC` model, its `Observation`, the targets, and what 
 What is learned (`Calibration.trainable()`), by name in the model (`model.`) or the observation (`observation.`):
 
 - static: `observation.logit_ascertainment` and `observation.tests_slope` (the latter only with a test series),
-  `model.log_initial_infected` (agents infected on day 0), and the labour response `model.labour.log_*` /
-  `logit_*` (job loss at baseline and under lockdown, the effect of staying home, re-hiring and its reduction
-  under lockdown);
-- weekly: `model.transmission.log_beta` [W] and `model.behaviour.decision_model.isolate_logit_by_week` [W, R],
-  either free (mode "free") or outputs of a `CalibrationNetwork` whose weights are learned (mode "network").
+  `model.log_initial_infected` (agents infected on day 0), `model.importation.log_rate` (infections imported from
+  outside, when the model has importations), and the labour response `model.labour.log_*` / `logit_*` (job loss
+  at baseline and under lockdown, the effect of staying home, re-hiring and its reduction under lockdown);
+- weekly: `model.transmission.log_beta` [W], either free (mode "free") or an output of a `CalibrationNetwork`
+  whose weights are learned (mode "network");
+- behaviour: with `WeeklyIsolationDecisions`, its weekly isolation shifts
+  `model.behaviour.decision_model.isolate_logit_by_week` [W, R] (free, or the network's second output); with any
+  other decision model (e.g. `populace.behavior.LLMDecisions` and its per-archetype logit offsets), all of its
+  parameters (mode "free" only).
 
 Everything else (the disease's natural history, the orders, the heuristic's other behaviour parameters) stays at
 its published or assumed value. A run gives reported cases and deaths per borough per day (city scale: divided by
@@ -20,10 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Collection, Sequence
+from operator import attrgetter
 
 import torch
 from torch import Tensor, nn
 
+from populace.behavior.interface import DecisionModel
 from populace.calibrate.schedule import CalibrationNetwork, WeeklyIsolationDecisions, attach_network
 from populace.calibrate.targets import LossWeights, Targets, log_series_loss, rate_loss, region_order
 from populace.core.runner import run
@@ -40,10 +46,15 @@ from populace.population.storage import Population
 
 DAYS_PER_WEEK = 7
 MODES = ("free", "network")
-STATIC_MODEL_PARAMETERS = ("log_initial_infected", "labour.log_job_loss_per_week",
+STATIC_MODEL_PARAMETERS = ("log_initial_infected", "importation.log_rate", "labour.log_job_loss_per_week",
                            "labour.log_lockdown_job_loss_per_week", "labour.log_stay_home_job_loss_factor",
                            "labour.log_rehire_per_week", "labour.logit_lockdown_rehire_reduction")
-WEEKLY_MODEL_PARAMETERS = ("transmission.log_beta", "behaviour.decision_model.isolate_logit_by_week")
+BETA_PARAMETER = "transmission.log_beta"
+DECISION_MODEL = "behaviour.decision_model."
+WEEKLY_ISOLATION_PARAMETER = DECISION_MODEL + "isolate_logit_by_week"
+IMPORTATIONS_PER_MILLION_PER_DAY = 10.0
+"""Starting rate of imported infections per million residents per day (assumption, learned by the fit): about 80 a
+day citywide, a small share of NYC's summer-2020 infections."""
 OBSERVATION_PARAMETERS = ("logit_ascertainment", "tests_slope")
 
 
@@ -53,20 +64,23 @@ def weeks_in(days: int) -> int:
 
 def calibration_model(population: Population, *, start_date: dt.date | str, weeks: int,
                       beta_per_day: float = 0.12, initial_infected: int = 10,
-                      params: CovidParams | None = None) -> CovidNYC:
-    """`CovidNYC` on `population` with `weeks` weekly betas (all `beta_per_day`) and `WeeklyIsolationDecisions`."""
+                      importations_per_million_per_day: float = IMPORTATIONS_PER_MILLION_PER_DAY,
+                      params: CovidParams | None = None, behaviour: DecisionModel | None = None) -> CovidNYC:
+    """`CovidNYC` on `population` with `weeks` weekly betas (all `beta_per_day`), importations, and `behaviour`
+    (default `WeeklyIsolationDecisions` for `weeks` weeks and the population's regions)."""
     n_regions = len(population.manifest.get("codes", {}).get("region") or []) or int(population.agents.region.max()) + 1
-    params = (params or CovidParams()).replace(beta_by_week=(beta_per_day,) * weeks)
+    params = (params or CovidParams()).replace(beta_by_week=(beta_per_day,) * weeks,
+                                               importations_per_million_per_day=importations_per_million_per_day)
     return CovidNYC.from_population(population, params, start_date=start_date, initial_infected=initial_infected,
-                                    behaviour=WeeklyIsolationDecisions(weeks, n_regions))
+                                    behaviour=behaviour or WeeklyIsolationDecisions(weeks, n_regions))
 
 
 class Calibration(nn.Module):
     """The calibration problem: simulate, observe, compare (see the module docstring).
 
     Args:
-        model: a `CovidNYC` built by `calibration_model` (weekly betas and `WeeklyIsolationDecisions`), starting on
-            the targets' first day.
+        model: a `CovidNYC` built by `calibration_model` (weekly betas; `WeeklyIsolationDecisions` or another
+            decision model, see the module docstring), starting on the targets' first day.
         observation: the observation model whose parameters are learned.
         targets: the observed series on the training window.
         scale: the population's fraction of the real one (simulated counts are divided by it).
@@ -92,8 +106,9 @@ class Calibration(nn.Module):
                              "build the model with start_date=targets.window.start")
         if not (0 < scale <= 1):
             raise ValueError(f"scale must be in (0, 1] (the population's fraction of the real one), got {scale}")
-        if not isinstance(model.behaviour.decision_model, WeeklyIsolationDecisions):
-            raise TypeError("the model must use WeeklyIsolationDecisions; build it with calibration_model()")
+        if mode == "network" and not isinstance(model.behaviour.decision_model, WeeklyIsolationDecisions):
+            raise TypeError("mode 'network' drives WeeklyIsolationDecisions; build the model with calibration_model() "
+                            "and no behaviour, or use mode 'free'")
         if tests_per_day is not None and (tests_per_day.dim() != 1 or tests_per_day.numel() < targets.window.days):
             raise ValueError(f"tests_per_day must be [days >= {targets.window.days}], got "
                              f"{list(tests_per_day.shape)}")
@@ -125,7 +140,9 @@ class Calibration(nn.Module):
 
     def _learnable(self) -> dict[str, nn.Parameter]:
         model = dict(self.model.named_parameters())
-        names = list(STATIC_MODEL_PARAMETERS) + (list(WEEKLY_MODEL_PARAMETERS) if self.mode == "free" else [])
+        names = [n for n in STATIC_MODEL_PARAMETERS if n in model]
+        if self.mode == "free":
+            names += [BETA_PARAMETER, *behaviour_parameters(self.model)]
         out = {f"model.{n}": model[n] for n in names}
         observation = dict(self.observation.named_parameters())
         for n in OBSERVATION_PARAMETERS if self.tests_per_day is not None else OBSERVATION_PARAMETERS[:1]:
@@ -195,10 +212,9 @@ class Calibration(nn.Module):
         """The learned quantities as plain tensors (the network evaluated), keyed `model.<name>` and
         `observation.<name>`: load them with `load_draw` into a `calibration_model` and an `Observation`."""
         model = self.model
-        out = {f"model.{n}": model.get_parameter(n).detach().clone() for n in STATIC_MODEL_PARAMETERS}
-        out["model.transmission.log_beta"] = model.transmission.log_beta.detach().clone()
-        decisions = model.behaviour.decision_model
-        out["model.behaviour.decision_model.isolate_logit_by_week"] = decisions.isolate_logit_by_week.detach().clone()
+        names = [n for n in STATIC_MODEL_PARAMETERS if n in dict(model.named_parameters())]
+        names += [BETA_PARAMETER, *behaviour_parameters(model)]  # values, also where the network computes them
+        out = {f"model.{n}": attrgetter(n)(model).detach().clone() for n in names}
         for n in OBSERVATION_PARAMETERS:
             out[f"observation.{n}"] = getattr(self.observation, n).detach().clone()
         return out
@@ -213,15 +229,25 @@ class Calibration(nn.Module):
             "tests_slope": float(obs.tests_slope),
             "initial_infected_in_population": float(model.log_initial_infected.exp()),
             "initial_infected_city_scale": float(model.log_initial_infected.exp()) / self.scale,
+            "importations_per_million_per_day": model.importation.per_million_per_day,
             "job_loss_per_week": float(labour.job_loss_per_week),
             "lockdown_job_loss_per_week": float(labour.lockdown_job_loss_per_week),
             "stay_home_job_loss_factor": float(labour.stay_home_job_loss_factor),
             "rehire_per_week": float(labour.rehire_per_week),
             "lockdown_rehire_reduction": float(labour.lockdown_rehire_reduction),
             "beta_by_week": [float(b) for b in model.transmission.log_beta.exp()],
-            "isolate_logit_by_week": model.behaviour.decision_model.isolate_logit_by_week.tolist(),
+            **{n.removeprefix(DECISION_MODEL): attrgetter(n)(model).tolist() for n in behaviour_parameters(model)},
             "regions": list(self.targets.regions),
         }
+
+
+def behaviour_parameters(model: CovidNYC) -> list[str]:
+    """Names (in `model`) of the behaviour parameters calibration learns: the weekly isolation shifts of
+    `WeeklyIsolationDecisions`, else every parameter of the decision model."""
+    decisions = model.behaviour.decision_model
+    if isinstance(decisions, WeeklyIsolationDecisions):
+        return [WEEKLY_ISOLATION_PARAMETER]
+    return [DECISION_MODEL + name for name, _ in decisions.named_parameters()]
 
 
 def load_draw(draw: dict[str, Tensor], model: CovidNYC, observation: Observation) -> None:

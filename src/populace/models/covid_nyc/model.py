@@ -19,6 +19,7 @@ from populace.core.ops import bincount, count_where, group_sum
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.disease import NOT_YET, Progression, Stage, Transmission
+from populace.models.covid_nyc.importation import Importation
 from populace.models.covid_nyc.labour import (
     UNEMPLOYMENT_PERCENT_FEB_2020,
     Labour,
@@ -42,7 +43,8 @@ class CovidDisease(Model):
     Each day, from the state at the start of the day:
     1. transmission: a susceptible agent is infected with probability 1 - exp(-beta(t) * its susceptibility * the
        sum over layers and contacts of layer scale * contact weight * the contact's infectiousness today), which
-       depends on days since infection; beta(t) is one calibrated value per week (`Transmission`);
+       depends on days since infection; beta(t) is one calibrated value per week (`Transmission`); then residents
+       exposed to an infection from outside are infected if still susceptible (`Importation`, off by default);
     2. progression: today's infections draw their fate (asymptomatic, fatal) and event days; agents whose
        incubation ends today show symptoms (I) or not (A); those whose infection ends today recover (R) or die
        (D) (`Progression`).
@@ -82,6 +84,7 @@ class CovidDisease(Model):
             contacts, params.beta_by_week, susceptibility_by_age=params.susceptibility_by_age,
             infectiousness_by_day=params.infectiousness_by_day(),
             asymptomatic_relative_infectiousness=params.asymptomatic_relative_infectiousness)
+        self.importation = Importation(params.importations_per_million_per_day)
         self.progression = Progression(
             incubation_days_log=(params.incubation_days_meanlog, params.incubation_days_sdlog),
             recovery_days_log=params.recovery_days_log_parameters,
@@ -137,6 +140,7 @@ class CovidDisease(Model):
 
     def forward(self, world: World) -> World:
         world = world.update(self.transmission(world))
+        world = world.update(self.importation(world))
         return world.update(self.progression(world))
 
     def observe(self, world: World) -> dict[str, Tensor]:
@@ -249,6 +253,7 @@ class CovidNYC(CovidDisease):
         world = world.with_env(**self.policy(world))
         world = world.update(self.behaviour(world))
         world = world.update(self.transmission(world))
+        world = world.update(self.importation(world))
         world = world.update(self.progression(world))
         return world.update(self.labour(world))
 

@@ -58,6 +58,9 @@ class CovidParams:
             doi 10.1016/j.ijid.2020.02.060 (a stand-in: no generation-time sd in the table). It peaks near the
             median onset (5.1 days), as He X et al. 2020 (Nat Med, corrected, doi 10.1038/s41591-020-1016-z) found.
         infectiousness_days: days after infection past which an agent no longer transmits (21).
+        importations_per_million_per_day: residents exposed to an infection from outside the population per
+            million per day (`Importation`). Default 0: a closed population, as the published runs assume;
+            calibration learns it (`populace.calibrate.calibration_model` starts it at 10).
 
     Progression (delays are drawn at infection and rounded to whole days, at least 1):
         incubation_days_meanlog, incubation_days_sdlog: infection to symptom onset (end of E), lognormal with
@@ -88,6 +91,7 @@ class CovidParams:
     onset_to_death_days_mean: float = 20.2
     onset_to_death_days_sd: float = 11.6
     ifr_by_age: tuple[float, ...] = tuple(v / 100 for v in IFR_PERCENT_BY_AGE)
+    importations_per_million_per_day: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("beta_by_week", "susceptibility_by_age", "ifr_by_age"):
@@ -106,6 +110,9 @@ class CovidParams:
         if max(self.ifr_by_age) > 1 - self.asymptomatic_fraction:
             raise ValueError(f"ifr_by_age reaches {max(self.ifr_by_age)}, more than the symptomatic fraction "
                              f"{1 - self.asymptomatic_fraction}: deaths happen only among symptomatic infections")
+        if not (math.isfinite(self.importations_per_million_per_day) and self.importations_per_million_per_day >= 0):
+            raise ValueError(f"importations_per_million_per_day must be a finite number >= 0, got "
+                             f"{self.importations_per_million_per_day}")
         for name in ("generation_time_mean_days", "generation_time_sd_days", "incubation_days_sdlog",
                      "recovery_days_mean", "recovery_days_sd", "onset_to_death_days_mean", "onset_to_death_days_sd"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):

@@ -1,0 +1,109 @@
+r"""`Importation`: infections brought in from outside the population (travel, visitors, commuters).
+
+Each day K ~ Poisson(iota x N) residents meet an infection from outside, iota = exp(`log_rate`) / 10^6 (imported
+exposures per resident per day), N the agents; each is a resident drawn uniformly at random, and it is infected
+if it is still susceptible. K and the residents come from the counter-based RNG (seed, step), so fast and
+differentiable runs import into exactly the same agents. In differentiable mode each imported infection carries E
+mass 1 + (l - stop_grad(l)), l = `log_rate`: a straight-through count with d(imports)/dl = K, whose mean is
+d E[K]/dl = E[K] (the derivative of a Poisson mean in its log rate), so calibration can learn the rate.
+
+Without importations an epidemic in a small population can die out for good (a finite-size effect the real city,
+open to travel, does not have); once it has, later weeks give calibration no gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from populace.core import rng
+from populace.core.model import Substep
+from populace.core.world import World
+from populace.models.covid_nyc.disease import Stage
+
+PER_MILLION = 1e6
+
+
+def poisson_quantile(mean: float, u: float) -> int:
+    """The smallest k with P(K <= k) > u for K ~ Poisson(`mean`): a Poisson draw by inversion of one uniform."""
+    if not (math.isfinite(mean) and mean >= 0 and 0 < u < 1):
+        raise ValueError(f"need a finite mean >= 0 and u in (0, 1), got {mean!r} and {u!r}")
+    if mean > 700:  # exp(-mean) underflows: normal approximation with continuity correction
+        return max(0, round(mean + math.sqrt(mean) * _normal_quantile(u)))
+    k, term = 0, math.exp(-mean)
+    cumulative = term
+    while cumulative <= u and term > 0:
+        k += 1
+        term *= mean / k
+        cumulative += term
+    return k
+
+
+def _normal_quantile(u: float) -> float:
+    return math.sqrt(2) * float(torch.special.erfinv(torch.tensor(2 * u - 1, dtype=torch.float64)))
+
+
+class Importation(Substep):
+    """Imported infections at `per_million_per_day` per million residents per day (module docstring).
+
+    Args:
+        per_million_per_day: the rate, >= 0. Stored as `log_rate`, an `nn.Parameter` that calibration can learn;
+            at 0 there is no parameter (`log_rate` is None) and the substep does nothing.
+
+    Reads stage, infection_day, newly_infected (today's transmissions); writes the same three.
+    """
+
+    writes = ("stage", "newly_infected", "infection_day")
+
+    def __init__(self, per_million_per_day: float = 0.0):
+        super().__init__()
+        if not (math.isfinite(per_million_per_day) and per_million_per_day >= 0):
+            raise ValueError(f"per_million_per_day must be a finite number >= 0, got {per_million_per_day!r}")
+        self.log_rate = nn.Parameter(torch.tensor(math.log(per_million_per_day))) if per_million_per_day > 0 else None
+
+    @property
+    def per_million_per_day(self) -> float:
+        return 0.0 if self.log_rate is None else float(self.log_rate.detach().exp())
+
+    def extra_repr(self) -> str:
+        return f"per_million_per_day={self.per_million_per_day:.4g}"
+
+    def imported(self, world: World) -> Tensor:
+        """Rows of the residents exposed from outside today (int64 [K], may repeat), whatever their stage."""
+        n = world.agents.n
+        mean = self.per_million_per_day / PER_MILLION * n
+        if mean == 0 or n == 0:
+            return torch.zeros(0, dtype=torch.int64, device=world.device)
+        u = rng.uniform(world.seed, world.step, "importation_count", torch.zeros(1, dtype=torch.int64),
+                        dtype=torch.float64)
+        k = poisson_quantile(mean, float(u))
+        if k == 0:
+            return torch.zeros(0, dtype=torch.int64, device=world.device)
+        return rng.randint(world.seed, world.step, "importation_agent", torch.arange(k), n).to(world.device)
+
+    def forward(self, world: World) -> dict[str, Tensor]:
+        rows = self.imported(world)
+        if rows.numel() == 0:
+            return {}
+        a = world.agents
+        rows = torch.unique(rows)
+        stage = a.stage
+        if world.differentiable:
+            rows = rows[stage[rows, Stage.S].detach() > 0.5]
+            level = self.log_rate - self.log_rate.detach()  # 0, derivative 1
+            mass = torch.zeros(a.n, dtype=stage.dtype, device=stage.device).index_fill(0, rows, 1.0)
+            susceptible, exposed, *others = stage.unbind(-1)
+            new = susceptible * mass * (1 + level)  # [N]: 1 on imported agents, with d/dl = 1 each
+            stage = torch.stack([susceptible - new, exposed + new, *others], dim=-1)
+            newly_infected = a.newly_infected + new
+        else:
+            rows = rows[stage[rows] == Stage.S]
+            stage = stage.clone()
+            stage[rows] = Stage.E
+            newly_infected = a.newly_infected.clone()
+            newly_infected[rows] = True
+        infection_day = a.infection_day.clone()
+        infection_day[rows] = world.step
+        return {"stage": stage, "newly_infected": newly_infected, "infection_day": infection_day}
