@@ -14,6 +14,7 @@ import matplotlib
 import pandas as pd
 import torch
 
+from populace.behavior.interface import DecisionModel
 from populace.calibrate.problem import Calibration, calibration_model, weeks_in
 from populace.calibrate.schedule import CalibrationNetwork, network_features
 from populace.calibrate.targets import LossWeights, Targets, region_order
@@ -37,8 +38,12 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
                     full_cases: torch.Tensor | None = None, tests_days: int | None = None,
                     data_dir: str | os.PathLike[str] | None = None, weights: LossWeights | None = None,
                     beta_per_day: float = STARTING_BETA, initial_infected_city: float = INITIAL_INFECTED_CITY,
-                    checkpoint_days: int | None = 14, network_seed: int = 0) -> Calibration:
+                    checkpoint_days: int | None = 14, network_seed: int = 0,
+                    behaviour: DecisionModel | None = None) -> Calibration:
     """A `Calibration` of `CovidNYC` on a built city against `train` (its window starts the run).
+
+    `behaviour`: the decision model (default: `WeeklyIsolationDecisions`, weekly isolation shifts per borough); any
+    other, e.g. `populace.behavior.LLMDecisions`, has all its parameters learned (mode "free" only).
 
     `tests_days`: days of DOHMH tests to load (at least the training days; more to forecast past them).
     `full_cases`: observed cases [T, R] from the first day, for the network's features (frozen after training).
@@ -46,7 +51,7 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
     weeks = weeks_in(train.window.days)
     initial = initial_infected_at_scale(initial_infected_city, scale)
     model = calibration_model(population, start_date=train.window.start, weeks=weeks, beta_per_day=beta_per_day,
-                              initial_infected=initial)
+                              initial_infected=initial, behaviour=behaviour)
     dates = [train.window.start + dt.timedelta(days=k) for k in range(tests_days or train.window.days)]
     tests = daily_tests_on(dates, data_dir=data_dir)
     network = None
