@@ -55,6 +55,15 @@ def contact_factor_key(layer: str) -> str:
     return f"contact_factor_{layer}"
 
 
+def move_mass(stage: Tensor, rows: Tensor, mass: Tensor, source: int, target: int) -> Tensor:
+    """Differentiable mode: `stage` [N, 6] with `mass` [M] moved from stage `source` to `target` on `rows` [M],
+    out of place; every other row is copied as it is (values and gradients)."""
+    delta = torch.zeros(mass.shape[0], stage.shape[1], dtype=stage.dtype, device=stage.device)
+    delta[:, source] = -1
+    delta[:, target] = 1
+    return stage.index_add(0, rows, delta * mass.unsqueeze(-1))
+
+
 def lognormal_days(u: Tensor, meanlog: float, sdlog: float) -> Tensor:
     """Whole-day delays max(1, round(exp(meanlog + sdlog * Phi^-1(u)))) from uniforms u in (0, 1); int64 [*].
 
@@ -173,12 +182,15 @@ class Transmission(Substep):
             infected_alive = stage[:, Stage.E] + stage[:, Stage.A] + stage[:, Stage.I]  # 1 or 0, with gradient
             pressure = self.contact_pressure(world, f * infected_alive)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
             p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
-            new = stage[:, Stage.S] * sampling.bernoulli(p, u, straight_through=True, gradient="fired",
-                                                         validate=False)  # [N]
-            susceptible, exposed, *others = stage.unbind(-1)
-            is_new = new.detach() > 0.5
-            return {"stage": torch.stack([susceptible - new, exposed + new, *others], dim=-1), "newly_infected": new,
-                    "infection_day": torch.where(is_new, world.step, a.infection_day).to(a.infection_day.dtype)}
+            # the "fired" draw is 0, with a zero gradient, wherever u >= p: compute it on the rows that fired only
+            rows = flatnonzero(u < p.detach())  # [M]
+            fired = sampling.bernoulli(p[rows], u[rows], straight_through=True, gradient="fired", validate=False)
+            new = stage[rows, Stage.S] * fired  # [M]
+            is_new = rows[new.detach() > 0.5]
+            infection_day = a.infection_day.clone()
+            infection_day[is_new] = world.step
+            return {"stage": move_mass(stage, rows, new, Stage.S, Stage.E),
+                    "newly_infected": torch.zeros_like(p).index_put((rows,), new), "infection_day": infection_day}
         stage = a.stage  # uint8 [N]
         infected = flatnonzero((stage >= Stage.E) & (stage <= Stage.I))  # infected and alive
         x = torch.zeros(a.n, dtype=self.infectiousness.dtype, device=stage.device)  # f * infected_alive, [N]
@@ -262,18 +274,19 @@ class Progression(Substep):
         out = self.schedule(world)
         if not world.differentiable:
             return {**out, **self._move(world.agents.stage, out, world.step)}
-        at_onset = out["onset_day"] == world.step  # [N] bool; today's infections have onset > today
-        at_end = out["end_day"] == world.step
-        to_asymptomatic = at_onset & out["is_asymptomatic"]
-        to_symptomatic = at_onset & ~out["is_asymptomatic"]
-        to_dead = at_end & out["is_fatal"]
-        stage = world.agents.stage  # float one-hot [N, 6]; move each agent's mass (and its gradient) with it
-        e, a, i = stage[:, Stage.E], stage[:, Stage.A], stage[:, Stage.I]
-        e_to_a, e_to_i = e * to_asymptomatic, e * to_symptomatic
-        a_to_r, i_to_r, i_to_d = a * at_end, i * (at_end & ~out["is_fatal"]), i * to_dead
+        # move each agent's float stage mass (and its gradient) with it, on the rows with an event today only
+        rows = flatnonzero((out["onset_day"] == world.step) | (out["end_day"] == world.step))  # [M]
+        at_onset = out["onset_day"][rows] == world.step  # today's infections have onset > today
+        at_end = out["end_day"][rows] == world.step
+        asymptomatic, fatal = out["is_asymptomatic"][rows], out["is_fatal"][rows]
+        stage = world.agents.stage  # float one-hot [N, 6]
+        e, a, i = stage[rows, Stage.E], stage[rows, Stage.A], stage[rows, Stage.I]
+        e_to_a, e_to_i = e * (at_onset & asymptomatic), e * (at_onset & ~asymptomatic)
+        a_to_r, i_to_r, i_to_d = a * at_end, i * (at_end & ~fatal), i * (at_end & fatal)
         moved = torch.stack([torch.zeros_like(e), -e_to_a - e_to_i, e_to_a - a_to_r, e_to_i - i_to_r - i_to_d,
-                             a_to_r + i_to_r, i_to_d], dim=-1)
-        return {**out, "stage": stage + moved, "newly_dead": i_to_d}
+                             a_to_r + i_to_r, i_to_d], dim=-1)  # [M, 6]
+        newly_dead = torch.zeros(stage.shape[0], dtype=stage.dtype, device=stage.device).index_put((rows,), i_to_d)
+        return {**out, "stage": stage.index_add(0, rows, moved), "newly_dead": newly_dead}
 
     @staticmethod
     def _move(stage: Tensor, events: dict[str, Tensor], step: int) -> dict[str, Tensor]:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from populace.core import rng
 from populace.core.model import Substep
 from populace.core.world import World
-from populace.models.covid_nyc.disease import Stage
+from populace.models.covid_nyc.disease import Stage, move_mass
 
 PER_MILLION = 1e6
 
@@ -93,11 +93,9 @@ class Importation(Substep):
         if world.differentiable:
             rows = rows[stage[rows, Stage.S].detach() > 0.5]
             level = self.log_rate - self.log_rate.detach()  # 0, derivative 1
-            mass = torch.zeros(a.n, dtype=stage.dtype, device=stage.device).index_fill(0, rows, 1.0)
-            susceptible, exposed, *others = stage.unbind(-1)
-            new = susceptible * mass * (1 + level)  # [N]: 1 on imported agents, with d/dl = 1 each
-            stage = torch.stack([susceptible - new, exposed + new, *others], dim=-1)
-            newly_infected = a.newly_infected + new
+            new = stage[rows, Stage.S] * (1 + level)  # [M]: 1 on imported agents, with d/dl = 1 each
+            stage = move_mass(stage, rows, new, Stage.S, Stage.E)
+            newly_infected = a.newly_infected.index_add(0, rows, new)
         else:
             rows = rows[stage[rows] == Stage.S]
             stage = stage.clone()

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor, nn
 
-from populace.core.ops import count_where, group_sum
+from populace.core.ops import count_where, flatnonzero, group_sum
 from populace.core.trajectory import Trajectory
 from populace.core.world import World
 from populace.data.boroughs import borough_from
@@ -56,10 +56,11 @@ def daily_observables(world: World, n_regions: int) -> dict[str, Tensor]:
     a = world.agents
     today = (a.onset_day == world.step - 1) & (a.onset_day >= 0)  # [N]
     region = a.region
-    if world.differentiable:
-        stage = a.stage  # [N, 6]
-        symptomatic = group_sum(stage[:, Stage.I] * (today & ~a.is_asymptomatic), region, n_regions)
-        asymptomatic = group_sum(stage[:, Stage.A] * (today & a.is_asymptomatic), region, n_regions)
+    if world.differentiable:  # sums over the agents with an onset that day only
+        rows = flatnonzero(today)
+        stage, asymptomatic_rows, region_rows = a.stage[rows], a.is_asymptomatic[rows], region[rows]
+        symptomatic = group_sum(stage[:, Stage.I] * ~asymptomatic_rows, region_rows, n_regions)
+        asymptomatic = group_sum(stage[:, Stage.A] * asymptomatic_rows, region_rows, n_regions)
     else:
         symptomatic = count_where(region, today & ~a.is_asymptomatic, n_regions)
         asymptomatic = count_where(region, today & a.is_asymptomatic, n_regions)
