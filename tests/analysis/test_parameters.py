@@ -8,9 +8,10 @@ import pytest
 import torch
 from analysis_fixtures import DRAWS
 
-from populace.analysis.build import apply_parameters, baseline_models, read_parameter_draws
+from populace.analysis.build import baseline_models, read_parameter_draws
 from populace.analysis.ensemble import ensemble_members
 from populace.analysis.scenario import parse_scenario
+from populace.calibrate import load_draw
 from populace.population.synthetic import layered_synthetic_population
 
 SCENARIO = {"name": "p", "kind": "retrospective", "population": {"synthetic": {"agents": 300}}, "end": "2020-04-01",
@@ -42,11 +43,11 @@ def test_draws_are_read_loaded_and_assigned(tmp_path):
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.2)
     assert float(torch.sigmoid(observation.logit_ascertainment.detach())) == pytest.approx(0.1)  # left at its default
     with pytest.raises(KeyError, match=r"parameters \['transmission.log_betta'\] are not in CovidNYC"):
-        apply_parameters(model, observation, {"transmission.log_betta": torch.zeros(1)})
+        load_draw({"transmission.log_betta": torch.zeros(1)}, model, observation)
     with pytest.raises(KeyError, match=r"\['observation.slope'\] are not in Observation"):
-        apply_parameters(model, observation, {"observation.slope": torch.zeros(())})
+        load_draw({"observation.slope": torch.zeros(())}, model, observation)
     with pytest.raises(ValueError, match=r"transmission.log_beta has shape \[3\], the model's \[1\]"):
-        apply_parameters(model, observation, {"transmission.log_beta": torch.zeros(3)})
+        load_draw({"transmission.log_beta": torch.zeros(3)}, model, observation)
     (tmp_path / "bad.json").write_text(json.dumps({"draws": []}))
     with pytest.raises(ValueError, match="with at least one draw"):
         read_parameter_draws(tmp_path / "bad.json")

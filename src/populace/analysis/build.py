@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from populace.analysis.scenario import PopulationSpec, Scenario
-from populace.calibrate import load_parameter_draws
+from populace.calibrate import load_draw, load_parameter_draws
 from populace.calibrate.schedule import WeeklyIsolationDecisions
 from populace.data.boroughs import BOROUGHS
 from populace.models.covid_nyc.model import CovidNYC
@@ -31,7 +31,6 @@ from populace.models.covid_nyc.params import CovidParams
 from populace.population.storage import Population
 from populace.population.synthetic import layered_synthetic_population
 
-OBSERVATION_PREFIX = "observation."
 CALIBRATION_MODEL_PREFIX = "model."
 """`populace calibrate` names the simulator's keys `model.<state_dict key>`."""
 WEEKLY_ISOLATION_KEY = "behaviour.decision_model.isolate_logit_by_week"
@@ -95,28 +94,6 @@ def read_parameter_draws(path: str | Path) -> list[dict[str, Tensor]]:
     return out
 
 
-def apply_parameters(model: nn.Module, observation: nn.Module, values: Mapping[str, Tensor]) -> None:
-    """Load `values` into `model` and (keys prefixed `observation.`) `observation`, like load_state_dict(strict=False)
-    but refusing unknown keys and wrong shapes, by name."""
-    for target, prefix in ((model, ""), (observation, OBSERVATION_PREFIX)):
-        state = target.state_dict()
-        mine = {k.removeprefix(prefix): v for k, v in values.items()
-                if (k.startswith(OBSERVATION_PREFIX) if prefix else not k.startswith(OBSERVATION_PREFIX))}
-        unknown = sorted(set(mine) - set(state))
-        if unknown:
-            known = ", ".join(prefix + k for k in list(state)[:8])
-            raise KeyError(f"parameters {[prefix + k for k in unknown]} are not in {type(target).__name__} (its keys "
-                           f"include: {known}, ...)")
-        loaded = {}
-        for key, value in mine.items():
-            value = torch.as_tensor(value)
-            if value.shape != state[key].shape:
-                raise ValueError(f"parameter {prefix + key} has shape {list(value.shape)}, the model's "
-                                 f"{list(state[key].shape)}")
-            loaded[key] = value.to(state[key].dtype)
-        target.load_state_dict(loaded, strict=False)
-
-
 def baseline_models(scenario: Scenario, population: Population,
                     draw: Mapping[str, Tensor] | None = None) -> tuple[CovidNYC, Observation]:
     """The baseline `CovidNYC` (NYC 2020 orders, heuristic behaviour) and `Observation`, with `draw` loaded."""
@@ -133,5 +110,5 @@ def baseline_models(scenario: Scenario, population: Population,
                      region_labels=region_labels(population), initial_infected=scenario.model.initial_infected)
     observation = Observation()
     if draw:
-        apply_parameters(model, observation, draw)
+        load_draw(draw, model, observation)
     return model, observation

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from operator import attrgetter
 
 import torch
@@ -56,6 +56,7 @@ IMPORTATIONS_PER_MILLION_PER_DAY = 10.0
 """Starting rate of imported infections per million residents per day (assumption, learned by the fit): about 80 a
 day citywide, a small share of NYC's summer-2020 infections."""
 OBSERVATION_PARAMETERS = ("logit_ascertainment", "tests_slope")
+MODEL_PREFIX, OBSERVATION_PREFIX = "model.", "observation."
 
 
 def weeks_in(days: int) -> int:
@@ -250,17 +251,29 @@ def behaviour_parameters(model: CovidNYC) -> list[str]:
     return [DECISION_MODEL + name for name, _ in decisions.named_parameters()]
 
 
-def load_draw(draw: dict[str, Tensor], model: CovidNYC, observation: Observation) -> None:
-    """Copy a draw (`Calibration.draw`, `load_parameter_draws`) into a `calibration_model` and an `Observation`."""
-    params = {**{f"model.{n}": p for n, p in model.named_parameters()},
-              **{f"observation.{n}": p for n, p in observation.named_parameters()}}
-    unknown = sorted(set(draw) - set(params))
-    if unknown:
-        raise KeyError(f"the draw has value(s) {unknown} that the model and observation do not have (build the model "
-                       "with populace.calibrate.calibration_model, not a parametrized copy)")
-    with torch.no_grad():
-        for name, value in draw.items():
-            if params[name].shape != value.shape:
-                raise ValueError(f"{name}: the draw has shape {list(value.shape)}, the model "
-                                 f"{list(params[name].shape)}; build the model with as many weeks and regions")
-            params[name].copy_(value)
+def load_draw(draw: Mapping[str, Tensor], model: nn.Module, observation: nn.Module) -> None:
+    """Copy fitted values into a model and an `Observation`, by `state_dict` key.
+
+    Keys `observation.<key>` go to `observation`; the others, bare or prefixed `model.` (as `Calibration.draw` and
+    `load_parameter_draws` name them), to `model`. Keys left out keep their values. Unlike `load_state_dict`, an
+    unknown key or a wrong shape is an error naming it (build the model with `calibration_model` and as many weeks
+    and regions as the fit).
+    """
+    for target, prefix in ((model, ""), (observation, OBSERVATION_PREFIX)):
+        state = target.state_dict()
+        mine = {name.removeprefix(prefix).removeprefix(MODEL_PREFIX if not prefix else ""): value
+                for name, value in draw.items() if name.startswith(OBSERVATION_PREFIX) == bool(prefix)}
+        unknown = sorted(set(mine) - set(state))
+        if unknown:
+            known = ", ".join(prefix + k for k in list(state)[:8])
+            raise KeyError(f"parameters {[prefix + k for k in unknown]} are not in {type(target).__name__} (its keys "
+                           f"include: {known}, ...); build the model with populace.calibrate.calibration_model, "
+                           "with the fit's decision model")
+        loaded = {}
+        for key, value in mine.items():
+            value = torch.as_tensor(value)
+            if value.shape != state[key].shape:
+                raise ValueError(f"parameter {prefix + key} has shape {list(value.shape)}, the model's "
+                                 f"{list(state[key].shape)}; build the model with as many weeks and regions")
+            loaded[key] = value.to(state[key].dtype)
+        target.load_state_dict(loaded, strict=False)
