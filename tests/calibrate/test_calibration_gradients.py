@@ -1,6 +1,8 @@
 """Every learned quantity gets a finite, non-zero gradient that agrees with a finite difference of the seed-averaged
 loss; the straight-through initial-infection count is exact."""
 
+import importlib
+
 import pytest
 import torch
 from calibrate_fixtures import synthetic_problem
@@ -146,3 +148,27 @@ def test_initial_infections_are_a_straight_through_count():
     with torch.no_grad():
         model.log_initial_infected += 0.5
     assert model.initial_infected == round(20 * 2.718281828**0.5)
+
+
+def test_contact_products_pushed_from_the_infectious_give_the_full_products_gradients(monkeypatch):
+    # differentiable transmission pushes from the infectious agents (`aggregate(..., support=...)`); forcing the
+    # full sparse products instead must give the same loss and the same gradient for every learned tensor
+    aggregate_module = importlib.import_module("populace.network.aggregate")  # the package re-exports a function
+    calibration = synthetic_problem(days=21)
+
+    def loss_and_grads():
+        loss, _ = calibration.seed_loss(5)
+        names, params = zip(*calibration.trainable().items(), strict=True)
+        return float(loss.detach()), dict(zip(names, torch.autograd.grad(loss, params), strict=True))
+
+    decided = []
+    pays = aggregate_module.pays_to_push
+    monkeypatch.setattr(aggregate_module, "pays_to_push", lambda *args: decided.append(pays(*args)) or decided[-1])
+    pushed_loss, pushed = loss_and_grads()
+    assert sum(decided) >= 20  # 38 of the 156 products were pushed (the rest: too many infectious agents)
+    monkeypatch.setattr(aggregate_module, "pays_to_push", lambda *args: False)
+    full_loss, full = loss_and_grads()
+    assert pushed_loss == pytest.approx(full_loss, rel=1e-6)
+    for name, g in full.items():
+        torch.testing.assert_close(pushed[name], g, rtol=1e-4, atol=1e-6, msg=name)
+    assert float(full["model.behaviour.decision_model.isolate_logit_by_week"].abs().sum()) > 0

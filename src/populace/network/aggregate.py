@@ -57,37 +57,86 @@ def contact_product(layer: ContactLayer, x: Tensor) -> Tensor:
     return layer.to_sparse_csr(x.dtype) @ x.contiguous()
 
 
+def pays_to_push(layer: ContactLayer, rows: Tensor, max_edge_fraction: float = PUSH_MAX_EDGE_FRACTION) -> bool:
+    """Whether pushing from `rows` (int64 [k]) beats the full product: the layer is symmetric and on CPU (CUDA's
+    index_add_ sums in no fixed order, so results would not repeat bit for bit), and `rows` hold at most
+    ``max_edge_fraction`` of its contacts."""
+    if not layer.is_symmetric or layer.n_edges == 0 or rows.device.type != "cpu":
+        return False
+    crow = layer.crow
+    return int(crow[rows + 1].long().sum() - crow[rows].long().sum()) <= max_edge_fraction * layer.n_edges
+
+
+def nonzero_rows(x: Tensor) -> Tensor:
+    """The agents with x_j != 0 (any column of x [N, K]), int64 [k]."""
+    return flatnonzero(x != 0 if x.dim() == 1 else (x != 0).any(1))
+
+
+def _row_edges(layer: ContactLayer, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """(edge ids of `rows`, row after row [E], contacts of each row [k])."""
+    start = layer.crow[rows].long()
+    count = layer.crow[rows + 1].long() - start  # [k]
+    total = int(count.sum())
+    # edge ids: start of the row + position within it
+    edges = torch.arange(total, device=rows.device) + torch.repeat_interleave(
+        start - (count.cumsum(0) - count), count, output_size=total)
+    return edges, count
+
+
+def _weighted(layer: ContactLayer, edges: Tensor, values: Tensor) -> Tensor:
+    weight = layer.weight
+    if weight is None:
+        return values
+    w = weight.detach()[edges].to(values.dtype)
+    return values * (w if values.dim() == 1 else w.unsqueeze(1))
+
+
+def _push(layer: ContactLayer, x: Tensor, rows: Tensor) -> Tensor:
+    """y = sum_{j in rows} x_j A[j, :] (A symmetric): scatter x_j onto the contacts of each row."""
+    edges, count = _row_edges(layer, rows)
+    values = torch.repeat_interleave(x[rows], count, dim=0, output_size=edges.numel())  # x_j on each of j's contacts
+    return torch.zeros_like(x).index_add_(0, layer.col[edges], _weighted(layer, edges, values))
+
+
+def _pull(layer: ContactLayer, g: Tensor, rows: Tensor) -> Tensor:
+    """(A g)_j on `rows`, 0 elsewhere: gather g over the contacts of each row."""
+    edges, count = _row_edges(layer, rows)
+    values = _weighted(layer, edges, g[layer.col[edges].long()])
+    owner = torch.repeat_interleave(rows, count, output_size=edges.numel())
+    return torch.zeros_like(g).index_add_(0, owner, values)
+
+
 def push_product(layer: ContactLayer, x: Tensor, max_edge_fraction: float = PUSH_MAX_EDGE_FRACTION) -> Tensor | None:
     """y = A x of a symmetric layer by pushing from the agents with x_j != 0 along their rows, or None.
 
     For A = A^T, y = sum_j x_j A[j, :]: the work is the contacts of the nonzero agents only. Returns None
-    (use ``contact_product``) when the layer is not symmetric or when those agents hold more than
-    ``max_edge_fraction`` of the layer's contacts, and off CPU (CUDA's index_add_ sums in no fixed order, so
-    results would not repeat bit for bit). No autograd (weights are used detached).
+    (use ``contact_product``) when it does not pay (``pays_to_push``). No autograd (weights are used detached).
     """
-    if not layer.is_symmetric or layer.n_edges == 0 or x.device.type != "cpu":
+    if not layer.is_symmetric or x.device.type != "cpu":
         return None
     x = x.contiguous()
-    active = x != 0 if x.dim() == 1 else (x != 0).any(1)
-    rows = flatnonzero(active)  # [k] int64
-    crow = layer.crow
-    start = crow[rows].long()
-    count = crow[rows + 1].long() - start  # [k] contacts of each active agent
-    total = int(count.sum())
-    if total > max_edge_fraction * layer.n_edges:
-        return None
-    y = torch.zeros_like(x)
-    if total == 0:
-        return y
-    # edge ids of the active rows, row after row: start of the row + position within it
-    edges = torch.arange(total, device=x.device) + torch.repeat_interleave(
-        start - (count.cumsum(0) - count), count, output_size=total)
-    values = torch.repeat_interleave(x[rows], count, dim=0, output_size=total)  # x_j on each of j's contacts
-    weight = layer.weight
-    if weight is not None:
-        w = weight.detach()[edges].to(x.dtype)
-        values = values * (w if x.dim() == 1 else w.unsqueeze(1))
-    return y.index_add_(0, layer.col[edges], values)
+    rows = nonzero_rows(x)
+    return _push(layer, x, rows) if pays_to_push(layer, rows, max_edge_fraction) else None
+
+
+class PushAggregation(torch.autograd.Function):
+    """Autograd function for y = A x of a symmetric layer, pushed from the agents `rows` where x != 0.
+
+    Backward: grad_x = A grad_y on `rows` only, 0 elsewhere: exact when the gradient reaching x off `rows` is never
+    used (the ``support`` promise of `aggregate`). Saves only `rows` ([k] int64).
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, rows: Tensor, layer: ContactLayer) -> Tensor:
+        ctx.layer = layer
+        ctx.save_for_backward(rows)
+        return _push(layer, x, rows)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor, None, None]:
+        (rows,) = ctx.saved_tensors
+        return _pull(ctx.layer, grad_y.contiguous(), rows), None, None
 
 
 class ContactAggregation(torch.autograd.Function):
@@ -122,16 +171,23 @@ class ContactAggregation(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
-def aggregate(layer: ContactLayer, x: Tensor) -> Tensor:
+def aggregate(layer: ContactLayer, x: Tensor, *, support: Tensor | None = None) -> Tensor:
     r"""y_i = sum_j w_ij x_j over the contacts j of agent i in ``layer``; x [N] or [N, K], y like x.
 
     Differentiable in x and in ``layer.weight`` when they require grad; under ``torch.no_grad()`` (or when
     nothing requires grad) it is the bare sparse product, with no autograd node.
+
+    ``support`` (sorted int64 rows) promises that x is 0 outside these rows and that the gradient reaching x there
+    is never used (whatever x is computed from has a zero derivative there: e.g. x = g * f * m with f_j = 0). Then,
+    as in fast mode, a symmetric layer pushes from these rows and pulls their gradient back (`PushAggregation`),
+    so forward and backward cost the contacts of these agents, not every contact.
     """
     check_agent_values(x, layer.n_agents, layer.device)
     weight = layer.weight
-    needs_grad = x.requires_grad or (weight is not None and weight.requires_grad)
-    if not (needs_grad and torch.is_grad_enabled()):
+    weight_needs_grad = weight is not None and weight.requires_grad
+    if not ((x.requires_grad or weight_needs_grad) and torch.is_grad_enabled()):
         y = push_product(layer, x)
         return contact_product(layer, x) if y is None else y
+    if support is not None and not weight_needs_grad and pays_to_push(layer, support):
+        return PushAggregation.apply(x.contiguous(), support, layer)
     return ContactAggregation.apply(x, weight, layer)

@@ -282,9 +282,10 @@ class ContactLayer:
         )
 
     # ------------------------------------------------------------------ products
-    def aggregate(self, x: Tensor) -> Tensor:
-        r"""y_i = sum_j w_ij x_j; x [N] or [N, K] float32/float64, y like x (see network.aggregate)."""
-        return aggregate(self, x)
+    def aggregate(self, x: Tensor, *, support: Tensor | None = None) -> Tensor:
+        r"""y_i = sum_j w_ij x_j; x [N] or [N, K] float32/float64, y like x (see network.aggregate, also for
+        ``support``)."""
+        return aggregate(self, x, support=support)
 
     def to_sparse_csr(self, dtype: torch.dtype = torch.float32) -> Tensor:
         """A as a torch sparse CSR tensor with ``dtype`` values, detached; weights are cast per call when
@@ -507,11 +508,14 @@ class ContactGraph:
         x: Tensor,
         layers: str | Sequence[str] | None = None,
         scale: Mapping[str, float | Tensor] | None = None,
+        *,
+        support: Tensor | None = None,
     ) -> Tensor:
         r"""y = sum_l s_l A_l x over ``layers`` (default: all); x [N] or [N, K], y like x.
 
         ``scale``: {layer: s_l}, a number >= 0 or a 0-dim tensor (which may require grad, e.g. a lockdown
         factor on "work"); unlisted layers have s_l = 1, and a layer scaled by the number 0 is skipped.
+        ``support``: see `populace.network.aggregate.aggregate`.
         """
         check_agent_values(x, self._n_agents, self.device or x.device)
         names = self.names if layers is None else ((layers,) if isinstance(layers, str) else tuple(layers))
@@ -530,7 +534,7 @@ class ContactGraph:
             s = scale.get(name)
             if isinstance(s, (int, float)) and s == 0:
                 continue
-            y = self._layers[name].aggregate(x)
+            y = self._layers[name].aggregate(x, support=support)
             if s is not None and not (isinstance(s, (int, float)) and s == 1):
                 y = y * s
             total = y if total is None else total + y

@@ -157,8 +157,11 @@ class Transmission(Substep):
         relative = torch.where(is_asymptomatic, self.asymptomatic_relative_infectiousness, 1.0)
         return self.infectiousness[days] * relative
 
-    def contact_pressure(self, world: World, x: Tensor) -> Tensor:
-        """sum_l c_l g_li sum_j w_lij g_lj x_j, [N]: layer scales c from `world.env`, agent factors g from columns."""
+    def contact_pressure(self, world: World, x: Tensor, *, support: Tensor | None = None) -> Tensor:
+        """sum_l c_l g_li sum_j w_lij g_lj x_j, [N]: layer scales c from `world.env`, agent factors g from columns.
+
+        `support`: rows outside which x is 0 and its gradient unused (`populace.network.aggregate.aggregate`).
+        """
         a = world.agents
         scale = {name: world.env[contact_scale_key(name)] for name in self.contacts.names
                  if contact_scale_key(name) in world.env}
@@ -166,9 +169,10 @@ class Transmission(Substep):
         names = [name for name in self.contacts.names if name not in scale or not _is_zero_constant(scale[name])]
         factor = {name: a[contact_factor_key(name)] for name in names if contact_factor_key(name) in a}
         plain = [name for name in names if name not in factor]
-        pressure = self.contacts.aggregate(x, layers=plain, scale={k: v for k, v in scale.items() if k in plain})
+        pressure = self.contacts.aggregate(x, layers=plain, scale={k: v for k, v in scale.items() if k in plain},
+                                           support=support)
         for name, g in factor.items():  # [N] each
-            y = g * self.contacts.aggregate(g * x, layers=name)
+            y = g * self.contacts.aggregate(g * x, layers=name, support=support)
             pressure = pressure + (y * scale[name] if name in scale else y)
         return pressure
 
@@ -180,7 +184,11 @@ class Transmission(Substep):
             susceptibility = self.susceptibility[age_band_index(a.age)]  # [N]
             stage = a.stage
             infected_alive = stage[:, Stage.E] + stage[:, Stage.A] + stage[:, Stage.I]  # 1 or 0, with gradient
-            pressure = self.contact_pressure(world, f * infected_alive)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
+            x = f * infected_alive
+            # off x's support f_j = 0, or j's mass is 0 and its derivative too (moved on to R or D): no gradient
+            # reaches anything through x there, so the contact products can push from the support alone
+            support = flatnonzero(x.detach() != 0)
+            pressure = self.contact_pressure(world, x, support=support)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
             p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
             # the "fired" draw is 0, with a zero gradient, wherever u >= p: compute it on the rows that fired only
             rows = flatnonzero(u < p.detach())  # [M]
