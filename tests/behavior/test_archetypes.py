@@ -1,5 +1,6 @@
 """Levels, groupings and group_keys: bin edges, code tables, mixed-radix keys, dense and sorted grouping agree."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -70,3 +71,104 @@ def test_work_status_reads_employment_and_industry():
     assert WORK_LEVELS.levels(work_status(agents)).tolist() == [2, 1, 1, 0, 2]
     with pytest.raises(KeyError, match="no column 'industry'"):
         work_status({"is_employed": agents["is_employed"]})
+
+
+def level_inputs():
+    """Values of every dtype the levels read: numbers around the default edges, codes, constants, one for all."""
+    gen = torch.Generator().manual_seed(4)
+    edges_hit = torch.tensor([-0.2, 0.2, 10, 50, 200, 0.5, 0.05, 0.95, 18, 30, 65, 0, 1, 2])
+    numbers = torch.cat([edges_hit, torch.randn(500, generator=gen) * 100])
+    inputs = [numbers.to(dtype) for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16)]
+    inputs += [torch.randint(-60, 120, (500,), generator=gen).to(dtype) for dtype in (torch.int8, torch.int16,
+                                                                                      torch.int32, torch.int64)]
+    inputs += [torch.randint(0, 120, (500,), generator=gen, dtype=torch.uint8),
+               torch.randint(0, 3, (500,), generator=gen, dtype=torch.uint8),
+               torch.randint(0, 2, (500,), generator=gen).bool(), torch.randint(0, 5, (500,), generator=gen).float(),
+               torch.full((500,), 7.0), torch.tensor(30.0).expand(500), torch.zeros(0),
+               torch.randint(-2**40, 2**40, (500,), generator=gen)]
+    return inputs
+
+
+LEVELS_TO_CHECK = [
+    Levels.bins("x", "x", (0.5,), ("low", "high")),
+    Levels.bins("x", "x", (10, 50, 200), ("a", "b", "c", "d")),
+    Levels.bins("x", "x", (-0.2, 0.2), ("a", "b", "c")),
+    AGE_LEVELS,
+    Levels.codes("x", "x", ["a", "b", "c"]),
+    Levels.codes("x", "x", ["a", "b"], code_levels=[0, 1, 1, 0], other_label="none"),
+    Levels.codes("x", "x", [f"c{i}" for i in range(300)], other_label="more"),
+]
+
+
+@pytest.mark.parametrize("lv", LEVELS_TO_CHECK, ids=lambda lv: f"{lv.name}{lv.edges or len(lv.labels)}")
+def test_numpy_and_torch_levels_agree_values_and_errors(lv, monkeypatch):
+    """The CPU path (NumPy: comparisons between min and max, tables over min..max) and the PyTorch path (bucketize,
+    dtype-wide tables) give the same levels, and the same errors, for every input dtype."""
+    compared = 0
+    for values in level_inputs():
+        results = []
+        for numpy_on_cpu in (True, False):
+            monkeypatch.setattr(arch, "NUMPY_ON_CPU", numpy_on_cpu)
+            try:
+                results.append(lv.levels(values))
+            except ValueError as error:
+                results.append(str(error))
+        numpy_levels, torch_levels = results
+        if isinstance(torch_levels, str):
+            assert numpy_levels == torch_levels
+        else:
+            assert numpy_levels.dtype == torch_levels.dtype == torch.int32
+            assert torch.equal(numpy_levels, torch_levels), values.dtype
+            compared += 1
+    assert compared >= 3  # inputs with levels (the others raise: the same message, compared above)
+
+
+def test_level_values_are_ints_when_one_level_holds_everyone():
+    assert AGE_LEVELS.level_values(torch.full((10,), 40, dtype=torch.uint8)) == 2
+    assert arch.INCIDENCE_LEVELS.level_values(torch.tensor([60.0, 199.0, 50.0])) == 2
+    assert arch.WORK_ORDER_LEVELS.level_values(torch.tensor(1.0).expand(5)) == 3
+    region = torch.tensor([0, 3, 1, 4], dtype=torch.uint8)
+    levels = arch.borough_levels().level_values(region)
+    assert levels.tolist() == [0, 3, 1, 4]
+    assert levels.dtype == np.uint8
+    with pytest.raises(ValueError, match="has NaN or infinite values"):
+        arch.GROWTH_LEVELS.level_values(torch.tensor([0.0, float("inf")]))
+
+
+def test_key_values_combine_levels_in_the_narrowest_dtype():
+    x = Levels.bins("x", "x", (10,), ("low", "high"))
+    many = Levels.codes("y", "y", [f"y{i}" for i in range(200)])
+    grouping = Grouping([x, many])  # 400 cells: uint16 keys
+    key = grouping.key_values([np.array([0, 1, 1], dtype=np.uint8), np.array([199, 0, 5], dtype=np.uint8)])
+    assert key.dtype == np.uint16
+    assert key.tolist() == [199, 200, 205]
+    assert grouping.key_values([1, 7]) == 207
+    assert grouping.key_values([1, np.array([3, 4], dtype=np.uint8)]).tolist() == [203, 204]
+    keep = np.array([True, False, True])
+    assert arch.mask_keys(key, keep, 400).tolist() == [199, 400, 205]
+    assert arch.count_keys(arch.mask_keys(key, keep, 400), 401, 3).nonzero().squeeze(1).tolist() == [199, 205, 400]
+    table = torch.arange(401.0, requires_grad=True)
+    taken = arch.take_keys(table, key, 3)
+    taken.sum().backward()
+    assert taken.tolist() == [199.0, 200.0, 205.0]
+    assert table.grad.nonzero().squeeze(1).tolist() == [199, 200, 205]
+
+
+def test_key_cache_finds_only_the_same_unchanged_tensors():
+    cache = arch.KeyCache()
+    age = torch.tensor([3, 40, 70], dtype=torch.uint8)
+    cache.put("age", [age], "levels of age")
+    assert cache.get("age", [age]) == "levels of age"
+    assert cache.get("age", [age.clone()]) is None  # another tensor, even an equal one
+    age.add_(1)  # an in-place change bumps the version counter
+    assert cache.get("age", [age]) is None
+    cache.put("age", [age], "new levels")
+    del age
+    assert len(cache) == 1
+    assert all(ref() is None for ref, _ in cache._entries["age"][0])
+
+
+def test_levels_reads_only_for_function_sources():
+    assert arch.WORK_LEVELS.reads == ("is_employed", "industry")
+    with pytest.raises(ValueError, match="reads names the agent columns a function source reads"):
+        Levels.codes("region", "region", ["a"], reads=("region",))

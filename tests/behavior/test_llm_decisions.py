@@ -7,8 +7,8 @@ import pytest
 import torch
 from llm_behavior_fixtures import five_borough_population, hashed_yes
 
-from populace.behavior import GO_TO_WORK, ISOLATE, DecisionError, DecisionSpec, LLMDecisions, Route, decide
-from populace.behavior.archetypes import AGE_LEVELS, SYMPTOM_LEVELS, borough_levels
+from populace.behavior import GO_TO_WORK, ISOLATE, DecisionError, DecisionSpec, LLMDecisions, Route, archetypes, decide
+from populace.behavior.archetypes import AGE_LEVELS, SYMPTOM_LEVELS, Levels, borough_levels
 from populace.behavior.templates import PromptTemplate, TemplateError
 from populace.core.world import World
 from populace.llm import ScriptedModel
@@ -210,3 +210,74 @@ def test_usage_totals_price_the_tokens(people):
     assert totals["cost"] == pytest.approx(2e-6 * words + 1e-5 * len(llm.model.asked))
     with pytest.raises(ValueError, match="price_per_token must be"):
         LLMDecisions(ScriptedModel(hashed_yes), price_per_token=(-1.0, 0.0))
+
+
+def test_cached_levels_give_the_same_probabilities_as_a_fresh_computation(people):
+    """A long-lived LLMDecisions reuses the levels of unchanged columns (age, region) from step to step; after agents
+    change employment (a new column) or age in place, its answers equal those of a fresh LLMDecisions."""
+    agents = people.agents.with_columns(age=people.agents.age.clone())  # changed in place below
+    kept = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+    with torch.no_grad():
+        kept.logit_offset[ISOLATE].copy_(torch.linspace(-2, 2, kept.logit_offset[ISOLATE].numel()))
+    gen = torch.Generator().manual_seed(8)
+    for week in range(4):
+        if week == 1:  # a tenth of the agents lose or find a job: is_employed is a new tensor
+            agents = agents.with_columns(is_employed=agents.is_employed ^ (torch.rand(N, generator=gen) < 0.1))
+        if week == 3:  # an in-place change of a column the cache holds: seen through its version counter
+            agents["age"].add_(20)
+        world = World.of(agents, seed=1, step=7 * week)
+        situation = situation_of(agents, seed=week)
+        work = {"work_from_home_fraction": torch.full((N,), 0.3), "is_isolating": torch.rand(N, generator=gen) < 0.2}
+        fresh = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+        fresh.load_state_dict(kept.state_dict())
+        for decision, seen in ((ISOLATE, situation), (GO_TO_WORK, work)):
+            assert torch.equal(kept.probability(decision, world, seen), fresh.probability(decision, world, seen))
+        if week == 1:
+            assert len(kept._key_cache) > 0
+    expected = expected_groups(agents, situation)  # the aged agents' prompts name their new age band
+    assignment = kept.assign(ISOLATE, World.of(agents), situation)
+    oldest = int(agents.age.argmax())
+    assert ["aged under 18", "aged 18 to 29", "aged 30 to 49", "aged 50 to 64",
+            "aged 65 or older"][expected.age[oldest]] in kept.prompt(ISOLATE, int(assignment.pairs[
+                assignment.group[oldest]]))
+
+
+def test_a_function_attribute_is_computed_again_only_when_the_columns_it_reads_change(people):
+    agents = people.agents
+    calls = []
+
+    def age_band(columns):
+        calls.append(1)
+        return columns["age"] // 40
+
+    band = Levels.codes("band", age_band, ["young", "middle", "old"], reads=("age",))
+    template = PromptTemplate.parse("version: t@1\noptions: yes, no\nyes: yes\n---\n{description}: {symptoms}")
+    llm = LLMDecisions(ScriptedModel(hashed_yes), {ISOLATE: DecisionSpec(template, (band,), (SYMPTOM_LEVELS,))})
+    situation = situation_of(agents)
+    first = llm.probability(ISOLATE, World.of(agents), situation)
+    assert torch.equal(llm.probability(ISOLATE, World.of(agents, step=7), situation), first)
+    assert len(calls) == 1  # age unchanged: its bands came from the cache
+    halved = agents.with_columns(age=agents.age // 2)
+    llm.probability(ISOLATE, World.of(halved, step=14), situation)
+    assert len(calls) == 2
+
+
+def test_numpy_and_torch_key_paths_give_the_same_answers(people, monkeypatch):
+    """On the CPU the keys are NumPy arrays; the PyTorch path (other devices) gives the same p and gradients."""
+    agents = people.agents
+    situation = situation_of(agents)
+    work = {"work_from_home_fraction": torch.tensor(0.6).expand(N), "is_isolating": torch.arange(N) % 3 == 0}
+    results = []
+    for numpy_on_cpu in (True, False):
+        monkeypatch.setattr(archetypes, "NUMPY_ON_CPU", numpy_on_cpu)
+        llm = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+        with torch.no_grad():
+            llm.logit_offset[GO_TO_WORK].copy_(torch.linspace(-1, 1, llm.logit_offset[GO_TO_WORK].numel()))
+        world = World.of(agents, seed=2, differentiable=True)
+        p = llm.probability(ISOLATE, world, situation), llm.probability(GO_TO_WORK, world, work)
+        (p[0].sum() + (p[1] * torch.linspace(0, 1, N)).sum()).backward()
+        results.append((p, [llm.logit_offset[d].grad for d in (ISOLATE, GO_TO_WORK)], llm.model.asked))
+    (p_np, grad_np, asked_np), (p_torch, grad_torch, asked_torch) = results
+    assert all(torch.equal(a, b) for a, b in zip(p_np + tuple(grad_np), p_torch + tuple(grad_torch), strict=True))
+    assert [q.prompt for q in asked_np] == [q.prompt for q in asked_torch]
+    assert bool((grad_np[1] != 0).any())

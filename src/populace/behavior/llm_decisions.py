@@ -10,8 +10,11 @@ template is rendered with a's description and s in words and sent as one `Query`
 
 delta_d [A] is a learnable logit offset per archetype (an `nn.Parameter`, zero at first, so p_i = q), with which
 calibration can move the language model's answers (q is clipped to [1e-6, 1 - 1e-6] before the logit). Agents not
-asked get `p_not_asked`. The groups are found with integer keys and one gather (`group_keys`), with no Python loop
-over agents; the loop over pairs (at most A x S, a few hundred) renders the prompts. The caller draws each agent's
+asked get `p_not_asked`. Each agent's pair is an integer key (a_i * S + s_i, or A * S if not asked); one count of
+the keys finds the pairs present, and p is gathered from a [A * S + 1] table, with no Python loop over agents; the
+loop over pairs (at most A x S, a few hundred) renders the prompts. The levels of agent columns that a run never
+replaces (age, region) are computed once and kept (`archetypes.KeyCache`), so a later step only bins what changed
+(employment, the situation features). The caller draws each agent's
 answer from p with the engine's counter-based RNG (`populace.behavior.decide`), so both execution modes make the
 same decisions; in differentiable mode gradients reach delta (the situation features are binned: none through them).
 
@@ -27,8 +30,9 @@ import datetime as dt
 import functools
 import math
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -42,10 +46,18 @@ from populace.behavior.archetypes import (
     WORK_LEVELS,
     WORK_ORDER_LEVELS,
     Grouping,
+    KeyCache,
     Levels,
+    LevelValues,
     Source,
+    as_tensor,
     borough_levels,
+    combine_keys,
+    count_keys,
     group_keys,
+    mask_keys,
+    take_keys,
+    uses_numpy,
 )
 from populace.behavior.interface import GO_TO_WORK, ISOLATE, DecisionError, Situation
 from populace.behavior.templates import PromptTemplate, builtin_template
@@ -219,6 +231,7 @@ class LLMDecisions(nn.Module):
         self.usage: list[StepUsage] = []
         self.asking: tuple[int, str] | None = None  # (step, decision) of the latest question to the models
         self._prompts: dict[tuple[str, int], tuple[str, LanguageModel]] = {}
+        self._key_cache = KeyCache()  # levels of unchanged agent columns (age, region) from earlier steps
 
     def extra_repr(self) -> str:
         parts = [f"{name}: {spec.archetypes} x {spec.situations}" for name, spec in self.specs.items()]
@@ -234,6 +247,18 @@ class LLMDecisions(nn.Module):
     def assign(self, decision: str, world: World, situation: Situation) -> Assignment:
         """The distinct (archetype, situation) pairs among the agents asked, and each agent's pair."""
         spec = self.spec(decision)
+        keys, n_pairs = self._pair_keys(decision, world, situation)
+        a = world.agents
+        pairs, group = group_keys(as_tensor(keys, a.n, a.device, torch.int64), n_pairs + 1)
+        if pairs.numel() and int(pairs[-1]) == n_pairs:  # the agents not asked: dropped from the pairs
+            pairs = pairs[:-1]
+            group = torch.where(group == pairs.numel(), -1, group)
+        return Assignment(pairs, group, spec.situations.n_cells)
+
+    def _pair_keys(self, decision: str, world: World, situation: Situation) -> tuple[LevelValues, int]:
+        """(keys, P): each agent's pair key archetype * n_situations + situation, P (= the number of pairs) for
+        the agents not asked, as `LevelValues` (NumPy on the CPU)."""
+        spec = self.spec(decision)
         a = world.agents
 
         def read(source: Source) -> Tensor:
@@ -244,37 +269,64 @@ class LLMDecisions(nn.Module):
         if n_pairs >= MAX_CELLS:
             raise ValueError(f"decision {decision!r} has {arche.n_cells:,} archetypes x {sit.n_cells:,} situations, "
                              f"more pairs than int32 keys hold; use fewer levels")
-        pair = torch.add(sit.keys(read, a.n, a.device), arche.keys(read, a.n, a.device), alpha=sit.n_cells)  # [N]
+        keys = combine_keys(self._keys(arche, world, situation, read), self._keys(sit, world, situation, read),
+                            sit.n_cells, n_pairs + 1)
         asked = None
         for name, wanted in spec.ask_only.items():
-            value = read(name).detach()
-            is_true = value > 0.5 if value.is_floating_point() else value.bool()
-            ok = is_true if wanted else ~is_true
-            asked = ok if asked is None else asked & ok
-        if asked is None:
-            pairs, group = group_keys(pair, n_pairs)
-        else:  # the agents not asked share the extra key n_pairs, dropped from the pairs
-            pairs, group = group_keys(torch.where(asked, pair, n_pairs), n_pairs + 1)
-            if pairs.numel() and int(pairs[-1]) == n_pairs:
-                pairs = pairs[:-1]
-                group = torch.where(group == pairs.numel(), -1, group)
-        return Assignment(pairs, group, sit.n_cells)
+            ok = _truth(read(name))
+            ok = ok if wanted else ~ok
+            asked = ok if asked is None else asked & ok  # never in place: ok may be the column itself
+        if asked is not None:
+            keys = mask_keys(keys, asked, n_pairs)
+        return keys, n_pairs
+
+    def _keys(self, grouping: Grouping, world: World, situation: Situation,
+              read: Callable[[Source], Tensor]) -> LevelValues:
+        """The cells of `grouping`; the levels of agent columns (and the cells, when all its attributes read
+        them) come from the cache while those columns are unchanged."""
+        inputs = [_inputs(lv, world.agents, situation) for lv in grouping.levels]
+        static = all(i is not None for i in inputs)
+        every_input = tuple(t for i in inputs if i is not None for t in i)
+        if static:
+            cached = self._key_cache.get(("keys", grouping.levels), every_input)
+            if cached is not None:
+                return cached
+        levels = []
+        for lv, lv_inputs in zip(grouping.levels, inputs, strict=True):
+            level = None if lv_inputs is None else self._key_cache.get(("levels", lv), lv_inputs)
+            if level is None:
+                level = lv.level_values(read(lv.source))
+                if lv_inputs is not None:
+                    self._key_cache.put(("levels", lv), lv_inputs, level)
+            levels.append(level)
+        keys = grouping.key_values(levels)
+        if static:
+            self._key_cache.put(("keys", grouping.levels), every_input, keys)
+        return keys
 
     def prompt(self, decision: str, pair: int) -> str:
         """The rendered prompt of a pair key (archetype * n_situations + situation)."""
         return self._prompt_and_model(decision, pair)[0]
 
     def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
-        """p [N]: the archetype-and-situation answer of each agent, offset by its archetype's delta."""
+        """p [N]: the archetype-and-situation answer of each agent, offset by its archetype's delta.
+
+        One pass per attribute not cached (`_pair_keys`), one count of the pair keys, one gather of p from a
+        [pairs + 1] table (the last entry: `p_not_asked`).
+        """
         spec = self.spec(decision)
-        assignment = self.assign(decision, world, situation)
-        pairs = assignment.pairs.tolist()
-        q = self._ask(decision, pairs, world, counts=assignment.counts().tolist())  # [G] float64
+        n = world.agents.n
+        keys, n_pairs = self._pair_keys(decision, world, situation)
+        counts = count_keys(keys, n_pairs + 1, n)  # [P + 1]
+        pairs = counts[:n_pairs].nonzero().squeeze(1)  # [G], ascending
+        q = self._ask(decision, pairs.tolist(), world, counts=counts[pairs].tolist())  # [G] float64
         offset = self.logit_offset[decision]  # [A]
-        logit = torch.logit(q.to(offset.dtype).clamp(P_CLIP, 1 - P_CLIP)) + offset[assignment.archetypes]
+        archetypes = pairs.to(offset.device) // spec.situations.n_cells
+        logit = torch.logit(q.to(offset.dtype).clamp(P_CLIP, 1 - P_CLIP)) + offset[archetypes]
         p_pair = torch.sigmoid(logit)  # [G]
-        p_ext = torch.cat([p_pair, p_pair.new_full((1,), float(spec.p_not_asked))])  # [G + 1]; -1 takes the last
-        return p_ext[assignment.group]  # [N]
+        table = torch.full((n_pairs + 1,), float(spec.p_not_asked), dtype=p_pair.dtype, device=p_pair.device)
+        table = table.index_put((pairs.to(p_pair.device),), p_pair)  # [P + 1]
+        return take_keys(table, keys, n)  # [N]
 
     # ---- asking the language models -------------------------------------------------------------------
 
@@ -359,6 +411,24 @@ def _read(source: Source, agents: Mapping[str, Tensor], situation: Situation, de
         return agents[source]
     raise KeyError(f"the decision {decision!r} reads {source!r}, which is neither a situation feature (given: "
                    f"{', '.join(situation) or 'none'}) nor an agent column (they are: {', '.join(agents)})")
+
+
+def _inputs(lv: Levels, agents: Mapping[str, Tensor], situation: Situation) -> tuple[Tensor, ...] | None:
+    """The agent columns the levels of `lv` are computed from; None when they may differ at every step (a
+    situation feature, or a function that names no columns)."""
+    names = lv.reads if callable(lv.source) else () if lv.source in situation else (lv.source,)
+    if not names or any(name not in agents for name in names):
+        return None
+    return tuple(agents[name] for name in names)
+
+
+def _truth(values: Tensor) -> np.ndarray | Tensor:
+    """values as bool [N] (floats: > 0.5), a NumPy array on the CPU (may be the column itself: read-only)."""
+    values = values.detach()
+    if uses_numpy(values):
+        x = (values.float() if values.dtype == torch.bfloat16 else values).numpy()
+        return x > 0.5 if x.dtype.kind == "f" else x.astype(bool, copy=False)
+    return values > 0.5 if values.is_floating_point() else values.bool()
 
 
 def _check_route(route: Route, specs: Mapping[str, DecisionSpec]) -> Route:
