@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from calibrate_fixtures import TRUTH, regional_population, small_calibration, synthetic_problem
+from calibrate_fixtures import TRUTH, regional_population, set_values, small_calibration, synthetic_problem
 
 from populace.calibrate import (
     Calibration,
@@ -17,6 +17,7 @@ from populace.calibrate import (
     load_draw,
     load_parameter_draws,
     save_parameter_draws,
+    warm_start,
 )
 from populace.calibrate.baselines import mean_loss
 from populace.calibrate.fit import CHECKPOINT_NAME, iteration_seeds
@@ -134,6 +135,28 @@ def test_parameter_draws_round_trip_into_a_fresh_model(tmp_path):
     with pytest.raises(ValueError, match="build the model with as many weeks and regions"):
         load_draw(loaded[0], calibration_model(regional_population(400), start_date="2020-03-01", weeks=3),
                   Observation())
+
+
+def test_a_fit_on_a_coarser_population_warm_starts_a_finer_one():
+    # the same targets (1,000 agents' truth), fitted first on a 500-agent population (scale 0.5 of the target's),
+    # from the same start as the fine problem; warm-starting the fine problem there cuts its loss
+    fine = synthetic_problem()
+    small = small_calibration(n_agents=500, days=28, beta=0.35, targets=fine.targets)
+    coarse = Calibration(small.model, small.observation, fine.targets, scale=0.5, tests_per_day=small.tests_per_day,
+                         weights=small.weights, checkpoint_days=7)
+    set_values(coarse, ascertainment=0.1, rehire_per_week=0.05)
+    seeds = range(4)
+    cold = mean_loss(fine, seeds)
+    fit(coarse, FitSettings(iterations=12, learning_rate=0.1, seed=3), progress=False)
+    warm_start(fine, coarse)
+    for name, value in coarse.trainable().items():
+        if name != "model.log_initial_infected":
+            torch.testing.assert_close(fine.trainable()[name], value, msg=name)
+    shift = float((fine.model.log_initial_infected - coarse.model.log_initial_infected).detach())
+    assert shift == pytest.approx(math.log(2))  # twice the agents: twice the first infections
+    assert mean_loss(fine, seeds) < 0.7 * cold
+    with pytest.raises(ValueError, match="learn different tensors"):
+        warm_start(fine, synthetic_problem(mode="network"))
 
 
 def test_bad_setups_are_refused():

@@ -5,7 +5,7 @@ an ensemble of fits for parameter uncertainty. See docs/calibration.md."""
 from populace.calibrate.baselines import evolution_strategy, naive_forecast
 from populace.calibrate.evaluate import errors, forecast, split
 from populace.calibrate.fit import FitSettings, fit, iteration_seeds
-from populace.calibrate.problem import Calibration, calibration_model, load_draw, weeks_in
+from populace.calibrate.problem import Calibration, calibration_model, load_draw, warm_start, weeks_in
 from populace.calibrate.schedule import CalibrationNetwork, WeeklyIsolationDecisions, network_features
 from populace.calibrate.targets import DateWindow, LossWeights, Targets, load_targets
 from populace.calibrate.uncertainty import ensemble, load_parameter_draws, save_parameter_draws
@@ -13,4 +13,4 @@ from populace.calibrate.uncertainty import ensemble, load_parameter_draws, save_
 __all__ = ["Calibration", "CalibrationNetwork", "DateWindow", "FitSettings", "LossWeights", "Targets",
            "WeeklyIsolationDecisions", "calibration_model", "ensemble", "errors", "evolution_strategy", "fit",
            "forecast", "iteration_seeds", "load_draw", "load_parameter_draws", "load_targets", "naive_forecast",
-           "network_features", "save_parameter_draws", "split", "weeks_in"]
+           "network_features", "save_parameter_draws", "split", "warm_start", "weeks_in"]

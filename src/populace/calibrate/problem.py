@@ -57,6 +57,7 @@ IMPORTATIONS_PER_MILLION_PER_DAY = 10.0
 day citywide, a small share of NYC's summer-2020 infections."""
 OBSERVATION_PARAMETERS = ("logit_ascertainment", "tests_slope")
 MODEL_PREFIX, OBSERVATION_PREFIX = "model.", "observation."
+INITIAL_INFECTED = MODEL_PREFIX + "log_initial_infected"
 
 
 def weeks_in(days: int) -> int:
@@ -240,6 +241,28 @@ class Calibration(nn.Module):
             **{n.removeprefix(DECISION_MODEL): attrgetter(n)(model).tolist() for n in behaviour_parameters(model)},
             "regions": list(self.targets.regions),
         }
+
+
+@torch.no_grad()
+def warm_start(target: Calibration, source: Calibration) -> None:
+    """Start `target` from `source`'s learned values: a fit of the same problem on a population of another scale
+    (coarse to fine: many cheap iterations on a small city, then a few on the large one).
+
+    Every learned tensor is copied by name (`trainable()`, the same in both); the initial infections, which count
+    agents, are rescaled by target.scale / source.scale. The others are per agent, per contact or per resident
+    (betas, rates, shifts, network weights), so they carry over as they are.
+    """
+    mine, theirs = target.trainable(), source.trainable()
+    if mine.keys() != theirs.keys():
+        raise ValueError(f"the calibrations learn different tensors: {sorted(set(mine) ^ set(theirs))} are in only one "
+                         "(build both with the same mode, behaviour and frozen names)")
+    for name, value in theirs.items():
+        if mine[name].shape != value.shape:
+            raise ValueError(f"{name} has shape {list(value.shape)} in the source and {list(mine[name].shape)} in the "
+                             "target: fit the same window (weeks) and regions")
+        mine[name].copy_(value)
+    if INITIAL_INFECTED in mine:
+        mine[INITIAL_INFECTED] += math.log(target.scale / source.scale)
 
 
 def behaviour_parameters(model: CovidNYC) -> list[str]:
