@@ -176,6 +176,7 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
     ax.set_ylabel("beta (per unit contact weight)")
     ax.legend()
     ax.grid(alpha=0.3)
+    figure.autofmt_xdate()
     save(figure, img.with_name(img.name + "-beta.png"))
 
 
