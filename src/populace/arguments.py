@@ -37,6 +37,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    value = _number(text, float, "a number >= 0")
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def device(text: str) -> str:
     """A torch device that exists on this machine ("cpu", "cuda", "cuda:1")."""
     try:

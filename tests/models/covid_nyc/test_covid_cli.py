@@ -63,6 +63,7 @@ def test_writes_every_file_with_its_columns_dates_and_boroughs(run):
     assert manifest["seeds"] == {"run": 3, "population": 2}
     assert manifest["arguments"]["scale"] == SCALE
     assert manifest["arguments"]["start"] == "2020-03-01"
+    assert manifest["arguments"]["importations"] == 0.0  # a closed city unless --importations says otherwise
     inputs = [entry["path"] for entry in manifest["inputs"]]
     for file in ("data-by-day.csv", "tests.csv", "Staten_Island-Table.csv", "demo_2021acs5yr_nta.xlsx"):
         assert any(path.endswith(file) for path in inputs), file
@@ -102,6 +103,8 @@ def test_comparison_tables_align_dates_and_boroughs_with_the_real_data(run):
     ("--days", "0", "integer >= 1"),
     ("--seed", "-1", "integer >= 0"),
     ("--threads", "0", "integer >= 1"),
+    ("--importations", "-1", "finite number >= 0"),
+    ("--importations", "many", "a number >= 0"),
 ])
 def test_bad_arguments_exit_with_status_2_and_say_why(option, value, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -49,6 +49,7 @@ from populace.models.covid_nyc.observe import (
     series_dates,
     series_from_trajectory,
 )
+from populace.models.covid_nyc.params import CovidParams
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -75,6 +76,10 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         "--initial-infections", type=arguments.positive_float, default=NYC_INFECTIONS_ON_START_DATE,
         help="infections on the first day at city scale (the run seeds scale x this many agents, at least 1); "
              "default: Davis et al. 2021's median estimate for NYC on 2020-03-01")
+    covid.add_argument(
+        "--importations", type=arguments.non_negative_float, default=0.0,
+        help="infections imported from outside the city per million residents per day (CovidParams."
+             "importations_per_million_per_day; 0: a closed city)")
     covid.add_argument("--seed", type=arguments.non_negative_int, default=1, help="seed of the run's random numbers")
     covid.add_argument(
         "--population-seed", type=arguments.non_negative_int, default=1, help="seed of the synthetic population"
@@ -107,7 +112,8 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         built = time.perf_counter()
         seeded = initial_infected_at_scale(args.initial_infections, args.scale)
         behaviour = decision_model_from_args(args, region_labels=population.manifest["codes"]["region"])
-        model = CovidNYC.from_population(population, start_date=args.start, initial_infected=seeded,
+        params = CovidParams(importations_per_million_per_day=args.importations)
+        model = CovidNYC.from_population(population, params, start_date=args.start, initial_infected=seeded,
                                          behaviour=behaviour)
         with llm_usage_report(behaviour, out, manifest):  # per-step LLM log; a spent budget stops cleanly
             traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
