@@ -3,9 +3,11 @@
 import datetime as dt
 import functools
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 
+from populace.behavior.interface import DecisionModel
 from populace.calibrate import (
     Calibration,
     CalibrationNetwork,
@@ -37,11 +39,13 @@ def tests_per_day(days: int) -> torch.Tensor:
 
 def small_calibration(*, n_agents: int = 1500, days: int = 35, mode: str = "free", beta: float = 0.25,
                       initial_infected: int = 20, importations_per_million_per_day: float = 500.0,
-                      targets: Targets | None = None, seed: int = 1, frozen: tuple[str, ...] = ()) -> Calibration:
+                      targets: Targets | None = None, seed: int = 1, frozen: tuple[str, ...] = (),
+                      behaviour: Callable[[Sequence[str]], DecisionModel] | None = None) -> Calibration:
     """A calibration on `n_agents` synthetic agents from 2020-03-01; targets: zeros unless given (set them with
     `synthetic_targets`). Scale 1: counts are compared as they are. Importations: about 0.75 a day in 1,500 agents,
     so every run has some and their rate gets a gradient. Deaths are left out of the loss (weight 0):
-    a few thousand agents have too few deaths in a few weeks for a useful signal."""
+    a few thousand agents have too few deaths in a few weeks for a useful signal. `behaviour`: a function of the
+    region labels giving the decision model (default: `WeeklyIsolationDecisions`)."""
     population = regional_population(n_agents, seed=seed)
     window = DateWindow(START, START + dt.timedelta(days=days - 1))
     regions = tuple(population.manifest["codes"]["region"])
@@ -53,7 +57,8 @@ def small_calibration(*, n_agents: int = 1500, days: int = 35, mode: str = "free
     weeks = weeks_in(days)
     model = calibration_model(population, start_date=START, weeks=weeks, beta_per_day=beta,
                               initial_infected=initial_infected,
-                              importations_per_million_per_day=importations_per_million_per_day)
+                              importations_per_million_per_day=importations_per_million_per_day,
+                              behaviour=None if behaviour is None else behaviour(regions))
     network = None
     if mode == "network":
         residents = torch.bincount(population.agents.region.long(), minlength=len(regions)).double()

@@ -5,7 +5,9 @@ fits by Adam (`populace.calibrate.fit`), and writes into `--out`: `parameters.js
 `loss_history.parquet` and `loss_curve.png`, `checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
 draws `draws.parquet` (`load_parameter_draws`), with `--test` the held-out errors `evaluation.parquet` (against the
 naive forecast and, with `--baseline`, the gradient-free optimiser at the same number of simulator runs), and
-`manifest.json`.
+`manifest.json`. With `--behavior llm` (and the `--llm-*` flags of `populace run covid-nyc`) the agents' decisions
+come from a language model asked per archetype and situation, whose per-archetype logit offsets are learned (mode
+free); the usage log `llm_steps.parquet` and `llm_usage.json` is written as by `populace run covid-nyc`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import pandas as pd
 import torch
 
 from populace import arguments
+from populace.behavior.interface import DecisionModel
+from populace.behavior.llm_decisions import LLMDecisions
+from populace.behavior.llm_run import add_llm_arguments, decision_model_from_args, llm_usage_report
 from populace.calibrate.baselines import evolution_strategy, naive_forecast
 from populace.calibrate.evaluate import errors, forecast, held_out, observed_smoothed, split
 from populace.calibrate.fit import FitSettings, fit
@@ -73,6 +78,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
     p.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_llm_arguments(p)
     p.set_defaults(handler=calibrate_covid_nyc)
 
 
@@ -81,6 +87,25 @@ def _check_windows(args: argparse.Namespace) -> None:
         raise SystemExit(f"--test must start the day after --train ends ({args.train.end}), got {args.test.start}")
     if args.baseline and args.test is None:
         raise SystemExit("--baseline compares held-out errors: give --test too")
+    if args.behavior == "heuristic":
+        decision_model_from_args(args)  # a ValueError names --llm-* flags given without --behavior llm
+    elif args.mode == "network":
+        raise SystemExit("--mode network drives the heuristic's weekly isolation; with --behavior llm use --mode free "
+                         "(the language model's per-archetype logit offsets are then learned)")
+
+
+def decision_models(args: argparse.Namespace, region_labels: list[str]) -> Callable[[], DecisionModel | None]:
+    """A function giving each calibration its own decision model: None for --behavior heuristic (the default
+    `WeeklyIsolationDecisions`), else `LLMDecisions` with its own logit offsets over one shared language model (the
+    first one is `decision_model_from_args`'s, whose usage the run logs)."""
+    llm = decision_model_from_args(args, region_labels=region_labels)
+    if llm is None:
+        return lambda: None
+    unused = [llm]
+
+    def fresh() -> LLMDecisions:
+        return unused.pop() if unused else LLMDecisions(llm.model, llm.specs, price_per_token=llm.price_per_token)
+    return fresh
 
 
 def calibrate_covid_nyc(args: argparse.Namespace) -> int:
@@ -99,36 +124,41 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
                      inputs=[], command=args.command_line) as manifest:
         started = time.perf_counter()
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
+        behaviour = decision_models(args, population.manifest["codes"]["region"])
 
         def problem(mode: str) -> Calibration:
             return nyc_calibration(population, train, scale=args.scale, mode=mode, full_cases=full.cases,
                                    tests_days=full_window.days, data_dir=args.data_dir,
-                                   initial_infected_city=args.initial_infected, beta_per_day=args.beta)
+                                   initial_infected_city=args.initial_infected, beta_per_day=args.beta,
+                                   behaviour=behaviour())
 
         calibration = problem(args.mode)
         built = time.perf_counter()
-        history = fit(calibration, settings, out=out, resume=args.resume,
-                      progress=False if args.no_progress else None)
-        fitted = time.perf_counter()
-        title = f"{population.agents.n:,} agents (scale {args.scale:g}), {args.train}, mode {args.mode}"
-        for path in save_fit(out, calibration, history, title=title):
-            manifest.add_output(path)
-        if args.ensemble:
-            draws = ensemble(calibration, settings, members=args.ensemble, iterations=args.ensemble_iterations)
-            path = save_parameter_draws(out / "draws.parquet", draws, {"window": str(args.train), "mode": args.mode,
-                                                                      "scale": args.scale})
-            manifest.add_output(path)
-        if test is not None:
-            table = evaluate(calibration, full, train, test, args, problem, settings)
-            table.to_parquet(out / "evaluation.parquet", index=False)
-            manifest.add_output(out / "evaluation.parquet")
-            print(table[table["region"] == "all"].to_string(index=False))
+        with llm_usage_report(calibration.model.behaviour.decision_model, out, manifest):  # LLM log; clean stop
+            history = fit(calibration, settings, out=out, resume=args.resume,
+                          progress=False if args.no_progress else None)
+            fitted = time.perf_counter()
+            title = (f"{population.agents.n:,} agents (scale {args.scale:g}), {args.train}, mode {args.mode}, "
+                     f"behaviour {args.behavior}")
+            for path in save_fit(out, calibration, history, title=title):
+                manifest.add_output(path)
+            if args.ensemble:
+                draws = ensemble(calibration, settings, members=args.ensemble, iterations=args.ensemble_iterations)
+                path = save_parameter_draws(out / "draws.parquet", draws, {"window": str(args.train),
+                                                                          "mode": args.mode, "scale": args.scale,
+                                                                          "behaviour": args.behavior})
+                manifest.add_output(path)
+            if test is not None:
+                table = evaluate(calibration, full, train, test, args, problem, settings)
+                table.to_parquet(out / "evaluation.parquet", index=False)
+                manifest.add_output(out / "evaluation.parquet")
+                print(table[table["region"] == "all"].to_string(index=False))
         manifest.results.update(agents=population.agents.n, iterations=len(history),
                                 final_loss=float(history["loss"].iloc[-1]) if len(history) else None,
                                 build_seconds=round(built - started, 2), fit_seconds=round(fitted - built, 2))
     print(f"calibrated CovidNYC ({population.agents.n:,} agents, scale {args.scale:g}) on {args.train}, mode "
-          f"{args.mode}: loss {history['loss'].iloc[0]:.4f} -> {history['loss'].iloc[-1]:.4f} in {len(history)} "
-          f"iterations, {fitted - built:.0f} s; outputs in {out}")
+          f"{args.mode}, behaviour {args.behavior}: loss {history['loss'].iloc[0]:.4f} -> "
+          f"{history['loss'].iloc[-1]:.4f} in {len(history)} iterations, {fitted - built:.0f} s; outputs in {out}")
     return 0
 
 
