@@ -7,12 +7,15 @@ draws `draws.parquet` (`load_parameter_draws`), with `--test` the held-out error
 naive forecast and, with `--baseline`, the gradient-free optimiser at the same number of simulator runs), and
 `manifest.json`. With `--behavior llm` (and the `--llm-*` flags of `populace run covid-nyc`) the agents' decisions
 come from a language model asked per archetype and situation, whose per-archetype logit offsets are learned (mode
-free); the usage log `llm_steps.parquet` and `llm_usage.json` is written as by `populace run covid-nyc`.
+free); the usage log `llm_steps.parquet` and `llm_usage.json` is written as by `populace run covid-nyc`. With
+`--warm-start-scale S` it first fits a city at the smaller scale S (`--warm-start-iterations`, checkpoints in
+`--out/warm-start`) and starts the main fit from there (`populace.calibrate.warm_start`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -27,12 +30,16 @@ from populace.behavior.llm_decisions import LLMDecisions
 from populace.behavior.llm_run import add_llm_arguments, decision_model_from_args, llm_usage_report
 from populace.calibrate.baselines import evolution_strategy, naive_forecast
 from populace.calibrate.evaluate import errors, forecast, held_out, observed_smoothed, split
-from populace.calibrate.fit import FitSettings, fit
+from populace.calibrate.fit import CHECKPOINT_NAME, FitSettings, fit
 from populace.calibrate.nyc import INITIAL_INFECTED_CITY, STARTING_BETA, nyc_calibration, save_fit
-from populace.calibrate.problem import MODES, Calibration
+from populace.calibrate.problem import MODES, Calibration, warm_start
 from populace.calibrate.targets import DateWindow, Targets, load_targets
 from populace.calibrate.uncertainty import ensemble, save_parameter_draws
 from populace.manifest import RunManifest, cli_arguments
+from populace.population.storage import Population
+
+WARM_START_DIR = "warm-start"
+"""Subfolder of --out for the coarse fit of --warm-start-scale (its checkpoints)."""
 
 
 def window(text: str) -> DateWindow:
@@ -56,6 +63,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=MODES, default="free",
                    help="weekly beta and isolation as free parameters, or outputs of a calibration network")
     p.add_argument("--iterations", type=arguments.positive_int, default=30, help="Adam iterations")
+    p.add_argument("--warm-start-scale", type=arguments.fraction, default=None,
+                   help="first fit a city at this smaller scale, then start the --scale fit there (coarse to fine: "
+                        "cheap iterations first)")
+    p.add_argument("--warm-start-iterations", type=arguments.positive_int, default=20,
+                   help="Adam iterations at --warm-start-scale")
     p.add_argument("--lr", type=arguments.positive_float, default=0.05, help="Adam learning rate")
     p.add_argument("--clip", type=arguments.positive_float, default=5.0, help="gradient norm clipping")
     p.add_argument("--seeds-per-step", type=arguments.positive_int, default=1, help="simulator seeds per iteration")
@@ -87,6 +99,9 @@ def _check_windows(args: argparse.Namespace) -> None:
         raise SystemExit(f"--test must start the day after --train ends ({args.train.end}), got {args.test.start}")
     if args.baseline and args.test is None:
         raise SystemExit("--baseline compares held-out errors: give --test too")
+    if args.warm_start_scale is not None and args.warm_start_scale >= args.scale:
+        raise SystemExit(f"--warm-start-scale ({args.warm_start_scale:g}) must be smaller than --scale "
+                         f"({args.scale:g}): the warm start is a cheaper, coarser fit")
     if args.behavior == "heuristic":
         decision_model_from_args(args)  # a ValueError names --llm-* flags given without --behavior llm
     elif args.mode == "network":
@@ -108,6 +123,20 @@ def decision_models(args: argparse.Namespace, region_labels: list[str]) -> Calla
     return fresh
 
 
+def coarse_fit(args: argparse.Namespace, problem: Callable[..., Calibration], settings: FitSettings,
+               out: Path) -> Calibration:
+    """The fit at --warm-start-scale (--warm-start-iterations; checkpoints and --resume in out/warm-start)."""
+    from populace.population.nyc import build_nyc  # imported here: it pulls in the data loaders
+
+    city = build_nyc(scale=args.warm_start_scale, seed=args.population_seed, data_dir=args.data_dir)
+    coarse = problem(args.mode, city, args.warm_start_scale)
+    print(f"warm start: {city.agents.n:,} agents (scale {args.warm_start_scale:g}), {args.warm_start_iterations} "
+          "iterations")
+    fit(coarse, dataclasses.replace(settings, iterations=args.warm_start_iterations), out=out / WARM_START_DIR,
+        resume=args.resume, progress=False if args.no_progress else None)
+    return coarse
+
+
 def calibrate_covid_nyc(args: argparse.Namespace) -> int:
     from populace.population.nyc import build_nyc  # imported here: it pulls in the data loaders
 
@@ -126,14 +155,17 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
         behaviour = decision_models(args, population.manifest["codes"]["region"])
 
-        def problem(mode: str) -> Calibration:
-            return nyc_calibration(population, train, scale=args.scale, mode=mode, full_cases=full.cases,
+        def problem(mode: str, city: Population = population, scale: float = args.scale) -> Calibration:
+            return nyc_calibration(city, train, scale=scale, mode=mode, full_cases=full.cases,
                                    tests_days=full_window.days, data_dir=args.data_dir,
                                    initial_infected_city=args.initial_infected, beta_per_day=args.beta,
                                    behaviour=behaviour())
 
         calibration = problem(args.mode)
         built = time.perf_counter()
+        if args.warm_start_scale is not None and not (args.resume and (out / CHECKPOINT_NAME).exists()):
+            warm_start(calibration, coarse_fit(args, problem, settings, out))
+            manifest.results.update(warm_start_seconds=round(time.perf_counter() - built, 2))
         with llm_usage_report(calibration.model.behaviour.decision_model, out, manifest):  # LLM log; clean stop
             history = fit(calibration, settings, out=out, resume=args.resume,
                           progress=False if args.no_progress else None)
