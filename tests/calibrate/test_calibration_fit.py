@@ -52,7 +52,7 @@ def test_calibration_recovers_known_parameters_and_the_loss_decreases():
 
 
 def test_resume_after_an_interrupt_equals_the_uninterrupted_fit(tmp_path):
-    settings = FitSettings(iterations=3, learning_rate=0.1, seed=5, checkpoint_every=1)
+    settings = FitSettings(iterations=3, learning_rate=0.1, learning_rate_decay=0.7, seed=5, checkpoint_every=1)
     whole = synthetic_problem(n_agents=400, days=14)
     whole_history = fit(whole, settings, out=tmp_path / "whole", progress=False)
 
@@ -173,3 +173,6 @@ def test_bad_setups_are_refused():
         Calibration(late, Observation(), targets, scale=1.0)
     with pytest.raises(ValueError, match="resume=True needs the output folder"):
         fit(calibration, FitSettings(iterations=1), resume=True)
+    for decay in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"learning_rate_decay must be in \(0, 1\]"):
+            FitSettings(learning_rate_decay=decay)

@@ -69,6 +69,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--warm-start-iterations", type=arguments.positive_int, default=20,
                    help="Adam iterations at --warm-start-scale")
     p.add_argument("--lr", type=arguments.positive_float, default=0.05, help="Adam learning rate")
+    p.add_argument("--lr-decay", type=arguments.fraction, default=1.0,
+                   help="the learning rate is multiplied by this each iteration, in (0, 1] (1: constant)")
     p.add_argument("--clip", type=arguments.positive_float, default=5.0, help="gradient norm clipping")
     p.add_argument("--seeds-per-step", type=arguments.positive_int, default=1, help="simulator seeds per iteration")
     p.add_argument("--checkpoint-every", type=arguments.positive_int, default=5, help="iterations per checkpoint")
@@ -146,7 +148,8 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
     full_window = DateWindow(args.train.start, (args.test or args.train).end)
     full = load_targets(full_window, data_dir=args.data_dir)
     train, test = split(full, args.train) if args.test else (full, None)
-    settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, clip_norm=args.clip,
+    settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
+                           clip_norm=args.clip,
                            seeds_per_step=args.seeds_per_step, seed=args.seed, checkpoint_every=args.checkpoint_every)
     out: Path = args.out
     with RunManifest(out, arguments=cli_arguments(args), seeds={"run": args.seed, "population": args.population_seed},

@@ -29,10 +29,12 @@ HISTORY_COLUMNS = ("iteration", "loss", "cases", "deaths", "unemployment", "grad
 
 @dataclasses.dataclass(frozen=True)
 class FitSettings:
-    """Settings of `fit`: iterations, Adam's learning rate, clipping norm, seeds per step, run seed, checkpoints."""
+    """Settings of `fit`: iterations, Adam's learning rate (times `learning_rate_decay` ** iteration), clipping norm,
+    seeds per step, run seed, checkpoints."""
 
     iterations: int = 30
     learning_rate: float = 0.05
+    learning_rate_decay: float = 1.0
     clip_norm: float = 5.0
     seeds_per_step: int = 1
     seed: int = 0
@@ -44,6 +46,8 @@ class FitSettings:
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
         if not (self.learning_rate > 0 and self.clip_norm > 0):
             raise ValueError(f"learning_rate and clip_norm must be > 0, got {self.learning_rate}, {self.clip_norm}")
+        if not 0 < self.learning_rate_decay <= 1:
+            raise ValueError(f"learning_rate_decay must be in (0, 1] (1: constant), got {self.learning_rate_decay}")
 
 
 def iteration_seeds(seed: int, iteration: int, k: int) -> list[int]:
@@ -116,6 +120,8 @@ def fit(calibration: Calibration, settings: FitSettings, *, out: str | os.PathLi
     with bar:
         for iteration in range(done, settings.iterations):
             started = time.perf_counter()
+            for group in optimizer.param_groups:  # a function of the iteration alone, so --resume needs no state
+                group["lr"] = settings.learning_rate * settings.learning_rate_decay**iteration
             optimizer.zero_grad(set_to_none=True)
             loss, parts = gradient_step(calibration, iteration_seeds(settings.seed, iteration,
                                                                      settings.seeds_per_step))
