@@ -142,10 +142,7 @@ class Calibration(nn.Module):
 
     def _learnable(self) -> dict[str, nn.Parameter]:
         model = dict(self.model.named_parameters())
-        names = [n for n in STATIC_MODEL_PARAMETERS if n in model]
-        if self.mode == "free":
-            names += [BETA_PARAMETER, *behaviour_parameters(self.model)]
-        out = {f"model.{n}": model[n] for n in names}
+        out = {MODEL_PREFIX + n: model[n] for n in model_parameter_names(self.model, weekly=self.mode == "free")}
         observation = dict(self.observation.named_parameters())
         for n in OBSERVATION_PARAMETERS if self.tests_per_day is not None else OBSERVATION_PARAMETERS[:1]:
             out[f"observation.{n}"] = observation[n]
@@ -214,9 +211,9 @@ class Calibration(nn.Module):
         """The learned quantities as plain tensors (the network evaluated), keyed `model.<name>` and
         `observation.<name>`: load them with `load_draw` into a `calibration_model` and an `Observation`."""
         model = self.model
-        names = [n for n in STATIC_MODEL_PARAMETERS if n in dict(model.named_parameters())]
-        names += [BETA_PARAMETER, *behaviour_parameters(model)]  # values, also where the network computes them
-        out = {f"model.{n}": attrgetter(n)(model).detach().clone() for n in names}
+        # the weekly values too where the network computes them
+        out = {MODEL_PREFIX + n: attrgetter(n)(model).detach().clone()
+               for n in model_parameter_names(model, weekly=True)}
         for n in OBSERVATION_PARAMETERS:
             out[f"observation.{n}"] = getattr(self.observation, n).detach().clone()
         return out
@@ -265,6 +262,14 @@ def warm_start(target: Calibration, source: Calibration) -> None:
         mine[INITIAL_INFECTED] += math.log(target.scale / source.scale)
 
 
+def model_parameter_names(model: CovidNYC, *, weekly: bool) -> list[str]:
+    """Names (in `model`) of the calibrated model quantities: the static ones it has and, with `weekly`, the weekly
+    betas and the behaviour parameters."""
+    present = dict(model.named_parameters())
+    names = [n for n in STATIC_MODEL_PARAMETERS if n in present]
+    return [*names, BETA_PARAMETER, *behaviour_parameters(model)] if weekly else names
+
+
 def behaviour_parameters(model: CovidNYC) -> list[str]:
     """Names (in `model`) of the behaviour parameters calibration learns: the weekly isolation shifts of
     `WeeklyIsolationDecisions`, else every parameter of the decision model."""
@@ -282,21 +287,29 @@ def load_draw(draw: Mapping[str, Tensor], model: nn.Module, observation: nn.Modu
     unknown key or a wrong shape is an error naming it (build the model with `calibration_model` and as many weeks
     and regions as the fit).
     """
-    for target, prefix in ((model, ""), (observation, OBSERVATION_PREFIX)):
-        state = target.state_dict()
-        mine = {name.removeprefix(prefix).removeprefix(MODEL_PREFIX if not prefix else ""): value
-                for name, value in draw.items() if name.startswith(OBSERVATION_PREFIX) == bool(prefix)}
-        unknown = sorted(set(mine) - set(state))
-        if unknown:
-            known = ", ".join(prefix + k for k in list(state)[:8])
-            raise KeyError(f"parameters {[prefix + k for k in unknown]} are not in {type(target).__name__} (its keys "
-                           f"include: {known}, ...); build the model with populace.calibrate.calibration_model, "
-                           "with the fit's decision model")
-        loaded = {}
-        for key, value in mine.items():
-            value = torch.as_tensor(value)
-            if value.shape != state[key].shape:
-                raise ValueError(f"parameter {prefix + key} has shape {list(value.shape)}, the model's "
-                                 f"{list(state[key].shape)}; build the model with as many weeks and regions")
-            loaded[key] = value.to(state[key].dtype)
-        target.load_state_dict(loaded, strict=False)
+    values: dict[str, dict[str, Tensor]] = {MODEL_PREFIX: {}, OBSERVATION_PREFIX: {}}
+    for name, value in draw.items():
+        prefix = OBSERVATION_PREFIX if name.startswith(OBSERVATION_PREFIX) else MODEL_PREFIX
+        values[prefix][name.removeprefix(prefix)] = value
+    _load_state(model, values[MODEL_PREFIX], shown_prefix="")
+    _load_state(observation, values[OBSERVATION_PREFIX], shown_prefix=OBSERVATION_PREFIX)
+
+
+def _load_state(target: nn.Module, values: Mapping[str, Tensor], *, shown_prefix: str) -> None:
+    """`target.load_state_dict(values, strict=False)`, refusing unknown keys and wrong shapes by name (shown with
+    `shown_prefix`)."""
+    state = target.state_dict()
+    unknown = sorted(set(values) - set(state))
+    if unknown:
+        known = ", ".join(shown_prefix + k for k in list(state)[:8])
+        raise KeyError(f"parameters {[shown_prefix + k for k in unknown]} are not in {type(target).__name__} (its "
+                       f"keys include: {known}, ...); build the model with populace.calibrate.calibration_model, "
+                       "with the fit's decision model")
+    loaded = {}
+    for key, value in values.items():
+        value = torch.as_tensor(value)
+        if value.shape != state[key].shape:
+            raise ValueError(f"parameter {shown_prefix + key} has shape {list(value.shape)}, the model's "
+                             f"{list(state[key].shape)}; build the model with as many weeks and regions")
+        loaded[key] = value.to(state[key].dtype)
+    target.load_state_dict(loaded, strict=False)
