@@ -6,9 +6,9 @@ Parameter files (`parameters:` in a scenario) hold values by `state_dict` key: k
 {"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are the Parquet draws of
 `populace calibrate` (`populace.calibrate.load_parameter_draws`; their `model.` key prefix is dropped). The
 baseline takes its number of weekly betas from a draw's `transmission.log_beta`, its importations from
-`importation.log_rate`, and a draw with weekly isolation shifts (`WEEKLY_ISOLATION_KEY`) gets calibration's
-`WeeklyIsolationDecisions`. Keys a file leaves out keep their
-defaults; an unknown key or a wrong shape is an error naming it.
+`importation.log_rate`, and a draw with weekly isolation shifts (`behaviour.decision_model.isolate_logit_by_week`)
+gets calibration's `WeeklyIsolationDecisions`. Keys a file leaves out keep their defaults; an unknown key or a wrong
+shape is an error naming it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ from torch import Tensor
 
 from populace.analysis.scenario import PopulationSpec, Scenario
 from populace.calibrate import load_draw, load_parameter_draws
+from populace.calibrate.problem import (
+    BETA_PARAMETER,
+    IMPORTATION_PARAMETER,
+    MODEL_PREFIX,
+    WEEKLY_ISOLATION_PARAMETER,
+)
 from populace.calibrate.schedule import WeeklyIsolationDecisions
 from populace.data.boroughs import BOROUGHS
 from populace.models.covid_nyc.model import CovidNYC
@@ -30,13 +36,6 @@ from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.params import CovidParams
 from populace.population.storage import Population
 from populace.population.synthetic import layered_synthetic_population
-
-CALIBRATION_MODEL_PREFIX = "model."
-"""`populace calibrate` names the simulator's keys `model.<state_dict key>`."""
-WEEKLY_ISOLATION_KEY = "behaviour.decision_model.isolate_logit_by_week"
-"""The weekly isolation shifts [W, R] of calibration's `WeeklyIsolationDecisions`."""
-BETA_KEY = "transmission.log_beta"
-IMPORTATION_KEY = "importation.log_rate"
 
 
 def build_population(spec: PopulationSpec, *, data_dir: str | os.PathLike[str] | None = None) -> Population:
@@ -75,7 +74,7 @@ def read_parameter_draws(path: str | Path) -> list[dict[str, Tensor]]:
     if not path.is_file():
         raise FileNotFoundError(f"parameters file {str(path)!r} does not exist")
     if path.suffix != ".json":
-        return [{str(k).removeprefix(CALIBRATION_MODEL_PREFIX): torch.as_tensor(v) for k, v in draw.items()}
+        return [{str(k).removeprefix(MODEL_PREFIX): torch.as_tensor(v) for k, v in draw.items()}
                 for draw in load_parameter_draws(path)]
     try:
         data = json.loads(path.read_text())
@@ -98,14 +97,14 @@ def baseline_models(scenario: Scenario, population: Population,
                     draw: Mapping[str, Tensor] | None = None) -> tuple[CovidNYC, Observation]:
     """The baseline `CovidNYC` (NYC 2020 orders, heuristic behaviour) and `Observation`, with `draw` loaded."""
     beta = scenario.model.beta_by_week
-    if draw and BETA_KEY in draw:  # as many weeks as the draw; its values are loaded below
-        beta = tuple(float(b) for b in draw[BETA_KEY].exp().reshape(-1))
+    if draw and BETA_PARAMETER in draw:  # as many weeks as the draw; its values are loaded below
+        beta = tuple(float(b) for b in draw[BETA_PARAMETER].exp().reshape(-1))
     params = CovidParams() if beta is None else CovidParams(beta_by_week=beta)
-    if draw and IMPORTATION_KEY in draw:  # the rate's parameter exists only when it is > 0; loaded below
-        params = params.replace(importations_per_million_per_day=float(draw[IMPORTATION_KEY].exp()))
+    if draw and IMPORTATION_PARAMETER in draw:  # the rate's parameter exists only when it is > 0; loaded below
+        params = params.replace(importations_per_million_per_day=float(draw[IMPORTATION_PARAMETER].exp()))
     behaviour = None
-    if draw and WEEKLY_ISOLATION_KEY in draw:
-        behaviour = WeeklyIsolationDecisions(*draw[WEEKLY_ISOLATION_KEY].shape)
+    if draw and WEEKLY_ISOLATION_PARAMETER in draw:
+        behaviour = WeeklyIsolationDecisions(*draw[WEEKLY_ISOLATION_PARAMETER].shape)
     model = CovidNYC(population.agents, population.layers, params, start_date=scenario.start, behaviour=behaviour,
                      region_labels=region_labels(population), initial_infected=scenario.model.initial_infected)
     observation = Observation()

@@ -46,7 +46,8 @@ from populace.population.storage import Population
 
 DAYS_PER_WEEK = 7
 MODES = ("free", "network")
-STATIC_MODEL_PARAMETERS = ("log_initial_infected", "importation.log_rate", "labour.log_job_loss_per_week",
+IMPORTATION_PARAMETER = "importation.log_rate"
+STATIC_MODEL_PARAMETERS = ("log_initial_infected", IMPORTATION_PARAMETER, "labour.log_job_loss_per_week",
                            "labour.log_lockdown_job_loss_per_week", "labour.log_stay_home_job_loss_factor",
                            "labour.log_rehire_per_week", "labour.logit_lockdown_rehire_reduction")
 BETA_PARAMETER = "transmission.log_beta"
