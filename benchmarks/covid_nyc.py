@@ -109,7 +109,7 @@ def main() -> None:
         loss = trajectory["new_infections"].sum(-1).square().mean() + trajectory["new_deaths"].sum(-1).square().mean()
         loss.backward()
         done = time.perf_counter()
-        grad = model.transmission.log_beta.grad
+        grad = model.transmission.parametrizations.beta_by_week.original.grad
         print(f"simulate: {simulated - start:.1f} s ({(simulated - start) / days:.3f} s per day)")
         print(f"backward: {done - simulated:.1f} s; total {done - start:.1f} s; "
               f"|d loss / d log_beta| = {float(grad.norm()):.4g}")

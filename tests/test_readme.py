@@ -23,7 +23,7 @@ def test_python_examples_run_as_pasted(tmp_path, monkeypatch, capsys):
     traj = namespace["traj"]
     assert float(traj["recovered"][-1]) > 10_000  # the epidemic the example shows does take off
     exec(gradient, namespace)
-    grad = namespace["model"].transmission.log_beta.grad
+    grad = namespace["model"].transmission.parametrizations.beta_per_day.original.grad
     assert torch.isfinite(grad)
     assert float(grad) > 0  # more transmission, larger epidemic
     assert capsys.readouterr().out.startswith("tensor(")

@@ -167,7 +167,7 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
     axes[0].legend(fontsize=7)
     save(figure, img.with_name(img.name + "-unemployment.png"))
 
-    beta = torch.stack([d["model.transmission.log_beta"].exp() for d in draws])  # [M, W]
+    beta = torch.stack([d["model.transmission.parametrizations.beta_by_week.original"].exp() for d in draws])  # [M, W]
     weeks = pd.to_datetime([train.window.start + pd.Timedelta(days=7 * w) for w in range(beta.shape[1])])
     figure, ax = plt.subplots(figsize=(8, 3.5))
     ax.fill_between(weeks, beta.min(0).values, beta.max(0).values, color="tab:red", alpha=0.3,

@@ -11,6 +11,7 @@ TINY = {
 }
 
 
-DRAWS = [{"transmission.log_beta": [math.log(0.35)], "observation.logit_ascertainment": -2.0},
-         {"transmission.log_beta": [math.log(0.3)], "observation.logit_ascertainment": -1.5}]
+BETA = "transmission.parametrizations.beta_by_week.original"
+DRAWS = [{BETA: [math.log(0.35)], "observation.logit_ascertainment": -2.0},
+         {BETA: [math.log(0.3)], "observation.logit_ascertainment": -1.5}]
 """Two parameter draws (a calibration's output): member k of the tiny run uses draw k."""

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from analysis_fixtures import DRAWS
+from analysis_fixtures import BETA, DRAWS
 
 from populace.analysis.build import baseline_models, read_parameter_draws
 from populace.analysis.ensemble import ensemble_members
@@ -24,7 +24,7 @@ def test_each_member_runs_with_its_draw(tiny_run):
         stored = json.loads((out / "members" / f"m{k:04d}" / "parameters.json").read_text())
         assert stored["draw"] == k
         assert stored["seed"] == 1 + k
-        assert stored["values"]["transmission.log_beta"] == pytest.approx(draw["transmission.log_beta"], abs=1e-7)
+        assert stored["values"][BETA] == pytest.approx(draw[BETA], abs=1e-7)
         assert stored["values"]["observation.logit_ascertainment"] == pytest.approx(
             [draw["observation.logit_ascertainment"]], abs=1e-7)
 
@@ -37,7 +37,7 @@ def test_draws_are_read_loaded_and_assigned(tmp_path):
         update={"parameter_draws": 0})}), n_draws=0)] == [None] * 5
     with pytest.raises(ValueError, match=r"ensemble.parameter_draws is 2 but the parameters file has 1 draw"):
         ensemble_members(scenario, n_draws=1)
-    (tmp_path / "one.json").write_text(json.dumps({"labour.log_rehire_per_week": math.log(0.2)}))
+    (tmp_path / "one.json").write_text(json.dumps({"labour.parametrizations.rehire_per_week.original": math.log(0.2)}))
     (draw,) = read_parameter_draws(tmp_path / "one.json")
     model, observation = baseline_models(scenario, layered_synthetic_population(300, seed=1), draw)
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.2)
@@ -46,12 +46,12 @@ def test_draws_are_read_loaded_and_assigned(tmp_path):
         load_draw({"transmission.log_betta": torch.zeros(1)}, model, observation)
     with pytest.raises(KeyError, match=r"\['observation.slope'\] are not in Observation"):
         load_draw({"observation.slope": torch.zeros(())}, model, observation)
-    with pytest.raises(ValueError, match=r"transmission.log_beta has shape \[3\], the model's \[1\]"):
-        load_draw({"transmission.log_beta": torch.zeros(3)}, model, observation)
+    with pytest.raises(ValueError, match=rf"{BETA} has shape \[3\], the model's \[1\]"):
+        load_draw({BETA: torch.zeros(3)}, model, observation)
     (tmp_path / "bad.json").write_text(json.dumps({"draws": []}))
     with pytest.raises(ValueError, match="with at least one draw"):
         read_parameter_draws(tmp_path / "bad.json")
-    (tmp_path / "bad.json").write_text(json.dumps({"draws": [{"transmission.log_beta": "high"}]}))
+    (tmp_path / "bad.json").write_text(json.dumps({"draws": [{BETA: "high"}]}))
     with pytest.raises(ValueError, match="draw 0 has a value that is not a number"):
         read_parameter_draws(tmp_path / "bad.json")
 
@@ -60,15 +60,15 @@ def test_draws_written_by_calibration_load_into_the_baseline(tmp_path):
     from populace.calibrate import save_parameter_draws
 
     weeks, regions = 4, 5
-    draw = {"model.transmission.log_beta": torch.log(torch.tensor([0.3, 0.2, 0.1, 0.15])),
+    draw = {"model." + BETA: torch.log(torch.tensor([0.3, 0.2, 0.1, 0.15])),
             "model.behaviour.decision_model.isolate_logit_by_week": torch.full((weeks, regions), 0.5),
-            "model.labour.log_rehire_per_week": torch.tensor(math.log(0.25)),
+            "model.labour.parametrizations.rehire_per_week.original": torch.tensor(math.log(0.25)),
             "observation.logit_ascertainment": torch.tensor(-1.0)}
     path = save_parameter_draws(tmp_path / "draws.parquet", [draw])
     (loaded,) = read_parameter_draws(path)
-    assert "transmission.log_beta" in loaded
+    assert BETA in loaded
     model, observation = baseline_models(parse_scenario(SCENARIO), layered_synthetic_population(300, seed=1), loaded)
-    assert torch.allclose(model.transmission.log_beta.detach().exp(), torch.tensor([0.3, 0.2, 0.1, 0.15]))
+    assert torch.allclose(model.transmission.beta_by_week.detach(), torch.tensor([0.3, 0.2, 0.1, 0.15]))
     assert torch.equal(model.behaviour.decision_model.isolate_logit_by_week.detach(), torch.full((weeks, regions), 0.5))
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.25)
     assert float(observation.logit_ascertainment.detach()) == pytest.approx(-1.0)

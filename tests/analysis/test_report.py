@@ -30,8 +30,9 @@ def test_the_report_is_one_file_with_the_plots_tables_parameters_and_sources(tin
         png = base64.b64decode(data)
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert matplotlib.image.imread(io.BytesIO(png)).shape[1] >= 800
-    for text in ("Comparison metrics", "infections_averted", "By age band", "75+", "transmission.log_beta",
-                 "Data sources", "lockdown a week earlier", "job_loss_factor"):
+    for text in ("Comparison metrics", "infections_averted", "By age band", "75+",
+                 "transmission.parametrizations.beta_by_week.original", "Data sources", "lockdown a week earlier",
+                 "job_loss_factor"):
         assert text in page, text
     assert "src=\"http" not in page
     assert "<script" not in page

@@ -101,6 +101,6 @@ def set_values(calibration: Calibration, *, ascertainment: float, rehire_per_wee
                lockdown_job_loss_per_week: float | None = None) -> None:
     with torch.no_grad():
         calibration.observation.logit_ascertainment.fill_(math.log(ascertainment / (1 - ascertainment)))
-        calibration.model.labour.log_rehire_per_week.fill_(math.log(rehire_per_week))
+        calibration.model.labour.parametrizations.rehire_per_week.original.fill_(math.log(rehire_per_week))
         if lockdown_job_loss_per_week is not None:
-            calibration.model.labour.log_lockdown_job_loss_per_week.fill_(math.log(lockdown_job_loss_per_week))
+            calibration.model.labour.parametrizations.lockdown_job_loss_per_week.original.fill_(math.log(lockdown_job_loss_per_week))

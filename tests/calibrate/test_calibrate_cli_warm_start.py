@@ -32,7 +32,7 @@ def test_a_warm_started_fit_continues_from_the_coarse_one(tmp_path):
     # the main fit started where the coarse one ended: one Adam step (learning rate 0.05) away from it, while the
     # coarse fit's two steps took it further than that from the cold start (beta 0.2 every week)
     coarse = torch.load(out / "warm-start" / "checkpoint.pt", weights_only=True)["trainable"]
-    coarse_beta = coarse["model.transmission.log_beta"]
+    coarse_beta = coarse["model.transmission.parametrizations.beta_by_week.original"]
     main_beta = torch.tensor(json.loads((out / "parameters.json").read_text())["beta_by_week"]).log()
     assert float((main_beta - coarse_beta).abs().max()) <= 0.05 + 1e-4
     assert float((coarse_beta - math.log(0.2)).abs().max()) > 0.05 + 1e-4

@@ -24,7 +24,8 @@ from populace.calibrate.fit import CHECKPOINT_NAME, iteration_seeds
 from populace.calibrate.uncertainty import draws_metadata
 from populace.models.covid_nyc.observe import Observation
 
-LEARN_IN_RECOVERY = ("model.transmission.log_beta", "model.labour.log_lockdown_job_loss_per_week")
+BETA = "model.transmission.parametrizations.beta_by_week.original"
+LEARN_IN_RECOVERY = (BETA, "model.labour.parametrizations.lockdown_job_loss_per_week.original")
 
 
 def recovery_problem():
@@ -119,7 +120,7 @@ def test_parameter_draws_round_trip_into_a_fresh_model(tmp_path):
     calibration = synthetic_problem(n_agents=400, days=14, mode="network")
     draws = ensemble(calibration, FitSettings(learning_rate=0.2, seed=1), members=2, iterations=1)
     assert len(draws) == 2
-    assert not torch.equal(draws[0]["model.transmission.log_beta"], draws[1]["model.transmission.log_beta"])
+    assert not torch.equal(draws[0][BETA], draws[1][BETA])
     path = save_parameter_draws(tmp_path / "draws.parquet", draws, {"mode": "network"})
     loaded = load_parameter_draws(path)
     assert draws_metadata(path) == {"mode": "network"}
@@ -130,7 +131,7 @@ def test_parameter_draws_round_trip_into_a_fresh_model(tmp_path):
     fresh = small_calibration(n_agents=400, days=14)  # a plain model (free parameters) and observation
     model, observation = fresh.model, Observation()
     load_draw(loaded[1], model, observation)
-    assert torch.allclose(model.transmission.log_beta, draws[1]["model.transmission.log_beta"])
+    assert torch.allclose(model.transmission.parametrizations.beta_by_week.original, draws[1][BETA])
     assert torch.allclose(observation.logit_ascertainment, draws[1]["observation.logit_ascertainment"])
     with pytest.raises(ValueError, match="build the model with as many weeks and regions"):
         load_draw(loaded[0], calibration_model(regional_population(400), start_date="2020-03-01", weeks=3),

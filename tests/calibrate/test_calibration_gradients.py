@@ -55,10 +55,12 @@ def problem(request):
 
 def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
     calibration, grad = problem
-    expected = {"model.log_initial_infected", "model.importation.log_rate", "model.labour.log_rehire_per_week",
-                "observation.logit_ascertainment", "observation.tests_slope"}
+    expected = {"model.log_initial_infected", "model.importation.parametrizations.rate.original",
+                "model.labour.parametrizations.rehire_per_week.original", "observation.logit_ascertainment",
+                "observation.tests_slope"}
     if calibration.mode == "free":
-        expected |= {"model.transmission.log_beta", "model.behaviour.decision_model.isolate_logit_by_week"}
+        expected |= {"model.transmission.parametrizations.beta_by_week.original",
+                     "model.behaviour.decision_model.isolate_logit_by_week"}
     else:
         expected |= {f"network.layers.{k}.{w}" for k in (0, 2, 4) for w in ("weight", "bias")}
     assert expected <= set(grad)
@@ -67,7 +69,7 @@ def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
         assert torch.isfinite(g).all(), name
         assert float(g.abs().sum()) > 0, name
     if calibration.mode == "free":  # every week of beta and every week and region of isolation is reached
-        assert bool((grad["model.transmission.log_beta"][:4] != 0).all())
+        assert bool((grad["model.transmission.parametrizations.beta_by_week.original"][:4] != 0).all())
         assert float((grad["model.behaviour.decision_model.isolate_logit_by_week"] != 0).float().mean()) > 0.5
 
 
@@ -88,10 +90,11 @@ def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
 # directional derivative is 10x smaller (ratios -0.07 and 0.11). So the check uses the direction the data can see.
 # The initial infections are only checked for a finite non-zero gradient above (ratio -4.9 and 1.2: the difference
 # moves +-35% of the first infections, too discrete for 4 seeds); their straight-through count is exact (below).
-BIASED = ("model.transmission.log_beta", "model.labour.log_job_loss_per_week",
-          "model.labour.log_lockdown_job_loss_per_week", "model.labour.log_stay_home_job_loss_factor",
-          "model.labour.log_rehire_per_week", "model.labour.logit_lockdown_rehire_reduction",
-          "model.importation.log_rate")
+LABOUR_RATES = ("job_loss_per_week", "lockdown_job_loss_per_week", "stay_home_job_loss_factor", "rehire_per_week",
+                "lockdown_rehire_reduction")
+BIASED = ("model.transmission.parametrizations.beta_by_week.original",
+          "model.importation.parametrizations.rate.original",
+          *(f"model.labour.parametrizations.{name}.original" for name in LABOUR_RATES))
 ISOLATION = "model.behaviour.decision_model.isolate_logit_by_week"
 
 

@@ -72,8 +72,8 @@ def problem(cache):
 
 def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
     _, grad = problem
-    assert {ISOLATE, GO_TO_WORK, "model.transmission.log_beta", "model.importation.log_rate",
-            "observation.logit_ascertainment"} <= set(grad)
+    assert {ISOLATE, GO_TO_WORK, "model.transmission.parametrizations.beta_by_week.original",
+            "model.importation.parametrizations.rate.original", "observation.logit_ascertainment"} <= set(grad)
     assert not any("isolate_logit_by_week" in name for name in grad)  # the heuristic's shifts are not there
     assert len(grad) == 12  # 5 labour, initial infections, importations, beta, 2 offsets, 2 observation
     for name, g in grad.items():

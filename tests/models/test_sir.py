@@ -7,6 +7,7 @@ import torch
 from scipy import optimize
 
 from populace.core import World
+from populace.core.parameters import natural_gradients
 from populace.models.sir import SIR, Stage
 from populace.network import ContactLayer
 from populace.network.random import RandomMixing, erdos_renyi
@@ -103,8 +104,8 @@ def _seed_averaged_final_size(contacts, n: int, beta: float, seeds: range, diffe
         model = SIR(contacts, n, beta_per_day=beta, infectious_days=5.0, initial_infected=50)
         z = final_size(model.run(100, seed=seed, differentiable=differentiable, progress=False))
         if differentiable:
-            (g_log_beta,) = torch.autograd.grad(z, model.transmission.log_beta)
-            grad += float(g_log_beta) / beta  # d z / d beta = (d z / d log beta) / beta
+            z.backward()
+            grad += float(natural_gradients(model)["transmission.beta_per_day"])
         total += float(z.detach())
     return total / len(seeds), grad / len(seeds)
 

@@ -1,14 +1,14 @@
 """From a scenario to models: the population, the baseline `CovidNYC` and `Observation`, fitted parameter draws.
 
 Parameter files (`parameters:` in a scenario) hold values by `state_dict` key: keys of the model (e.g.
-`transmission.log_beta`, `labour.log_job_loss_per_week`) and of the observation model, prefixed `observation.` (e.g.
-`observation.logit_ascertainment`). A JSON file is either one mapping {key: number or nested list} or
-{"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are the Parquet draws of
-`populace calibrate` (`populace.calibrate.load_parameter_draws`; their `model.` key prefix is dropped). The
-baseline takes its number of weekly betas from a draw's `transmission.log_beta`, its importations from
-`importation.log_rate`, and a draw with weekly isolation shifts (`behaviour.decision_model.isolate_logit_by_week`)
-gets calibration's `WeeklyIsolationDecisions`. Keys a file leaves out keep their defaults; an unknown key or a wrong
-shape is an error naming it.
+`transmission.parametrizations.beta_by_week.original`, the log of the weekly rates) and of the observation model,
+prefixed `observation.` (e.g. `observation.logit_ascertainment`). A JSON file is either one mapping {key: number or
+nested list} or {"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are the
+Parquet draws of `populace calibrate` (`populace.calibrate.load_parameter_draws`; their `model.` key prefix is
+dropped). The baseline takes its number of weekly betas from a draw's `transmission.parametrizations.beta_by_week.
+original`, its importations from `importation.parametrizations.rate.original`, and a draw with weekly isolation
+shifts (`behaviour.decision_model.isolate_logit_by_week`) gets calibration's `WeeklyIsolationDecisions`. Keys a
+file leaves out keep their defaults; an unknown key or a wrong shape is an error naming it.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@ r"""`Calibration`: a `CovidNYC` model, its `Observation`, the targets, and what 
 What is learned (`Calibration.trainable()`), by name in the model (`model.`) or the observation (`observation.`):
 
 - static: `observation.logit_ascertainment` and `observation.tests_slope` (the latter only with a test series),
-  `model.log_initial_infected` (agents infected on day 0), `model.importation.log_rate` (infections imported from
-  outside, when the model has importations), and the labour response `model.labour.log_*` / `logit_*` (job loss
+  `model.log_initial_infected` (agents infected on day 0), `model.importation.rate` (infections imported from
+  outside, when the model has importations), and the labour response `model.labour` rates (job loss
   at baseline and under lockdown, the effect of staying home, re-hiring and its reduction under lockdown);
-- weekly: `model.transmission.log_beta` [W], either free (mode "free") or an output of a `CalibrationNetwork`
+- weekly: `model.transmission.beta_by_week` [W], either free (mode "free") or an output of a `CalibrationNetwork`
   whose weights are learned (mode "network");
 - behaviour: with `WeeklyIsolationDecisions`, its weekly isolation shifts
   `model.behaviour.decision_model.isolate_logit_by_week` [W, R] (free, or the network's second output); with any
@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from populace.behavior.interface import DecisionModel
 from populace.calibrate.schedule import CalibrationNetwork, WeeklyIsolationDecisions, attach_network
 from populace.calibrate.targets import LossWeights, Targets, log_series_loss, rate_loss, region_order
+from populace.core.parameters import unconstrained_value
 from populace.core.runner import run
 from populace.core.trajectory import Trajectory
 from populace.models.covid_nyc.model import CovidNYC
@@ -46,11 +47,12 @@ from populace.population.storage import Population
 
 DAYS_PER_WEEK = 7
 MODES = ("free", "network")
-IMPORTATION_PARAMETER = "importation.log_rate"
-STATIC_MODEL_PARAMETERS = ("log_initial_infected", IMPORTATION_PARAMETER, "labour.log_job_loss_per_week",
-                           "labour.log_lockdown_job_loss_per_week", "labour.log_stay_home_job_loss_factor",
-                           "labour.log_rehire_per_week", "labour.logit_lockdown_rehire_reduction")
-BETA_PARAMETER = "transmission.log_beta"
+IMPORTATION_PARAMETER = "importation.parametrizations.rate.original"
+STATIC_MODEL_PARAMETERS = ("log_initial_infected", IMPORTATION_PARAMETER, *(
+    f"labour.parametrizations.{name}.original" for name in (
+        "job_loss_per_week", "lockdown_job_loss_per_week", "stay_home_job_loss_factor", "rehire_per_week",
+        "lockdown_rehire_reduction")))
+BETA_PARAMETER = "transmission.parametrizations.beta_by_week.original"
 DECISION_MODEL = "behaviour.decision_model."
 WEEKLY_ISOLATION_PARAMETER = DECISION_MODEL + "isolate_logit_by_week"
 IMPORTATIONS_PER_MILLION_PER_DAY = 10.0
@@ -213,7 +215,7 @@ class Calibration(nn.Module):
         `observation.<name>`: load them with `load_draw` into a `calibration_model` and an `Observation`."""
         model = self.model
         # the weekly values too where the network computes them
-        out = {MODEL_PREFIX + n: attrgetter(n)(model).detach().clone()
+        out = {MODEL_PREFIX + n: unconstrained_value(model, n).clone()
                for n in model_parameter_names(model, weekly=True)}
         for n in OBSERVATION_PARAMETERS:
             out[f"observation.{n}"] = getattr(self.observation, n).detach().clone()
@@ -235,7 +237,7 @@ class Calibration(nn.Module):
             "stay_home_job_loss_factor": float(labour.stay_home_job_loss_factor),
             "rehire_per_week": float(labour.rehire_per_week),
             "lockdown_rehire_reduction": float(labour.lockdown_rehire_reduction),
-            "beta_by_week": [float(b) for b in model.transmission.log_beta.exp()],
+            "beta_by_week": [float(b) for b in model.transmission.beta_by_week],
             **{n.removeprefix(DECISION_MODEL): attrgetter(n)(model).tolist() for n in behaviour_parameters(model)},
             "regions": list(self.targets.regions),
         }

@@ -1,6 +1,6 @@
 r"""Time-varying calibrated quantities: weekly isolation propensity per borough, and the calibration network.
 
-Two are calibrated per week: the transmission rate beta(w) (`Transmission.log_beta`, citywide, [W]) and an
+Two are calibrated per week: the transmission rate beta(w) (`Transmission.beta_by_week`, citywide, [W]) and an
 isolation propensity o(w, r) per borough (`WeeklyIsolationDecisions.isolate_logit_by_week`, [W, R], a shift of
 the log-odds of isolating). Either they are free parameters (one `nn.Parameter` each, the model's own), or both are
 the outputs of a `CalibrationNetwork` whose weights are learned instead: `attach_network` turns the two model
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -123,19 +123,22 @@ class CalibrationNetwork(nn.Module):
 
 
 class _Output(nn.Module):
-    """Parametrization: replace a model parameter by output `index` of the network (the original is ignored)."""
+    """Parametrization: replace a model parameter by `natural(output index)` of the network (input ignored)."""
 
-    def __init__(self, network: CalibrationNetwork, index: int):
+    def __init__(self, network: CalibrationNetwork, index: int, natural: Callable[[Tensor], Tensor] | None = None):
         super().__init__()
         self.network = network
         self.index = index
+        self.natural = natural
 
     def forward(self, original: Tensor) -> Tensor:
-        return self.network()[self.index].to(original.dtype)
+        output = self.network()[self.index].to(original.dtype)
+        return output if self.natural is None else self.natural(output)
 
 
 def attach_network(model: nn.Module, network: CalibrationNetwork) -> None:
-    """Make `model.transmission.log_beta` and its isolation shifts outputs of `network` (weights then learned).
+    """Make `model.transmission.beta_by_week` (exp of the network's log beta) and its isolation shifts outputs of
+    `network` (weights then learned).
 
     The model's behaviour must use `WeeklyIsolationDecisions` with as many weeks and regions as the network.
     """
@@ -144,9 +147,10 @@ def attach_network(model: nn.Module, network: CalibrationNetwork) -> None:
         raise TypeError(f"the model's decision model is {type(decisions).__name__}; the calibration network drives "
                         "WeeklyIsolationDecisions (build the model with populace.calibrate.calibration_model)")
     weeks, regions = network.features.shape[:2]
-    if model.transmission.log_beta.shape != (weeks,) or decisions.isolate_logit_by_week.shape != (weeks, regions):
+    if model.transmission.beta_by_week.shape != (weeks,) or decisions.isolate_logit_by_week.shape != (weeks, regions):
         raise ValueError(f"the network has {weeks} weeks x {regions} regions but the model has "
-                         f"log_beta {list(model.transmission.log_beta.shape)} and isolate_logit_by_week "
+                         f"beta_by_week {list(model.transmission.beta_by_week.shape)} and isolate_logit_by_week "
                          f"{list(decisions.isolate_logit_by_week.shape)}")
-    parametrize.register_parametrization(model.transmission, "log_beta", _Output(network, 0), unsafe=True)
+    beta = _Output(network, 0, torch.exp)  # chained after Positive: exp(network log beta), the input ignored
+    parametrize.register_parametrization(model.transmission, "beta_by_week", beta, unsafe=True)
     parametrize.register_parametrization(decisions, "isolate_logit_by_week", _Output(network, 1), unsafe=True)

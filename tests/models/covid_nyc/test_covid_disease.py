@@ -68,7 +68,7 @@ def test_differentiable_transmission_draws_the_same_infections_with_a_gradient()
     diff = transmission(star_world(hub_asymptomatic=False, differentiable=True))
     assert torch.equal(fast["newly_infected"].float(), diff["newly_infected"].detach())
     assert torch.equal(fast["stage"].long(), diff["stage"].detach().argmax(-1))
-    (grad,) = torch.autograd.grad(diff["newly_infected"].sum(), transmission.log_beta)
+    (grad,) = torch.autograd.grad(diff["newly_infected"].sum(), transmission.parametrizations.beta_by_week.original)
     # "fired" surrogate: d new_i / d log_beta = new_i * (dp_i / d log_beta) / p_i = new_i * x_i (1 - p_i) / p_i,
     # x_i = -log(1 - p_i); only week 1 is used on day 10.
     assert float(grad[0]) == 0
@@ -80,8 +80,8 @@ def test_weekly_beta_segments():
     assert float(transmission.beta_on(6).detach()) == pytest.approx(0.05)
     assert float(transmission.beta_on(7).detach()) == pytest.approx(0.5)
     assert float(transmission.beta_on(700).detach()) == pytest.approx(0.5)  # past the last week, the last week's value
-    assert transmission.log_beta.shape == (2,)
-    assert transmission.log_beta.requires_grad
+    assert transmission.parametrizations.beta_by_week.original.shape == (2,)
+    assert transmission.parametrizations.beta_by_week.original.requires_grad
 
 
 @pytest.mark.parametrize(("meanlog", "sdlog"), [(1.63, 0.5), (2.8632, 0.5339)])

@@ -58,7 +58,7 @@ def test_imports_arrive_at_the_poisson_rate(population):
 
 def test_no_importation_by_default_and_at_rate_zero(population):
     model = _closed_model(population, 0.0)
-    assert model.importation.log_rate is None
+    assert model.importation.rate is None
     assert model.importation.per_million_per_day == 0
     traj = model.run(20, world=_closed_world(model, 1), progress=False)
     assert float(traj["new_infections"][1:].sum()) == 0
@@ -96,18 +96,18 @@ def test_the_gradient_of_the_imports_is_their_count_and_matches_the_poisson_mean
     for s in seeds:
         total = model.run(10, world=_closed_world(model, s, True), differentiable=True,
                           progress=False)["new_infections"][1:].sum()
-        (grad,) = torch.autograd.grad(total, model.importation.log_rate)
+        (grad,) = torch.autograd.grad(total, model.importation.parametrizations.rate.original)
         grads.append(float(grad))
         counts.append(float(total.detach()))
     assert grads == pytest.approx(counts)  # exact per run
     shifted = []
     for step in (h, -h):
         with torch.no_grad():
-            model.importation.log_rate += step
+            model.importation.parametrizations.rate.original += step
         shifted.append(sum(float(model.run(10, world=_closed_world(model, s), progress=False)["new_infections"][1:]
                                  .sum()) for s in seeds) / len(seeds))
         with torch.no_grad():
-            model.importation.log_rate -= step
+            model.importation.parametrizations.rate.original -= step
     finite_difference = (shifted[0] - shifted[1]) / (2 * h)
     assert sum(grads) / len(grads) == pytest.approx(finite_difference, rel=0.25)
 

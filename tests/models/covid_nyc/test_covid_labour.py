@@ -127,7 +127,7 @@ def test_gradient_of_employment_is_the_straight_through_closed_form():
     labour(world)["is_employed"].sum().backward()
     lam = torch.tensor(EXPOSURE_BY_INDUSTRY)[torch.arange(N) % len(INDUSTRIES)] * 0.05
     expected = -(lam * torch.exp(-lam)).sum()
-    assert float(labour.log_job_loss_per_week.grad) == pytest.approx(float(expected), rel=1e-4)
+    assert float(labour.parametrizations.job_loss_per_week.original.grad) == pytest.approx(float(expected), rel=1e-4)
 
 
 def test_unemployment_rate_per_region_on_a_hand_made_case():

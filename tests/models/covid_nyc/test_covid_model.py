@@ -149,7 +149,8 @@ def test_gradients_of_infections_match_finite_differences_for_every_week():
     seeds, h = range(8), 0.1
     grad = torch.zeros(4)
     for seed in seeds:
-        grad += torch.autograd.grad(_total_infections(model, seed, True), model.transmission.log_beta)[0]
+        log_beta = model.transmission.parametrizations.beta_by_week.original
+        grad += torch.autograd.grad(_total_infections(model, seed, True), log_beta)[0]
     grad /= len(seeds)
     assert torch.isfinite(grad).all()
     assert float(grad[3]) == 0  # week 3 is after the run: no gradient, as its finite difference is exactly 0
@@ -157,10 +158,10 @@ def test_gradients_of_infections_match_finite_differences_for_every_week():
         totals = []
         for step in (h, -h):
             with torch.no_grad():
-                model.transmission.log_beta[week] += step
+                model.transmission.parametrizations.beta_by_week.original[week] += step
             totals.append(sum(float(_total_infections(model, s, False)) for s in seeds) / len(seeds))
             with torch.no_grad():
-                model.transmission.log_beta[week] -= step
+                model.transmission.parametrizations.beta_by_week.original[week] -= step
         finite_difference = (totals[0] - totals[1]) / (2 * h)
         assert finite_difference > 0
         assert float(grad[week]) > 0

@@ -120,7 +120,7 @@ def test_gradients_of_infections_reach_every_weekly_beta_and_are_finite(city, pa
     model = CovidNYC.from_population(city, params, initial_infected=30)
     total = model.run(35, seed=3, differentiable=True, progress=False)["new_infections"][1:].sum()
     total.backward()
-    grad = model.transmission.log_beta.grad
+    grad = model.transmission.parametrizations.beta_by_week.original.grad
     assert torch.isfinite(grad).all()
     assert bool((grad[:5] > 0).all()), grad
     assert grad[5:].abs().sum() == 0

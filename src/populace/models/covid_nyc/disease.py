@@ -10,7 +10,7 @@ stored as days (columns compared with the clock, never countdowns): `infection_d
 Fast mode: `stage` is a uint8 code [N], `newly_infected` / `newly_dead` bool [N]. Differentiable mode: `stage` is a
 float one-hot [N, 6] and the infection draw is a straight-through Bernoulli (gradient="fired", see
 `populace.sampling.bernoulli`) from the same uniforms, so both modes sample exactly the same epidemic and the
-gradient reaches the weekly `log_beta`. Delays and fates (asymptomatic, fatal) are integers and booleans drawn
+gradient reaches the weekly `beta_by_week`. Delays and fates (asymptomatic, fatal) are integers and booleans drawn
 from uniforms alone: they carry no gradient, but the float stage mass of each agent moves along with them.
 """
 
@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from populace import sampling
 from populace.core import rng
 from populace.core.model import Substep
 from populace.core.ops import flatnonzero
+from populace.core.parameters import Positive, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.params import N_AGE_BANDS, age_band_index
 from populace.network.graph import ContactGraph
@@ -84,7 +85,7 @@ class Transmission(Substep):
     r"""Infect susceptible agents through their contacts, once per day.
 
     p_i = 1 - exp(-beta(t) * s[a_i] * sum_l c_l g_li sum_j w_lij g_lj f_j), with
-    beta(t) = exp(log_beta[min(t // 7, W - 1)]): the transmission rate of week t // 7 of the run, in infections per
+    beta(t) = beta_by_week[min(t // 7, W - 1)]: the transmission rate of week t // 7 of the run, in infections per
     unit contact weight per infection (calibrated; one `nn.Parameter` of W weekly values);
     s[a]: relative susceptibility of age band a (`age_band_index(age)`, 19 bands);
     c_l: scale of contact layer l, read from `world.env[contact_scale_key(l)]` (absent: 1), so a policy can close
@@ -123,28 +124,24 @@ class Transmission(Substep):
             raise ValueError(f"asymptomatic_relative_infectiousness must be in [0, 1], got "
                              f"{asymptomatic_relative_infectiousness}")
         self.contacts = contacts
-        self.log_beta = nn.Parameter(torch.log(torch.tensor(beta, dtype=torch.float32)))  # [W]
+        natural_parameter(self, "beta_by_week", beta, Positive())  # [W]
         self.register_buffer("susceptibility", susceptibility)  # [19]
         self.register_buffer("infectiousness", torch.cat([profile, profile.new_zeros(1)]))  # [K + 1], 0 past K
         self.asymptomatic_relative_infectiousness = float(asymptomatic_relative_infectiousness)
 
-    @property
-    def beta_by_week(self) -> Tensor:
-        """Weekly transmission rates in natural units, [W]."""
-        return self.log_beta.exp()
-
     def beta_on(self, day: int) -> Tensor:
         """beta(day): the rate of week day // 7, the last week's past the end (0-dim)."""
-        return self.log_beta[min(day // DAYS_PER_WEEK, self.log_beta.numel() - 1)].exp()
+        beta = self.beta_by_week
+        return beta[min(day // DAYS_PER_WEEK, beta.numel() - 1)]
 
     def extra_repr(self) -> str:
-        return (f"layers={list(self.contacts.names)}, weeks={self.log_beta.numel()}, "
+        return (f"layers={list(self.contacts.names)}, weeks={self.beta_by_week.numel()}, "
                 f"asymptomatic_relative_infectiousness={self.asymptomatic_relative_infectiousness}")
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Transmission:
         """Move the contact layers with the module, so `model.to(device)` moves the whole model."""
         super()._apply(fn, recurse)
-        self.contacts = self.contacts.to(self.log_beta.device)
+        self.contacts = self.contacts.to(self.susceptibility.device)
         return self
 
     def infectiousness_per_agent(self, world: World) -> Tensor:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from populace.core import rng
 from populace.core.model import Substep
+from populace.core.parameters import Positive, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.disease import Stage, move_mass
 
@@ -49,8 +50,8 @@ class Importation(Substep):
     """Imported infections at `per_million_per_day` per million residents per day (module docstring).
 
     Args:
-        per_million_per_day: the rate, >= 0. Stored as `log_rate`, an `nn.Parameter` that calibration can learn;
-            at 0 there is no parameter (`log_rate` is None) and the substep does nothing.
+        per_million_per_day: the rate, >= 0. Stored as the positive parameter `rate` (`populace.core.parameters`)
+            that calibration can learn; at 0 there is no parameter (`rate` is None) and the substep does nothing.
 
     Reads stage, infection_day, newly_infected (today's transmissions); writes the same three.
     """
@@ -61,11 +62,14 @@ class Importation(Substep):
         super().__init__()
         if not (math.isfinite(per_million_per_day) and per_million_per_day >= 0):
             raise ValueError(f"per_million_per_day must be a finite number >= 0, got {per_million_per_day!r}")
-        self.log_rate = nn.Parameter(torch.tensor(math.log(per_million_per_day))) if per_million_per_day > 0 else None
+        if per_million_per_day > 0:
+            natural_parameter(self, "rate", per_million_per_day, Positive())
+        else:
+            self.rate = None
 
     @property
     def per_million_per_day(self) -> float:
-        return 0.0 if self.log_rate is None else float(self.log_rate.detach().exp())
+        return 0.0 if self.rate is None else float(self.rate.detach())
 
     def extra_repr(self) -> str:
         return f"per_million_per_day={self.per_million_per_day:.4g}"
@@ -92,8 +96,9 @@ class Importation(Substep):
         stage = a.stage
         if world.differentiable:
             rows = rows[stage[rows, Stage.S].detach() > 0.5]
-            level = self.log_rate - self.log_rate.detach()  # 0, derivative 1
-            new = stage[rows, Stage.S] * (1 + level)  # [M]: 1 on imported agents, with d/dl = 1 each
+            rate = self.rate
+            level = rate / rate.detach()  # 1, derivative 1 in l = log rate
+            new = stage[rows, Stage.S] * level  # [M]: 1 on imported agents, with d/dl = 1 each
             stage = move_mass(stage, rows, new, Stage.S, Stage.E)
             newly_infected = a.newly_infected.index_add(0, rows, new)
         else:

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from populace import sampling
 from populace.behavior.heuristic import TELEWORKABLE_FRACTION_BY_INDUSTRY
@@ -31,6 +31,7 @@ from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
 from populace.core.ops import count_where, group_sum
+from populace.core.parameters import Positive, UnitInterval, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.policy import LOCKDOWN_KEY
 from populace.population.nyc import INDUSTRIES
@@ -158,10 +159,10 @@ class Labour(Substep):
                  "stay_home_job_loss_factor": stay_home_job_loss_factor, "rehire_per_week": rehire_per_week}
         for name, value in rates.items():
             if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0 (it is stored as a log), got {value}. For "
+                raise ValueError(f"{name} must be a finite number > 0 got {value}. For "
                                  "no job loss in an industry set its exposure to 0 instead")
         if not 0 < lockdown_rehire_reduction < 1:
-            raise ValueError(f"lockdown_rehire_reduction must be in (0, 1) (it is stored as a logit), got "
+            raise ValueError(f"lockdown_rehire_reduction must be in (0, 1) got "
                              f"{lockdown_rehire_reduction}")
         exposure = torch.as_tensor(exposure_by_industry, dtype=torch.float32)
         if exposure.shape != (len(INDUSTRIES),) or not bool(((exposure >= 0) & torch.isfinite(exposure)).all()):
@@ -169,34 +170,11 @@ class Labour(Substep):
                              f"order {INDUSTRIES}), got {exposure.tolist()}")
         if day_of_week not in range(DAYS_PER_WEEK):
             raise ValueError(f"day_of_week must be an int in 0..6, got {day_of_week!r}")
-        self.log_job_loss_per_week = nn.Parameter(torch.tensor(math.log(job_loss_per_week)))
-        self.log_lockdown_job_loss_per_week = nn.Parameter(torch.tensor(math.log(lockdown_job_loss_per_week)))
-        self.log_stay_home_job_loss_factor = nn.Parameter(torch.tensor(math.log(stay_home_job_loss_factor)))
-        self.log_rehire_per_week = nn.Parameter(torch.tensor(math.log(rehire_per_week)))
-        self.logit_lockdown_rehire_reduction = nn.Parameter(
-            torch.tensor(math.log(lockdown_rehire_reduction / (1 - lockdown_rehire_reduction))))
+        for name, value in rates.items():
+            natural_parameter(self, name, value, Positive())
+        natural_parameter(self, "lockdown_rehire_reduction", lockdown_rehire_reduction, UnitInterval())
         self.register_buffer("exposure", torch.cat([exposure, exposure.new_zeros(NO_CODE + 1 - len(exposure))]))
         self.day_of_week = day_of_week
-
-    @property
-    def job_loss_per_week(self) -> Tensor:
-        return self.log_job_loss_per_week.exp()
-
-    @property
-    def lockdown_job_loss_per_week(self) -> Tensor:
-        return self.log_lockdown_job_loss_per_week.exp()
-
-    @property
-    def stay_home_job_loss_factor(self) -> Tensor:
-        return self.log_stay_home_job_loss_factor.exp()
-
-    @property
-    def rehire_per_week(self) -> Tensor:
-        return self.log_rehire_per_week.exp()
-
-    @property
-    def lockdown_rehire_reduction(self) -> Tensor:
-        return torch.sigmoid(self.logit_lockdown_rehire_reduction)
 
     def extra_repr(self) -> str:
         return (f"job_loss_per_week={float(self.job_loss_per_week):.4g}, "

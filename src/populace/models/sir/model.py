@@ -13,6 +13,7 @@ from populace import sampling
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model, Substep
+from populace.core.parameters import Positive, UnitInterval, natural_parameter
 from populace.core.world import World
 from populace.network.graph import ContactGraph, ContactLayer
 from populace.network.random import RandomMixing, erdos_renyi
@@ -46,17 +47,13 @@ class Transmission(Substep):
             raise ValueError(f"beta_per_day must be a finite number > 0, got {beta_per_day}. To switch "
                              "transmission off, leave the Transmission substep out of the model instead")
         self.contacts = contacts
-        self.log_beta = nn.Parameter(torch.tensor(math.log(beta_per_day)))
-
-    @property
-    def beta_per_day(self) -> Tensor:
-        return self.log_beta.exp()
+        natural_parameter(self, "beta_per_day", beta_per_day, Positive())
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Transmission:
         """Move the contact layers with the module, so `model.to(device)` moves the whole model."""
         super()._apply(fn, recurse)
         if not isinstance(self.contacts, RandomMixing):
-            self.contacts = self.contacts.to(self.log_beta.device)
+            self.contacts = self.contacts.to(self.parametrizations.beta_per_day.original.device)
         return self
 
     def forward(self, world: World) -> dict[str, Tensor]:
@@ -91,13 +88,8 @@ class Recovery(Substep):
         if not (math.isfinite(infectious_days) and infectious_days >= 1):
             raise ValueError(f"infectious_days must be a finite number >= 1 (mean days infectious), "
                              f"got {infectious_days}")
-        logit = -math.log(infectious_days - 1) if infectious_days > 1 else 20.0  # p = 1 / D
-        self.logit_recovery = nn.Parameter(torch.tensor(logit))
-
-    @property
-    def p_recovery(self) -> Tensor:
-        """Daily recovery probability, 1 / infectious_days."""
-        return torch.sigmoid(self.logit_recovery)
+        p_recovery = 1 / infectious_days if infectious_days > 1 else 1 / (1 + math.exp(-20.0))
+        natural_parameter(self, "p_recovery", p_recovery, UnitInterval())  # daily, 1 / infectious_days
 
     def forward(self, world: World) -> dict[str, Tensor]:
         stage, newly_infected = world.agents.stage, world.agents.newly_infected

@@ -1,0 +1,167 @@
+r"""Parameters in natural units: a rate is positive, a probability lies in (0, 1), a share in (low, high).
+
+A model states a parameter by its natural value and its constraint; the optimiser steps an unconstrained tensor u
+behind it, through `torch.nn.utils.parametrize`:
+
+    Positive       x = exp(u)                             u = log x
+    UnitInterval   x = sigmoid(u)                         u = log(x / (1 - x))
+    Bounded        x = low + (high - low) sigmoid(u)      u = logit((x - low) / (high - low))
+
+    natural_parameter(self, "beta_per_day", 0.03, Positive())
+    self.beta_per_day                                   # tensor(0.0300), differentiable in u
+    self.beta_per_day = torch.tensor(0.05)              # sets u = log 0.05
+    # named_parameters(): "parametrizations.beta_per_day.original" (u); natural_parameters(): "beta_per_day" (x)
+
+u is computed in float64 from the value given and then rounded, so a parameter holds exactly the u that
+`math.log(value)` gives. Parametrized modules cannot be pickled (a torch limitation): save them by `state_dict()`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+_PARAMETRIZED = re.compile(r"(^|\.)parametrizations\.([^.]+)\.original$")
+
+
+class Constraint(nn.Module):
+    """A map from unconstrained u to a natural value x (`forward`) and back (`right_inverse`)."""
+
+    def contains(self, x: Tensor) -> bool:
+        """Whether every value of x lies in the open support."""
+        raise NotImplementedError
+
+    def support(self) -> str:
+        """The support in words, for error messages."""
+        raise NotImplementedError
+
+
+class Positive(Constraint):
+    """x = exp(u) > 0."""
+
+    def forward(self, u: Tensor) -> Tensor:
+        return u.exp()
+
+    def right_inverse(self, x: Tensor) -> Tensor:
+        return x.double().log().to(x.dtype)
+
+    def contains(self, x: Tensor) -> bool:
+        return bool((x > 0).all() and torch.isfinite(x).all())
+
+    def support(self) -> str:
+        return "a finite number > 0"
+
+
+class UnitInterval(Constraint):
+    """x = sigmoid(u) in (0, 1)."""
+
+    def forward(self, u: Tensor) -> Tensor:
+        return torch.sigmoid(u)
+
+    def right_inverse(self, x: Tensor) -> Tensor:
+        x64 = x.double()
+        return (x64 / (1 - x64)).log().to(x.dtype)
+
+    def contains(self, x: Tensor) -> bool:
+        return bool(((x > 0) & (x < 1)).all())
+
+    def support(self) -> str:
+        return "a number in (0, 1)"
+
+
+class Bounded(Constraint):
+    """x = low + (high - low) sigmoid(u) in (low, high)."""
+
+    def __init__(self, low: float, high: float):
+        super().__init__()
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"Bounded needs finite low < high, got low={low}, high={high}")
+        self.low, self.high = low, high
+
+    def forward(self, u: Tensor) -> Tensor:
+        return self.low + (self.high - self.low) * torch.sigmoid(u)
+
+    def right_inverse(self, x: Tensor) -> Tensor:
+        share = (x.double() - self.low) / (self.high - self.low)
+        return (share / (1 - share)).log().to(x.dtype)
+
+    def contains(self, x: Tensor) -> bool:
+        return bool(((x > self.low) & (x < self.high)).all())
+
+    def support(self) -> str:
+        return f"a number in ({self.low:g}, {self.high:g})"
+
+    def extra_repr(self) -> str:
+        return f"low={self.low:g}, high={self.high:g}"
+
+
+def natural_parameter(module: nn.Module, name: str, value: float | Sequence[float] | Tensor,
+                      constraint: Constraint, *, dtype: torch.dtype = torch.float32) -> None:
+    """Give `module` a trainable parameter `name` with natural value `value` under `constraint`.
+
+    Raises ValueError naming the parameter when a value lies outside the constraint's support.
+    """
+    natural = torch.as_tensor(value, dtype=torch.float64)
+    if not constraint.contains(natural):
+        raise ValueError(f"{type(module).__name__}.{name} must be {constraint.support()}, got {value}")
+    unconstrained = constraint.right_inverse(natural)  # float64, then rounded once
+    module.register_parameter(name, nn.Parameter(natural.to(dtype)))
+    parametrize.register_parametrization(module, name, constraint)
+    with torch.no_grad():
+        getattr(module.parametrizations, name).original.copy_(unconstrained)
+
+
+def natural_name(name: str) -> str:
+    """The natural name of a parameter: "a.parametrizations.beta.original" -> "a.beta"; others unchanged."""
+    return _PARAMETRIZED.sub(r"\1\2", name)
+
+
+def natural_parameters(module: nn.Module) -> dict[str, Tensor]:
+    """Every parameter of `module` by natural name, in natural units (detached): the values to report."""
+    values = {}
+    for name, parameter in module.named_parameters():
+        natural = natural_name(name)
+        if natural == name:
+            values[name] = parameter.detach()
+        else:
+            owner, _, attribute = natural.rpartition(".")
+            values[natural] = getattr(module.get_submodule(owner), attribute).detach()
+    return values
+
+
+def natural_gradients(module: nn.Module) -> dict[str, Tensor]:
+    """d loss / d x by natural name, for every parameter with a `.grad`: (d loss / d u) / (dx / du), elementwise."""
+    gradients = {}
+    for name, parameter in module.named_parameters():
+        if parameter.grad is None:
+            continue
+        natural = natural_name(name)
+        if natural == name:
+            gradients[name] = parameter.grad
+            continue
+        owner, _, attribute = natural.rpartition(".")
+        (constraint,) = getattr(module.get_submodule(owner).parametrizations, attribute)
+        u = parameter.detach().requires_grad_()
+        (slope,) = torch.autograd.grad(constraint(u).sum(), u)  # dx/du, elementwise constraints only
+        gradients[natural] = parameter.grad / slope
+    return gradients
+
+
+def unconstrained_value(module: nn.Module, name: str) -> Tensor:
+    """The value of parameter `name` (from `named_parameters()`) that gives `module` its present natural value.
+
+    That is the stored tensor itself, unless later parametrizations (e.g. a network's output) compute the natural
+    value; then it is the first constraint's inverse of that value. Detached.
+    """
+    natural = natural_name(name)
+    owner, _, attribute = natural.rpartition(".")
+    value = getattr(module.get_submodule(owner), attribute).detach()
+    if natural == name:  # a plain parameter, or an attribute some parametrization computes
+        return value
+    chain = getattr(module.get_submodule(owner).parametrizations, attribute)
+    return chain.original.detach() if len(chain) == 1 else chain[0].right_inverse(value)
