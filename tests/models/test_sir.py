@@ -151,3 +151,20 @@ def test_contacts_for_another_population_are_refused():
 
 def test_stage_codes():
     assert [Stage.S, Stage.I, Stage.R] == [0, 1, 2]
+
+
+def test_sir_in_both_modes_is_at_most_70_lines_of_code():
+    # issue 14: the stage helper and the world's draws let one algorithm serve both modes (Starsim's SIR is 63)
+    import ast
+    import inspect
+
+    import populace.models.sir.model as module
+
+    source = inspect.getsource(module)
+    docstrings = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node) is not None:
+            docstrings.update(range(node.body[0].lineno, node.body[0].end_lineno + 1))
+    code = [line for number, line in enumerate(source.splitlines(), 1)
+            if line.strip() and not line.strip().startswith("#") and number not in docstrings]
+    assert len(code) <= 70, len(code)

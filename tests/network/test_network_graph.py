@@ -138,17 +138,33 @@ def test_graph_mapping_and_with_layer():
         graph.layers["x"] = home  # read-only mapping
 
 
-def test_layer_to_dtype_and_device():
+def test_layer_to_dtype_and_device_in_place_like_any_module():
     layer = ContactLayer.from_edges(3, [0, 1], [1, 2], [1.0, 2.0])
     assert layer.to("cpu") is layer
-    as64 = layer.to(dtype=torch.float64)
-    assert as64.weight.dtype == torch.float64
-    assert as64.crow is layer.crow
-    assert as64.is_symmetric
-    graph = ContactGraph(3, {"a": layer}).to(dtype=torch.float64)
+    crow = layer.crow
+    assert layer.to(dtype=torch.float64) is layer
+    assert layer.weight.dtype == torch.float64
+    assert layer.crow is crow  # indices keep their dtype (int32): not copied
+    assert layer.is_symmetric
+    torch.testing.assert_close(layer.aggregate(torch.ones(3, dtype=torch.float64)),
+                               torch.tensor([1.0, 3.0, 2.0], dtype=torch.float64))
+    graph = ContactGraph(3, {"a": ContactLayer.from_edges(3, [0], [1], [1.0])}).to(dtype=torch.float64)
     assert graph["a"].weight.dtype == torch.float64
-    with pytest.raises(TypeError, match=r"must be floating point, got torch\.int32"):
+    with pytest.raises(TypeError, match=r"only accepts floating point or complex dtypes"):
         layer.to(dtype=torch.int32)
+
+
+def test_contacts_move_with_the_module_that_holds_them_and_stay_out_of_its_state_dict():
+    holder = torch.nn.Module()
+    holder.graph = ContactGraph(3, {"home": ContactLayer.from_edges(3, [0, 1], [1, 2], [1.0, 2.0])})
+    holder.layer = ContactLayer.from_edges(3, [0], [2])
+    holder.layer.transpose()  # caches built from the old tensors must not survive the move
+    assert holder.state_dict() == {}
+    holder.to("meta")
+    assert holder.graph["home"].device.type == "meta"
+    assert holder.graph["home"].weight.device.type == "meta"
+    assert holder.layer.device.type == "meta"
+    assert holder.layer.transpose().crow.device.type == "meta"
 
 
 def test_constructor_casts_indices_and_accepts_valid_csr():

@@ -99,9 +99,10 @@ def _advance(model: Model, world: World, n_days: int, record_every: int,
 
 
 def check_parameters(model: torch.nn.Module) -> None:
-    """Refuse a model whose parameters or buffers hold NaN or infinite values, naming them."""
-    named = [*model.named_parameters(), *model.named_buffers()]
-    bad = [name for name, value in named if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    """Refuse a model whose parameters or persistent buffers hold NaN or infinite values, naming them (contact
+    structures are non-persistent data, checked when built)."""
+    bad = [name for name, value in model.state_dict().items()
+           if value.is_floating_point() and not bool(torch.isfinite(value).all())]
     if bad:
         raise ValueError(f"{type(model).__name__} has NaN or infinite values in {', '.join(bad)}; "
                          "check the values it was built with (or the last optimiser step)")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
+from typing import Literal
 
 import torch
 from torch import Tensor
 
+from populace import sampling
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.errors import SubstepOutputError
@@ -87,6 +89,26 @@ class World:
     def randint(self, stream: str, high: int, *, table: str = MAIN_TABLE, n: int | None = None) -> Tensor:
         """Integers in [0, high) for this step, one per agent ([N], or [N, n]), keyed like `uniform`."""
         return rng.randint(self.seed, self.step, stream, self.table(table).ids, high, n=n)
+
+    def bernoulli(self, stream: str, p: Tensor, *, rows: Tensor | None = None, table: str = MAIN_TABLE,
+                  gradient: Literal["identity", "fired"] = "identity") -> Tensor:
+        """x = 1[u < p] for every agent (p [N]) or for agents `rows` (int64 [M], p [M]), u this step's uniforms of
+        `stream` (the same u whichever rows are drawn): bool in fast mode; in differentiable mode the straight-
+        through float with surrogate `gradient` (`populace.sampling.bernoulli`). p is not range-checked."""
+        return sampling.bernoulli(p, self._uniforms(stream, rows, table), straight_through=self.differentiable,
+                                  gradient=gradient, validate=False)
+
+    def categorical(self, stream: str, probs: Tensor, *, rows: Tensor | None = None,
+                    table: str = MAIN_TABLE) -> Tensor:
+        """One option per agent from probs [N, K] (or [M, K] for agents `rows`) by inverse CDF on this step's
+        uniforms of `stream`: int64 [N] in fast mode, a straight-through one-hot float [N, K] in differentiable
+        mode (`populace.sampling.categorical`). probs are not range-checked."""
+        return sampling.categorical(probs, self._uniforms(stream, rows, table), straight_through=self.differentiable,
+                                    validate=False)
+
+    def _uniforms(self, stream: str, rows: Tensor | None, table: str) -> Tensor:
+        ids = self.table(table).ids
+        return rng.uniform(self.seed, self.step, stream, ids if rows is None else ids[rows])
 
     # ---- changing (each returns a new World) ---------------------------------------------------------
 

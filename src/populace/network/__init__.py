@@ -1,7 +1,10 @@
-"""Sparse contacts: CSR contact layers, named contact graphs, and the differentiable aggregation y = A x."""
+"""Sparse contacts: CSR contact layers, named contact graphs, daily random mixing, and the differentiable
+aggregation y = A x that they share (`Contacts`)."""
 
 from populace.network.aggregate import ContactAggregation, aggregate
+from populace.network.contacts import Contacts
 from populace.network.graph import ContactGraph, ContactLayer
 from populace.network.random import RandomMixing, erdos_renyi
 
-__all__ = ["ContactAggregation", "ContactGraph", "ContactLayer", "RandomMixing", "aggregate", "erdos_renyi"]
+__all__ = ["ContactAggregation", "ContactGraph", "ContactLayer", "Contacts", "RandomMixing", "aggregate",
+           "erdos_renyi"]

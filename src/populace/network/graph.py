@@ -6,6 +6,9 @@ the contacts of agent i are ``col[crow[i]:crow[i + 1]]`` (sorted, no duplicates)
 is int64 only when there are 2**31 edges or more). Layers are immutable: build new ones, never edit their
 tensors in place (cached transposes would go stale).
 
+Layers and graphs are `nn.Module`s whose tensors are non-persistent buffers: a model that holds them as attributes
+moves them with `model.to(device)`, and they stay out of its `state_dict` (they are data, not parameters).
+
 Contacts are directed pairs. The builders make them reciprocal by default, and a trap to know, on 3 agents:
 ``ContactLayer.from_edges(3, src=[0, 0], dst=[1, 2])`` is the undirected edges 0-1 and 0-2, so 4 contacts
 (0 -> 1, 0 -> 2, 1 -> 0, 2 -> 0): agent 0 has degree 2, agents 1 and 2 degree 1. Listing an edge in both
@@ -25,13 +28,16 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from populace.network.aggregate import aggregate, check_agent_values
+
+if TYPE_CHECKING:
+    from populace.core.world import World
 
 INT32_MAX = 2**31 - 1
 MAX_DENSE_ENTRIES = 10**8
@@ -80,7 +86,7 @@ class _Pattern:
         return self._transpose
 
 
-class ContactLayer:
+class ContactLayer(nn.Module):
     r"""One contact layer: the sparse [N, N] matrix A with A[i, j] = w_ij, y = A x being y_i = sum_j w_ij x_j.
 
     Args:
@@ -91,11 +97,14 @@ class ContactLayer:
         is_symmetric: A equals A^T (weights included); the backward then reuses A instead of its transpose.
         validate: check the structure (and the ``is_symmetric`` claim); builders pass False.
 
-    Build layers with :meth:`from_edges` or :meth:`from_groups` rather than by hand. Attributes ``n_agents``,
-    ``crow``, ``col``, ``weight``, ``is_symmetric``, ``n_edges`` (E) and ``device`` are read-only.
+    Build layers with :meth:`from_edges` or :meth:`from_groups` rather than by hand. ``crow``, ``col`` and
+    ``weight`` are buffers (moved by ``.to(device)``, which casts the weights with ``.to(dtype)``);
+    ``n_agents``, ``is_symmetric``, ``n_edges`` (E) and ``device`` are read-only.
     """
 
-    __slots__ = ("_col", "_crow", "_is_symmetric", "_n_agents", "_pattern", "_transposed", "_weight")
+    crow: Tensor
+    col: Tensor
+    weight: Tensor | None
 
     def __init__(
         self,
@@ -120,9 +129,23 @@ class ContactLayer:
             self._check_symmetric()
 
     def _init(self, n: int, crow: Tensor, col: Tensor, weight: Tensor | None, sym: bool, pattern: _Pattern):
-        self._n_agents, self._crow, self._col, self._weight = n, crow, col, weight
-        self._is_symmetric, self._pattern = bool(sym), pattern
-        self._transposed: ContactLayer | None = None
+        nn.Module.__init__(self)
+        self.register_buffer("crow", crow, persistent=False)
+        self.register_buffer("col", col, persistent=False)
+        self.register_buffer("weight", weight, persistent=False)
+        self._n_agents, self._is_symmetric, self._pattern = n, bool(sym), pattern
+        self._forget_transpose()
+
+    def _forget_transpose(self) -> None:
+        # a plain attribute, not a submodule: a layer and its transpose refer to each other
+        object.__setattr__(self, "_transposed", None)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> ContactLayer:
+        """Move or cast the buffers (`.to`, `.cuda`, ...), then rebuild the caches made from them."""
+        super()._apply(fn, recurse)
+        self._pattern = _Pattern(self._n_agents, self.crow, self.col)
+        self._forget_transpose()
+        return self
 
     @classmethod
     def _trusted(
@@ -246,56 +269,42 @@ class ContactLayer:
         return self._n_agents
 
     @property
-    def crow(self) -> Tensor:
-        return self._crow
-
-    @property
-    def col(self) -> Tensor:
-        return self._col
-
-    @property
-    def weight(self) -> Tensor | None:
-        return self._weight
-
-    @property
     def is_symmetric(self) -> bool:
         return self._is_symmetric
 
     @property
     def n_edges(self) -> int:
         """E, the number of stored (directed) contacts; a reciprocal pair counts twice."""
-        return self._col.numel()
+        return self.col.numel()
 
     @property
     def device(self) -> torch.device:
-        return self._col.device
+        return self.col.device
 
     def degree(self) -> Tensor:
         """[N] number of contacts of each agent (crow's integer dtype)."""
-        return self._crow.diff()
+        return self.crow.diff()
 
-    def __repr__(self) -> str:
-        w = "None" if self._weight is None else str(self._weight.dtype)
-        return (
-            f"ContactLayer(n_agents={self._n_agents}, n_edges={self.n_edges}, weight={w}, "
-            f"is_symmetric={self._is_symmetric}, device={self.device})"
-        )
+    def extra_repr(self) -> str:
+        w = "None" if self.weight is None else str(self.weight.dtype)
+        return (f"n_agents={self._n_agents}, n_edges={self.n_edges}, weight={w}, "
+                f"is_symmetric={self._is_symmetric}, device={self.device}")
 
     # ------------------------------------------------------------------ products
-    def aggregate(self, x: Tensor, *, support: Tensor | None = None) -> Tensor:
+    def aggregate(self, x: Tensor, world: World | None = None, *, support: Tensor | None = None) -> Tensor:
         r"""y_i = sum_j w_ij x_j; x [N] or [N, K] float32/float64, y like x (see network.aggregate, also for
-        ``support``)."""
+        ``support``). A static layer does not depend on the day: ``world`` is accepted and unused."""
         return aggregate(self, x, support=support)
 
     def to_sparse_csr(self, dtype: torch.dtype = torch.float32) -> Tensor:
         """A as a torch sparse CSR tensor with ``dtype`` values, detached; weights are cast per call when
         their dtype differs (keep them in x's dtype with ``to(dtype=...)`` to avoid that copy)."""
-        w = self._weight
+        w = self.weight
         values = self._pattern.ones(dtype) if w is None else w.detach().to(dtype)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             return torch.sparse_csr_tensor(
-                self._crow,
+                self.crow,
                 self._pattern.csr_col(),
                 values,
                 (self._n_agents, self._n_agents),
@@ -310,10 +319,11 @@ class ContactLayer:
         if self._transposed is not None:
             return self._transposed
         crow_t, col_t, perm = self._pattern.transpose()
-        w_t = None if self._weight is None else self._weight[perm]
+        w_t = None if self.weight is None else self.weight[perm]
         layer = ContactLayer._trusted(self._n_agents, crow_t, col_t, w_t, False)
-        if self._weight is None or not self._weight.requires_grad:
-            self._transposed, layer._transposed = layer, self
+        if self.weight is None or not self.weight.requires_grad:
+            object.__setattr__(self, "_transposed", layer)
+            object.__setattr__(layer, "_transposed", self)
         return layer
 
     def dense(self) -> Tensor:
@@ -324,9 +334,9 @@ class ContactLayer:
                 f"dense() of {n} agents would hold {n * n:,} entries (limit {MAX_DENSE_ENTRIES:,}). "
                 "Use aggregate() or to_sparse_csr() instead."
             )
-        w = self._pattern.ones(torch.float32) if self._weight is None else self._weight
+        w = self._pattern.ones(torch.float32) if self.weight is None else self.weight
         out = torch.zeros(n, n, dtype=w.dtype, device=self.device)
-        return out.index_put((self._pattern.rows(), self._col.long()), w)
+        return out.index_put((self._pattern.rows(), self.col.long()), w)
 
     # ------------------------------------------------------------------ new layers
     def with_weight(
@@ -341,33 +351,17 @@ class ContactLayer:
             _check_weight(weight, self.n_edges, "weight", "with_weight")
         if weight is not None and weight.device != self.device:
             raise ValueError(f"weight is on {weight.device} but the layer is on {self.device}; move one.")
-        n, crow, col = self._n_agents, self._crow, self._col
+        n, crow, col = self._n_agents, self.crow, self.col
         layer = ContactLayer._trusted(n, crow, col, weight, is_symmetric, self._pattern)
         if validate and is_symmetric:
             layer._check_symmetric()
         return layer
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> ContactLayer:
-        """The layer on ``device`` and/or with weights of float ``dtype`` (indices keep their dtypes)."""
-        if dtype is not None and not dtype.is_floating_point:
-            raise TypeError(f"dtype sets the weights' dtype and must be floating point, got {dtype}.")
-        device = self.device if device is None else torch.device(device)
-        w = self._weight if self._weight is None else self._weight.to(device=device, dtype=dtype)
-        if device == self.device:
-            if w is self._weight:
-                return self
-            return ContactLayer._trusted(
-                self._n_agents, self._crow, self._col, w, self._is_symmetric, self._pattern
-            )
-        return ContactLayer._trusted(
-            self._n_agents, self._crow.to(device), self._col.to(device), w, self._is_symmetric
-        )
-
     def _check_symmetric(self) -> None:
         crow_t, col_t, perm = self._pattern.transpose()
-        same = torch.equal(crow_t, self._crow) and torch.equal(col_t, self._col)
-        if same and self._weight is not None:
-            same = torch.equal(self._weight[perm], self._weight)
+        same = torch.equal(crow_t, self.crow) and torch.equal(col_t, self.col)
+        if same and self.weight is not None:
+            same = torch.equal(self.weight[perm], self.weight)
         if not same:
             raise ValueError(
                 "is_symmetric=True but A != A^T (contacts or weights are not reciprocal). Pass "
@@ -375,16 +369,16 @@ class ContactLayer:
             )
 
 
-class ContactGraph:
+class ContactGraph(nn.Module):
     r"""Named contact layers over the same N agents; aggregation sums the layers.
 
     ``aggregate(x)`` is y = sum_l s_l A_l x over the chosen layers l with scales s_l (default 1). Layers keep
-    their insertion order; ``graph["household"]``, ``"work" in graph``, ``len(graph)``, ``graph.names``.
+    their insertion order; ``graph["household"]``, ``"work" in graph``, ``len(graph)``, ``graph.names``. The
+    layers are submodules (``.to(device)`` moves them all).
     """
 
-    __slots__ = ("_layers", "_n_agents")
-
     def __init__(self, n_agents: int, layers: Mapping[str, ContactLayer]):
+        super().__init__()
         self._n_agents = _check_n_agents(n_agents)
         devices = set()
         for name, layer in layers.items():
@@ -402,6 +396,7 @@ class ContactGraph:
             raise ValueError(
                 f"layers are on several devices {sorted(map(str, devices))}; use graph.to(device)."
             )
+        self._by_index = nn.ModuleList(layers.values())  # submodules, whatever the names are
         self._layers = dict(layers)
 
     @classmethod
@@ -499,19 +494,16 @@ class ContactGraph:
         """A new graph with ``layer`` added under ``name`` (or replacing the layer of that name)."""
         return ContactGraph(self._n_agents, {**self._layers, name: layer})
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> ContactGraph:
-        """The graph with every layer moved (see ContactLayer.to)."""
-        return ContactGraph(self._n_agents, {k: v.to(device, dtype) for k, v in self._layers.items()})
-
     def aggregate(
         self,
         x: Tensor,
+        world: World | None = None,
+        *,
         layers: str | Sequence[str] | None = None,
         scale: Mapping[str, float | Tensor] | None = None,
-        *,
         support: Tensor | None = None,
     ) -> Tensor:
-        r"""y = sum_l s_l A_l x over ``layers`` (default: all); x [N] or [N, K], y like x.
+        r"""y = sum_l s_l A_l x over ``layers`` (default: all); x [N] or [N, K], y like x; ``world`` is unused.
 
         ``scale``: {layer: s_l}, a number >= 0 or a 0-dim tensor (which may require grad, e.g. a lockdown
         factor on "work"); unlisted layers have s_l = 1, and a layer scaled by the number 0 is skipped.

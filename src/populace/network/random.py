@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from populace.core import rng
 from populace.core.world import World
@@ -32,7 +32,7 @@ def erdos_renyi(n_agents: int, mean_degree: float, *, seed: int, weight: float |
     return ContactLayer.from_edges(n_agents, src, dst, weights, symmetric=True)
 
 
-class RandomMixing:
+class RandomMixing(nn.Module):
     r"""Contacts redrawn every day, uniformly at random: a well-mixed population in `aggregate` form.
 
     y_i = w * (sum_{l < m} x[c_il] + sum_{(j, l): c_jl = i} x[j]), where each agent i calls m = `calls_per_agent`
@@ -43,6 +43,7 @@ class RandomMixing:
     """
 
     def __init__(self, calls_per_agent: int, *, weight: float = 1.0, stream: str = "random_mixing"):
+        super().__init__()
         if not isinstance(calls_per_agent, int) or calls_per_agent < 1:
             raise ValueError(f"calls_per_agent must be an int >= 1, got {calls_per_agent!r}")
         if not weight >= 0:
@@ -56,8 +57,14 @@ class RandomMixing:
         """Expected contacts per agent per day (2 x calls: each call counts for both ends)."""
         return 2.0 * self.calls_per_agent
 
-    def aggregate(self, x: Tensor, world: World) -> Tensor:
-        """Weighted sum of `x` ([N] or [N, K]) over today's random contacts of each agent."""
+    def aggregate(self, x: Tensor, world: World | None = None, *, support: Tensor | None = None) -> Tensor:
+        """Weighted sum of `x` ([N] or [N, K]) over today's random contacts of each agent.
+
+        ``world`` (required) gives the day, seed and agent ids the partners are drawn from; ``support`` (see
+        `populace.network.aggregate.aggregate`) is accepted and unused: every call gathers over all agents.
+        """
+        if world is None:
+            raise TypeError("RandomMixing.aggregate(x, world) needs the world: its contacts are drawn per day")
         ids = world.agents.ids
         n = ids.numel()
         check_agent_values(x, n, ids.device)
@@ -70,8 +77,8 @@ class RandomMixing:
         pushed = torch.zeros_like(x).index_add_(0, partners, x[callers])
         return self.weight * (pulled + pushed)
 
-    def __repr__(self) -> str:
-        return f"RandomMixing(calls_per_agent={self.calls_per_agent}, weight={self.weight})"
+    def extra_repr(self) -> str:
+        return f"calls_per_agent={self.calls_per_agent}, weight={self.weight}"
 
 
 def _rows_of_ids(ids: Tensor, wanted: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from uniforms alone: they carry no gradient, but the float stage mass of each ag
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 
 import torch
@@ -28,6 +28,7 @@ from populace.core import rng
 from populace.core.model import Substep
 from populace.core.ops import flatnonzero
 from populace.core.parameters import Positive, natural_parameter
+from populace.core.stages import Stages
 from populace.core.world import World
 from populace.models.covid_nyc.params import N_AGE_BANDS, age_band_index
 from populace.network.graph import ContactGraph
@@ -46,6 +47,9 @@ class Stage(IntEnum):
     D = 5
 
 
+STAGES = Stages(Stage)
+
+
 def contact_scale_key(layer: str) -> str:
     """The `World.env` key that scales contact layer `layer` (a 0-dim tensor >= 0; absent means 1)."""
     return f"contact_scale_{layer}"
@@ -54,15 +58,6 @@ def contact_scale_key(layer: str) -> str:
 def contact_factor_key(layer: str) -> str:
     """The agent column of per-agent factors on contact layer `layer` (float [N] >= 0; absent means 1)."""
     return f"contact_factor_{layer}"
-
-
-def move_mass(stage: Tensor, rows: Tensor, mass: Tensor, source: int, target: int) -> Tensor:
-    """Differentiable mode: `stage` [N, 6] with `mass` [M] moved from stage `source` to `target` on `rows` [M],
-    out of place; every other row is copied as it is (values and gradients)."""
-    delta = torch.zeros(mass.shape[0], stage.shape[1], dtype=stage.dtype, device=stage.device)
-    delta[:, source] = -1
-    delta[:, target] = 1
-    return stage.index_add(0, rows, delta * mass.unsqueeze(-1))
 
 
 def lognormal_days(u: Tensor, meanlog: float, sdlog: float) -> Tensor:
@@ -138,12 +133,6 @@ class Transmission(Substep):
         return (f"layers={list(self.contacts.names)}, weeks={self.beta_by_week.numel()}, "
                 f"asymptomatic_relative_infectiousness={self.asymptomatic_relative_infectiousness}")
 
-    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Transmission:
-        """Move the contact layers with the module, so `model.to(device)` moves the whole model."""
-        super()._apply(fn, recurse)
-        self.contacts = self.contacts.to(self.susceptibility.device)
-        return self
-
     def infectiousness_per_agent(self, world: World) -> Tensor:
         """h[t - infection_day] * r for every agent, whatever its stage (float32 [N])."""
         return self._infectiousness(world.agents.infection_day, world.agents.is_asymptomatic, world.step)
@@ -166,10 +155,10 @@ class Transmission(Substep):
         names = [name for name in self.contacts.names if name not in scale or not _is_zero_constant(scale[name])]
         factor = {name: a[contact_factor_key(name)] for name in names if contact_factor_key(name) in a}
         plain = [name for name in names if name not in factor]
-        pressure = self.contacts.aggregate(x, layers=plain, scale={k: v for k, v in scale.items() if k in plain},
-                                           support=support)
+        pressure = self.contacts.aggregate(x, world, layers=plain,
+                                           scale={k: v for k, v in scale.items() if k in plain}, support=support)
         for name, g in factor.items():  # [N] each
-            y = g * self.contacts.aggregate(g * x, layers=name, support=support)
+            y = g * self.contacts.aggregate(g * x, world, layers=name, support=support)
             pressure = pressure + (y * scale[name] if name in scale else y)
         return pressure
 
@@ -194,7 +183,7 @@ class Transmission(Substep):
             is_new = rows[new.detach() > 0.5]
             infection_day = a.infection_day.clone()
             infection_day[is_new] = world.step
-            return {"stage": move_mass(stage, rows, new, Stage.S, Stage.E),
+            return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
                     "newly_infected": torch.zeros_like(p).index_put((rows,), new), "infection_day": infection_day}
         stage = a.stage  # uint8 [N]
         infected = flatnonzero((stage >= Stage.E) & (stage <= Stage.I))  # infected and alive

@@ -22,7 +22,7 @@ from populace.core import rng
 from populace.core.model import Substep
 from populace.core.parameters import Positive, natural_parameter
 from populace.core.world import World
-from populace.models.covid_nyc.disease import Stage, move_mass
+from populace.models.covid_nyc.disease import STAGES, Stage
 
 PER_MILLION = 1e6
 
@@ -99,7 +99,7 @@ class Importation(Substep):
             rate = self.rate
             level = rate / rate.detach()  # 1, derivative 1 in l = log rate
             new = stage[rows, Stage.S] * level  # [M]: 1 on imported agents, with d/dl = 1 each
-            stage = move_mass(stage, rows, new, Stage.S, Stage.E)
+            stage = STAGES.move_rows(stage, rows, new, Stage.S, Stage.E)
             newly_infected = a.newly_infected.index_add(0, rows, new)
         else:
             rows = rows[stage[rows] == Stage.S]

@@ -18,7 +18,7 @@ from populace.core.model import Model
 from populace.core.ops import bincount, count_where, group_sum
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
-from populace.models.covid_nyc.disease import NOT_YET, Progression, Stage, Transmission
+from populace.models.covid_nyc.disease import NOT_YET, STAGES, Progression, Stage, Transmission
 from populace.models.covid_nyc.importation import Importation
 from populace.models.covid_nyc.labour import (
     UNEMPLOYMENT_PERCENT_FEB_2020,
@@ -128,8 +128,7 @@ class CovidDisease(Model):
         if differentiable:
             level = self.log_initial_infected - self.log_initial_infected.detach()  # 0, derivative 1
             first_mass = is_first.float() * level  # [N]
-            stage = nn.functional.one_hot(stage.long(), len(Stage)).float()
-            stage = stage + first_mass.unsqueeze(-1) * stage.new_tensor([-1.0, 1, 0, 0, 0, 0])  # moves S to E
+            stage = STAGES.move(STAGES.encode(stage, differentiable=True), first_mass, Stage.S, Stage.E)
             newly_infected, newly_dead = newly_infected.float() + first_mass, newly_dead.float()
         return self.agents.with_columns({
             "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from enum import IntEnum
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from populace import sampling
-from populace.core import rng
-from populace.core.agents import AgentTable
-from populace.core.model import Model, Substep
-from populace.core.parameters import Positive, UnitInterval, natural_parameter
-from populace.core.world import World
-from populace.network.graph import ContactGraph, ContactLayer
-from populace.network.random import RandomMixing, erdos_renyi
+from populace.core import AgentTable, Model, Positive, Stages, Substep, UnitInterval, World, natural_parameter, rng
+from populace.network import Contacts, erdos_renyi
 
 
 class Stage(IntEnum):
@@ -25,51 +18,31 @@ class Stage(IntEnum):
     R = 2
 
 
-def _pressure(contacts: ContactGraph | ContactLayer | RandomMixing, infectious: Tensor, world: World) -> Tensor:
-    if isinstance(contacts, RandomMixing):
-        return contacts.aggregate(infectious, world)
-    return contacts.aggregate(infectious)
+STAGES = Stages(Stage)
 
 
 class Transmission(Substep):
     r"""Infect susceptible agents through their contacts, once per day.
 
     p_i = 1 - exp(-beta * sum_j w_ij I_j); beta: infection hazard per day per unit contact weight (calibrated),
-    w_ij: contact weight, I_j: 1 when j is infectious at the start of the day.
-    Reads stage; writes stage (S -> I) and newly_infected (today's infections).
+    w_ij: contact weight (`contacts`: any `populace.network.Contacts`), I_j: 1 when j is infectious at the start
+    of the day. Reads stage; writes stage (S -> I) and newly_infected (today's infections). In differentiable mode
+    the draw's surrogate is "fired" (`populace.sampling.bernoulli`).
     """
 
     writes = ("stage", "newly_infected")
 
-    def __init__(self, contacts: ContactGraph | ContactLayer | RandomMixing, beta_per_day: float):
+    def __init__(self, contacts: Contacts, beta_per_day: float):
         super().__init__()
-        if not (math.isfinite(beta_per_day) and beta_per_day > 0):
-            raise ValueError(f"beta_per_day must be a finite number > 0, got {beta_per_day}. To switch "
-                             "transmission off, leave the Transmission substep out of the model instead")
         self.contacts = contacts
         natural_parameter(self, "beta_per_day", beta_per_day, Positive())
 
-    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Transmission:
-        """Move the contact layers with the module, so `model.to(device)` moves the whole model."""
-        super()._apply(fn, recurse)
-        if not isinstance(self.contacts, RandomMixing):
-            self.contacts = self.contacts.to(self.parametrizations.beta_per_day.original.device)
-        return self
-
     def forward(self, world: World) -> dict[str, Tensor]:
         stage = world.agents.stage
-        u = world.uniform("transmission")  # [N]
-        if world.differentiable:  # stage: float one-hot [N, 3]
-            susceptible, infectious, recovered = stage.unbind(-1)
-            pressure = _pressure(self.contacts, infectious, world)
-            p = -torch.expm1(-self.beta_per_day * pressure)
-            new = susceptible * sampling.bernoulli(p, u, straight_through=True, gradient="fired", validate=False)
-            return {"stage": torch.stack([susceptible - new, infectious + new, recovered], dim=-1),
-                    "newly_infected": new}
-        pressure = _pressure(self.contacts, (stage == Stage.I).float(), world)  # stage: uint8 [N]
+        pressure = self.contacts.aggregate(STAGES.mass(stage, Stage.I), world)
         p = -torch.expm1(-self.beta_per_day * pressure)
-        new = sampling.bernoulli(p, u, validate=False) & (stage == Stage.S)
-        return {"stage": torch.where(new, Stage.I, stage).to(torch.uint8), "newly_infected": new}
+        new = STAGES.member(stage, Stage.S) * world.bernoulli("transmission", p, gradient="fired")
+        return {"stage": STAGES.move(stage, new, Stage.S, Stage.I), "newly_infected": new}
 
 
 class Recovery(Substep):
@@ -86,22 +59,15 @@ class Recovery(Substep):
     def __init__(self, infectious_days: float):
         super().__init__()
         if not (math.isfinite(infectious_days) and infectious_days >= 1):
-            raise ValueError(f"infectious_days must be a finite number >= 1 (mean days infectious), "
-                             f"got {infectious_days}")
+            raise ValueError(f"infectious_days must be a finite number >= 1 (mean days), got {infectious_days}")
         p_recovery = 1 / infectious_days if infectious_days > 1 else 1 / (1 + math.exp(-20.0))
         natural_parameter(self, "p_recovery", p_recovery, UnitInterval())  # daily, 1 / infectious_days
 
     def forward(self, world: World) -> dict[str, Tensor]:
-        stage, newly_infected = world.agents.stage, world.agents.newly_infected
-        u = world.uniform("recovery")
-        if world.differentiable:
-            susceptible, infectious, recovered = stage.unbind(-1)
-            p = self.p_recovery.expand_as(u)
-            eligible = infectious - newly_infected
-            moved = eligible * sampling.bernoulli(p, u, straight_through=True, validate=False)
-            return {"stage": torch.stack([susceptible, infectious - moved, recovered + moved], dim=-1)}
-        recovers = (u < self.p_recovery) & (stage == Stage.I) & ~newly_infected
-        return {"stage": torch.where(recovers, Stage.R, stage).to(torch.uint8)}
+        stage = world.agents.stage
+        eligible = STAGES.member(stage, Stage.I, excluding=world.agents.newly_infected)
+        recovers = eligible * world.bernoulli("recovery", self.p_recovery.expand(world.agents.n))
+        return {"stage": STAGES.move(stage, recovers, Stage.I, Stage.R)}
 
 
 class SIR(Model):
@@ -118,23 +84,14 @@ class SIR(Model):
     forward pass samples exactly what fast mode samples (same seed, same trajectory).
     """
 
-    def __init__(
-        self,
-        contacts: ContactGraph | ContactLayer | RandomMixing,
-        n_agents: int,
-        *,
-        beta_per_day: float = 0.03,
-        infectious_days: float = 5.0,
-        initial_infected: int = 10,
-    ):
+    def __init__(self, contacts: Contacts, n_agents: int, *, beta_per_day: float = 0.03,
+                 infectious_days: float = 5.0, initial_infected: int = 10):
         super().__init__()
         if not 0 < initial_infected <= n_agents:
             raise ValueError(f"initial_infected must be in [1, n_agents={n_agents}], got {initial_infected}")
-        contacts_n = getattr(contacts, "n_agents", n_agents)
-        if contacts_n != n_agents:
-            raise ValueError(f"contacts are built for {contacts_n} agents but n_agents is {n_agents}")
-        self.n_agents = n_agents
-        self.initial_infected = initial_infected
+        if getattr(contacts, "n_agents", n_agents) != n_agents:
+            raise ValueError(f"contacts are built for {contacts.n_agents} agents but n_agents is {n_agents}")
+        self.n_agents, self.initial_infected = n_agents, initial_infected
         self.transmission = Transmission(contacts, beta_per_day)
         self.recovery = Recovery(infectious_days)
 
@@ -147,14 +104,11 @@ class SIR(Model):
     def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
         ids = torch.arange(self.n_agents, dtype=torch.int32)
         u = rng.uniform(seed, 0, "initial_infected", ids)
-        first = torch.topk(u, self.initial_infected, largest=False).indices
-        stage = torch.full((self.n_agents,), Stage.S, dtype=torch.uint8)
-        stage[first] = Stage.I
-        newly_infected = torch.zeros(self.n_agents, dtype=torch.bool)
-        if differentiable:
-            stage = nn.functional.one_hot(stage.long(), len(Stage)).float()
-            newly_infected = newly_infected.float()
-        table = AgentTable({"id": ids, "stage": stage, "newly_infected": newly_infected})
+        codes = torch.full((self.n_agents,), Stage.S, dtype=torch.uint8)
+        codes[torch.topk(u, self.initial_infected, largest=False).indices] = Stage.I
+        newly_infected = torch.zeros(self.n_agents, dtype=torch.float32 if differentiable else torch.bool)
+        table = AgentTable({"id": ids, "stage": STAGES.encode(codes, differentiable=differentiable),
+                            "newly_infected": newly_infected})
         return World.of(table, seed=seed, differentiable=differentiable)
 
     def forward(self, world: World) -> World:
@@ -162,7 +116,6 @@ class SIR(Model):
         return world.update(self.recovery(world))
 
     def observe(self, world: World) -> dict[str, Tensor]:
-        stage = world.agents.stage
-        counts = stage.sum(0) if world.differentiable else torch.bincount(stage, minlength=len(Stage)).float()
+        counts = STAGES.counts(world.agents.stage)
         return {"susceptible": counts[Stage.S], "infectious": counts[Stage.I], "recovered": counts[Stage.R],
                 "new_infections": world.agents.newly_infected.sum(dtype=counts.dtype)}
