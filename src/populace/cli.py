@@ -33,7 +33,8 @@ class LazyCommands(argparse._SubParsersAction):
 
     `add_lazy(name, help=..., module=...)` lists the command with its help; when it is chosen, `module` is imported
     and its `add_parser(subparsers)` registers the real parser (arguments, handler) in the listed one's place, with
-    every other command the module registers (`analyze` and `report` share one).
+    every other command the module registers (`analyze` and `report` share one). It swaps entries of argparse's
+    own `_name_parser_map` and `_choices_actions` (stable since Python 3.2); `tests/test_cli.py` checks the swap.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
