@@ -1,4 +1,5 @@
-"""`populace run sir`: outputs, manifest contents, reproducibility and argument errors."""
+"""`populace run sir`: outputs, manifest contents, reproducibility and argument errors; the command line's lazily
+built commands, shared flags, and which errors print one line and which a traceback."""
 
 import hashlib
 import json
@@ -7,8 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from populace.cli import main
+from populace.cli import LazyCommands, build_parser, main
+from populace.core.errors import InputError
 from populace.manifest import RunManifest, sha256_of
+from populace.models.sir.model import SIR
 
 
 def test_run_sir_writes_trajectory_plot_and_manifest(tmp_path, capsys):
@@ -99,3 +102,70 @@ def test_manifest_hashes_inputs_and_refuses_missing_ones(tmp_path):
         tmp_path / "o2", arguments={}, seeds={}, inputs=[tmp_path / "nope.csv"]
     ):
         pass
+
+
+def test_a_programming_error_keeps_its_traceback(tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported operand type(s) for +: 'Tensor' and 'NoneType'")
+
+    monkeypatch.setattr(SIR, "random_network", broken)
+    with pytest.raises(TypeError, match="unsupported operand"):  # raised through main: Python prints the traceback
+        main(["run", "sir", "--agents", "100", "--out", str(tmp_path / "a")])
+    assert "populace: error" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("error", [KeyError("stage"), ValueError("operands could not be broadcast together")])
+def test_key_and_value_errors_inside_a_run_are_bugs_not_bad_input(tmp_path, monkeypatch, error):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(SIR, "run", broken)
+    with pytest.raises(type(error)):
+        main(["run", "sir", "--agents", "100", "--out", str(tmp_path)])
+
+
+def test_debug_shows_the_traceback_of_a_bad_input_too(tmp_path, capsys):
+    with pytest.raises(InputError, match=r"--initial-infected \(10\) exceeds --agents \(5\)"):
+        main(["--debug", "run", "sir", "--agents", "5", "--initial-infected", "10", "--out", str(tmp_path)])
+    with pytest.raises(InputError, match="infectious_days must be a finite number >= 1") as raised:
+        main(["--debug", "run", "sir", "--agents", "100", "--infectious-days", "0.5", "--out", str(tmp_path)])
+    assert isinstance(raised.value.__cause__, ValueError)  # the constructor's own error, chained
+    assert "populace: error" not in capsys.readouterr().err
+
+
+def test_lazy_commands_list_the_help_their_modules_give(capsys):
+    parser = build_parser()
+    run = next(a for a in parser._subparsers._group_actions if isinstance(a, LazyCommands))
+    models = next(a for a in run.choices["run"]._subparsers._group_actions if isinstance(a, LazyCommands))
+    for commands in (run, models):
+        listed = {action.dest: action.help for action in commands._choices_actions}
+        for name in list(commands.modules):
+            if name in commands.modules:  # not yet built with another command of its module
+                commands.build(name)
+        assert commands.modules == {}
+        assert {action.dest: action.help for action in commands._choices_actions} == listed
+    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc"}
+    assert {"calibrate", "analyze", "report", "llm", "population"} <= set(run.choices)
+
+
+def test_run_sir_help_lists_the_shared_flags_with_their_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "sir", "--help"])
+    assert exit_info.value.code == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    for flag in ("--seed SEED seed of the run's random numbers (default: 1)", "--out OUT output directory (default: "
+                 "populace-out/sir)", "--threads THREADS CPU threads", "--days DAYS days to simulate (default: 100)",
+                 "--no-progress hide the progress bar", "--device DEVICE torch device", "--differentiable run in"):
+        assert flag in printed
+
+
+@pytest.mark.parametrize("model", ["sir", "tax-policy", "covid-nyc"])
+@pytest.mark.parametrize(("args", "message"), [(["--seed", "-1"], "argument --seed: must be an integer >= 0"),
+                                               (["--threads", "0"], "argument --threads: must be an integer >= 1"),
+                                               (["--out", __file__], "exists and is not a directory")])
+def test_every_run_command_checks_the_shared_flags_alike(model, args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", model, *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -3,17 +3,22 @@
     import populace as pp
     traj = pp.models.SIR.random_network(100_000).run(days=100, seed=1)
     traj.plot().savefig("sir.png")
+
+`import populace` loads the engine (`populace.core`) only; the subpackages (`models`, `data`, `population`,
+`network`, `calibrate`, ...) are imported on first use, e.g. when `pp.models` is first read (PEP 562).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("populace")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from populace import data, models, network, population, sampling
 from populace.core import AgentTable, Model, Substep, Trajectory, World, rng, run
+from populace.version import __version__
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time these load on first use
+    from populace import analysis, behavior, calibrate, data, llm, models, network, population, sampling
 
 __all__ = [
     "AgentTable",
@@ -22,7 +27,11 @@ __all__ = [
     "Trajectory",
     "World",
     "__version__",
+    "analysis",
+    "behavior",
+    "calibrate",
     "data",
+    "llm",
     "models",
     "network",
     "population",
@@ -30,3 +39,14 @@ __all__ = [
     "run",
     "sampling",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """`populace.models` and the other subpackages in __all__: imported the first time they are read."""
+    if name in __all__:  # the names of __all__ not yet defined here are the subpackages not yet imported
+        return importlib.import_module(f"{__name__}.{name}")  # which also makes it an attribute of populace
+    raise AttributeError(f"module 'populace' has no attribute {name!r}; it has {', '.join(__all__)}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,4 +1,5 @@
-"""Argument types for the `populace` command line: each parses one value or says what is wrong with it."""
+"""The `populace` command line's argument types (each parses one value or says what is wrong with it) and the flags
+several commands share, each defined once here (`add_run_flags`, `add_simulation_flags`, ...)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,39 @@ def iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD such as 2020-03-01, got {text!r}") from None
+
+
+RUN_SEED_HELP = "seed of the run's random numbers"
+
+
+def add_run_flags(parser: argparse.ArgumentParser, *, out: Path, seed_help: str = RUN_SEED_HELP) -> None:
+    """--seed, --out (default `out`) and --threads: the flags of every `populace run MODEL`."""
+    parser.add_argument("--seed", type=non_negative_int, default=1, help=seed_help)
+    parser.add_argument("--out", type=output_dir, default=out, help="output directory")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+
+
+def add_simulation_flags(parser: argparse.ArgumentParser, *, days: int, allow_zero_days: bool = False) -> None:
+    """--days (default `days`; >= 1, or >= 0 with `allow_zero_days`), --differentiable and --no-progress: the flags
+    of a model that runs day by day (`Model.run`)."""
+    parser.add_argument("--days", type=non_negative_int if allow_zero_days else positive_int, default=days,
+                        help="days to simulate")
+    parser.add_argument("--differentiable", action="store_true",
+                        help="run in differentiable mode (same dynamics; float states and straight-through draws "
+                             "keep gradients)")
+    add_progress_flag(parser)
+
+
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    """--no-progress: hide the progress bar (`progress=False if args.no_progress else None`)."""
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_device_flag(parser: argparse.ArgumentParser) -> None:
+    """--device: a torch device that exists here (`device`), default cpu."""
+    parser.add_argument("--device", type=device, default="cpu", help="torch device, e.g. cpu or cuda")
+
+
+def add_data_dir_flag(parser: argparse.ArgumentParser) -> None:
+    """--data-dir: the folder of the source tables, default None (`populace.data.paths.data_dir()` chooses)."""
+    parser.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")

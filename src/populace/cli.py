@@ -1,69 +1,87 @@
-"""The `populace` command line: `populace run sir ...`, `populace run tax-policy ...`, `populace population ...`."""
+"""The `populace` command line: `populace run sir ...`, `populace run tax-policy ...`, `populace population ...`.
+
+This module only assembles the commands. Each model owns its command (`populace/models/<model>/cli.py`, with an
+`add_parser(subparsers)` that registers it) and is imported only when the command line chooses it, so that
+`populace --help` loads no model, data loader or plotting library. Shared flags live in `populace.arguments`.
+
+Errors: an `InputError` (a value the user gave is wrong; data and population file errors are ones) or a missing
+file prints one line, `populace: error: ...`, and exits with status 2; any other exception is a bug and shows its
+traceback. `populace --debug ...` shows the traceback of every error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-import populace
 from populace import arguments
-from populace.analysis.cli import add_parser as add_analysis_parser
-from populace.calibrate.cli import add_parser as add_calibrate_parser
-from populace.llm.cli import add_parser as add_llm_parser
-from populace.manifest import MANIFEST_NAME, RunManifest, cli_arguments
-from populace.models.covid_nyc.cli import add_parser as add_covid_nyc_parser
-from populace.models.sir import SIR
-from populace.models.tax.cli import add_parser as add_tax_policy_parser
-from populace.population.check import check_population
+from populace.core.errors import InputError
+from populace.manifest import MANIFEST_NAME, cli_arguments
+from populace.version import __version__
+
+INPUT_ERRORS = (InputError, FileNotFoundError)
+"""What `main` reports in one line (exit status 2) instead of a traceback."""
+
+
+class LazyCommands(argparse._SubParsersAction):
+    """Sub-commands whose parsers are built only when the command line chooses them.
+
+    `add_lazy(name, help=..., module=...)` lists the command with its help; when it is chosen, `module` is imported
+    and its `add_parser(subparsers)` registers the real parser (arguments, handler) in the listed one's place, with
+    every other command the module registers (`analyze` and `report` share one). It swaps entries of argparse's
+    own `_name_parser_map` and `_choices_actions` (stable since Python 3.2); `tests/test_cli.py` checks the swap.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.modules: dict[str, str] = {}  # command -> module whose add_parser builds it, until built
+
+    def add_lazy(self, name: str, *, help: str, module: str) -> None:
+        self.add_parser(name, help=help)
+        self.modules[name] = module
+
+    def build(self, name: str) -> None:
+        """Replace command `name` (and the others of its module) by the parsers its module registers."""
+        module = self.modules[name]
+        listed = [command for command, owner in self.modules.items() if owner == module]
+        for command in listed:
+            del self.modules[command], self._name_parser_map[command]
+        self._choices_actions = [action for action in self._choices_actions if action.dest not in listed]
+        importlib.import_module(module).add_parser(self)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: list[str],
+                 option_string: str | None = None) -> None:
+        if values[0] in self.modules:
+            self.build(values[0])
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="populace", description="Large Population Models in PyTorch.")
-    parser.add_argument("--version", action="version", version=f"populace {populace.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"populace {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of every error (by default a bad input prints one line)")
+    commands = parser.add_subparsers(dest="command", required=True, action=LazyCommands)
     run = commands.add_parser("run", help="run a model and write its trajectory, plot and manifest")
-    models = run.add_subparsers(dest="model", required=True)
-
-    sir = models.add_parser(
-        "sir", help="SIR epidemic on a random contact network", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    sir.add_argument("--agents", type=arguments.positive_int, default=100_000, help="number of agents")
-    sir.add_argument("--days", type=arguments.non_negative_int, default=100, help="days to simulate")
-    sir.add_argument("--seed", type=arguments.non_negative_int, default=1, help="seed of the run's random numbers")
-    sir.add_argument("--out", type=arguments.output_dir, default=Path("populace-out/sir"), help="output directory")
-    sir.add_argument(
-        "--contacts",
-        type=arguments.positive_float,
-        default=20.0,
-        help="mean contacts per agent (static Erdős–Rényi network)",
-    )
-    sir.add_argument("--network-seed", type=arguments.non_negative_int, default=0, help="seed of the contact network")
-    sir.add_argument(
-        "--beta", type=arguments.positive_float, default=0.03, help="infection hazard per day per infectious contact"
-    )
-    sir.add_argument("--infectious-days", type=float, default=5.0, help="mean days infectious (>= 1)")
-    sir.add_argument("--initial-infected", type=arguments.positive_int, default=10, help="agents infectious on day 0")
-    sir.add_argument(
-        "--differentiable",
-        action="store_true",
-        help="run in differentiable mode (float states, straight-through draws)",
-    )
-    sir.add_argument("--device", type=arguments.device, default="cpu", help="torch device, e.g. cpu or cuda")
-    sir.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
-    sir.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    sir.set_defaults(handler=run_sir)
-    add_tax_policy_parser(models)
-    add_covid_nyc_parser(models)
-    add_calibrate_parser(commands)
+    models = run.add_subparsers(dest="model", required=True, action=LazyCommands)
+    models.add_lazy("sir", help="SIR epidemic on a random contact network", module="populace.models.sir.cli")
+    models.add_lazy("tax-policy", help="income-tax planners (US federal, Saez, gradient) over workers",
+                    module="populace.models.tax.cli")
+    models.add_lazy("covid-nyc", help="COVID-19 + labour in a synthetic New York City, compared with DOHMH and "
+                    "NYS DOL", module="populace.models.covid_nyc.cli")
+    commands.add_lazy("calibrate", help="fit a model's parameters to real data by gradient descent",
+                      module="populace.calibrate.cli")
     _add_population_parser(commands)
-    add_analysis_parser(commands)
-    add_llm_parser(commands)
+    commands.add_lazy("analyze", help="run a scenario file: baseline and policies, K seeds each, tables, plots and "
+                      "an HTML report", module="populace.analysis.cli")
+    commands.add_lazy("report", help="write the self-contained HTML report of an analysis run folder",
+                      module="populace.analysis.cli")
+    commands.add_lazy("llm", help="ask a language model; manage the LLM answer cache", module="populace.llm.cli")
     return parser
 
 
@@ -88,65 +106,15 @@ def _add_population_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--seed", type=arguments.non_negative_int, default=1, help="seed of the population's random draws"
     )
-    build.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
+    arguments.add_data_dir_flag(build)
     build.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     build.set_defaults(handler=build_population_command)
 
 
-def run_sir(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.initial_infected > args.agents:
-        raise ValueError(
-            f"--initial-infected ({args.initial_infected}) exceeds --agents ({args.agents}); lower it or add agents"
-        )
-    with RunManifest(
-        args.out,
-        arguments=cli_arguments(args),
-        seeds={"run": args.seed, "network": args.network_seed},
-        device=args.device,
-        command=args.command_line,
-    ) as manifest:
-        started = time.perf_counter()
-        model = SIR.random_network(
-            args.agents,
-            contacts_per_agent=args.contacts,
-            network_seed=args.network_seed,
-            beta_per_day=args.beta,
-            infectious_days=args.infectious_days,
-            initial_infected=args.initial_infected,
-        )
-        built = time.perf_counter()
-        traj = model.run(
-            args.days,
-            seed=args.seed,
-            differentiable=args.differentiable,
-            device=args.device,
-            progress=False if args.no_progress else None,
-        )
-        finished = time.perf_counter()
-        table = manifest.add_output(traj.to_parquet(args.out / "trajectory.parquet"))
-        figure = traj.plot(title=f"SIR, {args.agents:,} agents, {args.contacts:g} contacts each")
-        figure.savefig(args.out / "trajectory.png", dpi=120)
-        plot = manifest.add_output(args.out / "trajectory.png")
-        attack_rate = float(traj["recovered"][-1] + traj["infectious"][-1]) / args.agents
-        manifest.results.update(
-            build_seconds=round(built - started, 3),
-            seconds_per_day=round((finished - built) / max(args.days, 1), 4),
-            final_attack_rate=attack_rate,
-        )
-    print(
-        f"SIR: {args.agents:,} agents, {args.days} days, seed {args.seed}: "
-        f"{attack_rate:.1%} ever infected, peak {int(traj['infectious'].max()):,} infectious"
-    )
-    per_day = f" ({(finished - built) / args.days * 1000:.0f} ms/day)" if args.days else ""
-    print(f"built network in {built - started:.1f} s, simulated in {finished - built:.1f} s{per_day}")
-    print(f"trajectory: {table}\nplot:       {plot}\nmanifest:   {args.out / 'manifest.json'}")
-    return 0
-
-
 def check_population_command(args: argparse.Namespace) -> int:
     """`populace population check DIR`: print each problem and exit 1, or a summary and exit 0."""
+    from populace.population.check import check_population
+
     problems = check_population(args.directory)
     if problems:
         for problem in problems:
@@ -194,9 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.command_line = ["populace", *argv]
+    if args.debug:
+        return args.handler(args)
     try:
         return args.handler(args)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+    except INPUT_ERRORS as err:
         print(f"populace: error: {err}", file=sys.stderr)
         return 2
 

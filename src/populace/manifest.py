@@ -17,7 +17,7 @@ from types import TracebackType
 
 import torch
 
-import populace
+from populace.version import __version__
 
 MANIFEST_NAME = "manifest.json"
 
@@ -96,7 +96,7 @@ class RunManifest:
     def as_dict(self, *, wall_seconds: float) -> dict[str, object]:
         return {
             "status": "completed",
-            "populace_version": populace.__version__,
+            "populace_version": __version__,
             "python": platform.python_version(),
             "torch": torch.__version__,
             "platform": platform.platform(),

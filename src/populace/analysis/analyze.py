@@ -13,6 +13,7 @@ from pathlib import Path
 from populace.analysis.build import build_population, is_nyc, read_parameter_draws
 from populace.analysis.ensemble import POPULATION_DIR, SCENARIO_FILE, ensemble_members, run_ensemble
 from populace.analysis.scenario import Scenario, load_scenario, scenario_json
+from populace.core.errors import InputError
 
 
 def check_run_dir(scenario_path: str | Path, out: str | Path, *, resume: bool = False) -> Scenario:
@@ -28,7 +29,7 @@ def check_run_dir(scenario_path: str | Path, out: str | Path, *, resume: bool = 
         if not resume:
             raise FileExistsError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
         if stored.read_text() != scenario_json(scenario):
-            raise ValueError(f"{out} holds a run of a different scenario than {scenario_path}; choose another --out")
+            raise InputError(f"{out} holds a run of a different scenario than {scenario_path}; choose another --out")
     elif resume and out.exists() and any(out.iterdir()):
         raise FileNotFoundError(f"{out} holds no scenario run to resume ({SCENARIO_FILE} is missing)")
     return scenario

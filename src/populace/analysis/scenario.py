@@ -35,6 +35,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from populace.core.errors import InputError
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: TOML scenarios need 3.11; YAML works everywhere
@@ -47,7 +49,7 @@ POLICY_CHANGES = ("lockdown", "schools", "work_from_home", "isolation_compliance
 """The changes a policy can make (the fields of `Policy` besides name and from)."""
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario file that cannot be read or does not validate; the message names each bad field."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from populace import arguments
 from populace.behavior.llm_decisions import LLMDecisions
+from populace.core.errors import InputError
 from populace.data.boroughs import BOROUGHS
 from populace.llm.protocol import LanguageModel, Query
 from populace.manifest import RunManifest
@@ -61,7 +62,7 @@ def decision_model_from_args(args: argparse.Namespace, *,
                                              ("--llm-max-tokens", args.llm_max_tokens),
                                              ("--llm-price", any(args.llm_price))) if value]
         if llm_only:
-            raise ValueError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
+            raise InputError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
         return None
     prompt_price, completion_price = (price / 1e6 for price in args.llm_price)
     return LLMDecisions(language_model_from_args(args), region_labels=region_labels,
@@ -79,7 +80,7 @@ def language_model_from_args(args: argparse.Namespace) -> LanguageModel:
 
     server_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model)) if value]
     if server_only and args.llm_backend != "openai":
-        raise ValueError(f"{', '.join(server_only)} only apply to --llm-backend openai (got {args.llm_backend})")
+        raise InputError(f"{', '.join(server_only)} only apply to --llm-backend openai (got {args.llm_backend})")
     options: dict[str, object] = {}
     if args.llm_url:
         options["url"] = args.llm_url

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from populace.core.errors import InputError
 from populace.llm.cache import AnswerCache, default_cache_path
 from populace.llm.factory import BACKENDS, make_model
 from populace.llm.protocol import LLMError, Query
@@ -63,7 +64,7 @@ def ask_command(args: argparse.Namespace) -> int:
         weights = args.weights or tuple(1.0 / len(args.options) for _ in args.options)
         kwargs.update(answers=lambda q: weights)
     elif args.url or args.model:
-        raise ValueError("--url and --model are for --backend openai.")
+        raise InputError("--url and --model are for --backend openai.")
     cache: bool | Path = False if args.no_cache else (args.cache_path or True)
     start = time.perf_counter()
     try:

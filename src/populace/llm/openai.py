@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from populace.core.errors import InputError
 from populace.llm.options import match_token, parse_answer
 from populace.llm.protocol import Answer, LLMError, Query, normalize
 
@@ -44,9 +45,9 @@ def check_url(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as e:
-        raise ValueError(f"Invalid LLM server URL {url!r}: {e}. Give e.g. http://127.0.0.1:8000/v1") from None
+        raise InputError(f"Invalid LLM server URL {url!r}: {e}. Give e.g. http://127.0.0.1:8000/v1") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(
+        raise InputError(
             f"Invalid LLM server URL {url!r}: it needs http:// or https:// and a host, e.g. http://127.0.0.1:8000/v1 "
             f"(the OpenAI-compatible base URL, usually ending in /v1)."
         )
@@ -81,12 +82,12 @@ class OpenAIModel:
             raise LLMError("The OpenAI-compatible backend needs httpx: pip install httpx") from e
         url = url or os.environ.get(ENV_URL)
         if not url:
-            raise ValueError(f"No LLM server URL: pass url= (--url / --llm-url on the command line) or set "
+            raise InputError(f"No LLM server URL: pass url= (--url / --llm-url on the command line) or set "
                              f"{ENV_URL}, e.g. http://127.0.0.1:8000/v1")
         self.url = check_url(url)
         self.model = model or os.environ.get(ENV_MODEL) or ""
         if not self.model:
-            raise ValueError(f"No LLM model name: pass model= (--model / --llm-model) or set {ENV_MODEL}, the name "
+            raise InputError(f"No LLM model name: pass model= (--model / --llm-model) or set {ENV_MODEL}, the name "
                              "the server knows the model by (e.g. HuggingFaceTB/SmolLM2-135M-Instruct).")
         if endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint must be one of {ENDPOINTS}, got {endpoint!r}.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from populace.core.errors import InputError
 from populace.llm.protocol import Answer, Query, normalize
 
 
@@ -67,12 +68,12 @@ class ScriptedModel:
                 ) from None
         weights = [float(w) for w in weights]
         if len(weights) != len(query.options):
-            raise ValueError(
+            raise InputError(
                 f"ScriptedModel answer for {query.prompt[:60]!r} has {len(weights)} weights, but the query has "
                 f"{len(query.options)} options {query.options!r}: give one weight per option."
             )
         if any(not (w >= 0) for w in weights) or sum(weights) > 1 + 1e-9:
-            raise ValueError(
+            raise InputError(
                 f"ScriptedModel weights must be >= 0 and sum to at most 1, got {weights} for {query.prompt[:60]!r}."
             )
         probabilities, mass = normalize(weights)

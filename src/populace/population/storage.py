@@ -34,12 +34,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-import populace
 from populace.core.agents import AgentTable
 from populace.core.errors import PopulationFileError
 from populace.data import paths
 from populace.manifest import MANIFEST_NAME, file_entry
 from populace.network.graph import ContactGraph, ContactLayer
+from populace.version import __version__
 
 SCHEMA_VERSION = 1
 """Version of docs/population-schema.md that `save` writes; bump it when the format changes."""
@@ -220,7 +220,7 @@ class Population:
         provenance = {k: v for k, v in self.manifest.items() if k not in _DERIVED_KEYS}
         record: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "populace_version": populace.__version__,
+            "populace_version": __version__,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "seed": None,
             "scale": None,

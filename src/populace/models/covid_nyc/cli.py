@@ -71,7 +71,8 @@ def add_parser(models: argparse._SubParsersAction) -> None:
     )
     covid.add_argument("--start", type=arguments.iso_date, default=NYC_START_DATE,
                        help="first day simulated (YYYY-MM-DD)")
-    covid.add_argument("--days", type=arguments.positive_int, default=120, help="days to simulate")
+    arguments.add_run_flags(covid, out=Path("populace-out/covid-nyc"))
+    arguments.add_simulation_flags(covid, days=120)
     covid.add_argument(
         "--initial-infections", type=arguments.positive_float, default=NYC_INFECTIONS_ON_START_DATE,
         help="infections on the first day at city scale (the run seeds scale x this many agents, at least 1); "
@@ -80,19 +81,10 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         "--importations", type=arguments.non_negative_float, default=0.0,
         help="infections imported from outside the city per million residents per day (CovidParams."
              "importations_per_million_per_day; 0: a closed city)")
-    covid.add_argument("--seed", type=arguments.non_negative_int, default=1, help="seed of the run's random numbers")
     covid.add_argument(
         "--population-seed", type=arguments.non_negative_int, default=1, help="seed of the synthetic population"
     )
-    covid.add_argument(
-        "--out", type=arguments.output_dir, default=Path("populace-out/covid-nyc"), help="output directory"
-    )
-    covid.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
-    covid.add_argument(
-        "--differentiable", action="store_true", help="run in differentiable mode (same dynamics, keeps gradients)"
-    )
-    covid.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
-    covid.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    arguments.add_data_dir_flag(covid)
     add_llm_arguments(covid)
     covid.set_defaults(handler=run_covid_nyc)
 

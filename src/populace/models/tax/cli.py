@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from populace import arguments
+from populace.core.errors import InputError
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.tax.model import TaxPolicy
 from populace.models.tax.planners import GradientPlanner, SaezPlanner, USFederalPlanner
@@ -39,11 +40,8 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     tax.add_argument("--workers", type=arguments.positive_int, default=100_000, help="number of workers")
-    tax.add_argument(
-        "--seed", type=arguments.non_negative_int, default=1, help="seed of the population's random numbers"
-    )
-    tax.add_argument(
-        "--out", type=arguments.output_dir, default=Path("populace-out/tax-policy"), help="output directory"
+    arguments.add_run_flags(
+        tax, out=Path("populace-out/tax-policy"), seed_help="seed of the population's random numbers"
     )
     tax.add_argument(
         "--behaviour",
@@ -65,13 +63,12 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         default=50,
         help="cap on the damped Saez fixed-point rounds (1: one-round Saez under the US schedule)",
     )
-    tax.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
     tax.set_defaults(handler=run_tax_policy)
 
 
 def run_tax_policy(args: argparse.Namespace) -> int:
     if args.workers < 1000:
-        raise ValueError(
+        raise InputError(
             f"--workers must be at least 1000 so that every 2018 US bracket has workers in it "
             f"(the Saez planner measures each), got {args.workers}"
         )
