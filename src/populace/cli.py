@@ -13,10 +13,10 @@ import torch
 
 import populace
 from populace import arguments
-from populace.analysis.cli import add_parser as add_analysis_parser
 from populace.calibrate.cli import add_parser as add_calibrate_parser
 from populace.llm.cli import add_parser as add_llm_parser
 from populace.manifest import MANIFEST_NAME, RunManifest, cli_arguments
+from populace.models.covid_nyc.analysis.cli import add_parser as add_analysis_parser
 from populace.models.covid_nyc.cli import add_parser as add_covid_nyc_parser
 from populace.models.sir import SIR
 from populace.models.tax.cli import add_parser as add_tax_policy_parser
