@@ -78,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                       module="populace.calibrate.cli")
     _add_population_parser(commands)
     commands.add_lazy("analyze", help="run a scenario file: baseline and policies, K seeds each, tables, plots and "
-                      "an HTML report", module="populace.analysis.cli")
+                      "an HTML report", module="populace.models.covid_nyc.analysis.cli")
     commands.add_lazy("report", help="write the self-contained HTML report of an analysis run folder",
-                      module="populace.analysis.cli")
+                      module="populace.models.covid_nyc.analysis.cli")
     commands.add_lazy("llm", help="ask a language model; manage the LLM answer cache", module="populace.llm.cli")
     return parser
 

@@ -6,10 +6,12 @@ import json
 import pandas as pd
 import pytest
 
-from populace.analysis.analyze import prepare
-from populace.analysis.ensemble import Member, run_member
-from populace.analysis.tables import QUANTILES, bands, metrics
+from populace.analysis.bands import QUANTILES, bands
+from populace.analysis.ensemble import Member
 from populace.cli import main
+from populace.models.covid_nyc.analysis.analyze import prepare
+from populace.models.covid_nyc.analysis.ensemble import run_member
+from populace.models.covid_nyc.analysis.tables import metrics
 
 
 def test_analyze_writes_tables_plots_report_and_manifest(tiny_run):

@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from populace.analysis import ensemble
-from populace.analysis.analyze import prepare
-from populace.analysis.build import baseline_models
-from populace.analysis.ensemble import BASELINE, Member, baseline_run, policy_run, run_member
-from populace.analysis.interventions import policy_model
-from populace.analysis.scenario import parse_scenario, slug
+from populace.analysis.ensemble import BASELINE, Member, baseline_run, policy_run
+from populace.analysis.policy import slug
 from populace.core.runner import run
+from populace.models.covid_nyc.analysis.analyze import prepare
+from populace.models.covid_nyc.analysis.build import baseline_models
+from populace.models.covid_nyc.analysis.ensemble import branch_steps, run_member
+from populace.models.covid_nyc.analysis.interventions import policy_model
+from populace.models.covid_nyc.analysis.scenario import parse_scenario
 from populace.population.synthetic import layered_synthetic_population
 
 SCENARIO = {
@@ -49,15 +51,17 @@ def test_a_policy_run_is_the_baseline_until_its_branch_date_and_the_same_from_a_
     base = run(baseline_model, scenario.days, seed=3, progress=False)
     alone_model, _ = baseline_models(scenario, population)
     alone = run(policy_model(alone_model, policy), scenario.days, seed=3, progress=False)  # from day 0, no snapshot
-    branch = ensemble.branch_steps(scenario, baseline_model)[policy.name]
+    branch = branch_steps(scenario, baseline_model)[policy.name]
     assert branch == 14
     for name in base.names:  # the record at step s is the state after day s - 1: equal through step 14
         assert torch.equal(base[name][:branch + 1], alone[name][:branch + 1]), name
     assert not torch.equal(base["new_infections"][branch + 1:], alone["new_infections"][branch + 1:])
     assert float(base["new_infections"].sum()) > 100  # an epidemic
-    frame, _ = baseline_run(baseline_models(scenario, population)[0], scenario, tmp_path, 3, {branch})
+    frame, _ = baseline_run(baseline_models(scenario, population)[0], scenario.days, tmp_path, 3, {branch},
+                            scenario.checkpoint_days)
     assert_same_records(frame, base.to_pandas())  # chunked = one run
-    branched, final = policy_run(scenario, population, None, policy, frame, branch, tmp_path)
+    branched, final = policy_run(policy_model(baseline_models(scenario, population)[0], policy), scenario.days, frame,
+                                 branch, tmp_path)
     assert_same_records(branched, alone.to_pandas())  # from the day-14 snapshot = from day 0
     assert torch.equal(final.agents.stage, alone.final_world.agents.stage)
 

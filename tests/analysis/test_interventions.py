@@ -5,7 +5,11 @@ import datetime as dt
 import pytest
 import torch
 
-from populace.analysis.interventions import (
+from populace.behavior.heuristic import HeuristicDecisions
+from populace.behavior.interface import GO_TO_WORK, ISOLATE
+from populace.core.world import World
+from populace.models import CovidNYC
+from populace.models.covid_nyc.analysis.interventions import (
     IsolationCompliance,
     StimulusLabour,
     branch_date,
@@ -13,11 +17,7 @@ from populace.analysis.interventions import (
     override_from,
     policy_model,
 )
-from populace.analysis.scenario import LockdownChange, Policy
-from populace.behavior.heuristic import HeuristicDecisions
-from populace.behavior.interface import GO_TO_WORK, ISOLATE
-from populace.core.world import World
-from populace.models import CovidNYC
+from populace.models.covid_nyc.analysis.scenario import LockdownChange, Policy
 from populace.models.covid_nyc.labour import Labour
 from populace.models.covid_nyc.policy import nyc_2020_schedule
 from populace.population.synthetic import layered_synthetic_population

@@ -5,7 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from populace.analysis.plots import daily_plot, observed_citywide, observed_unemployment, smoothed_bands
+from populace.models.covid_nyc.analysis.plots import (
+    daily_plot,
+    observed_citywide,
+    observed_unemployment,
+    smoothed_bands,
+)
 
 
 def runs_frame() -> pd.DataFrame:

@@ -11,8 +11,8 @@ import subprocess
 import matplotlib.image
 import pytest
 
-from populace.analysis.report import write_report
 from populace.cli import main
+from populace.models.covid_nyc.analysis.report import write_report
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)

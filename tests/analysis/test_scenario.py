@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from populace.analysis.scenario import DATA_COVERAGE, ScenarioError, load_scenario, parse_scenario
+from populace.models.covid_nyc.analysis.scenario import DATA_COVERAGE, ScenarioError, load_scenario, parse_scenario
 
 VALID = {"name": "timing", "kind": "counterfactual", "population": {"synthetic": {"agents": 500}},
          "start": "2020-03-01", "end": "2020-05-31",

@@ -1,8 +1,10 @@
-"""Scenario analysis: retrospective, counterfactual and prospective runs of the NYC COVID-19 model, ensembles with
-uncertainty bands, comparison metrics, plots and an HTML report (`populace analyze`, `populace report`)."""
+"""Scenarios and ensembles for any model: policy vocabularies, branch-from-snapshot runs, members of seeds x parameter
+draws in a process pool with resume, and quantile bands. A model plugs in through `ScenarioModel` (its policy
+vocabulary and its observables); COVID-NYC's application is `populace.models.covid_nyc.analysis`."""
 
-from populace.analysis.interventions import IsolationCompliance, StimulusLabour, move_lockdown, override_from
-from populace.analysis.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from populace.analysis.bands import QUANTILES, bands, collect_runs
+from populace.analysis.ensemble import Member, ScenarioModel, Study, run_ensemble, run_member
+from populace.analysis.policy import BASELINE, Change, FromStep, Number, Numbers, Policy, PolicyError, Vocabulary
 
-__all__ = ["IsolationCompliance", "Scenario", "ScenarioError", "StimulusLabour", "load_scenario", "move_lockdown",
-           "override_from", "parse_scenario"]
+__all__ = ["BASELINE", "QUANTILES", "Change", "FromStep", "Member", "Number", "Numbers", "Policy", "PolicyError",
+           "ScenarioModel", "Study", "Vocabulary", "bands", "collect_runs", "run_ensemble", "run_member"]

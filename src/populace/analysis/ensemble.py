@@ -1,58 +1,113 @@
-"""Ensembles of a scenario: K members (seed, parameter draw), each a baseline run and one run per policy.
+"""Ensembles of any model: members (seed x parameter draw), each a baseline run and one branched run per policy.
+
+A `Study` says what to run: a `ScenarioModel` (how to build the model from a parameter draw, apply a policy to it,
+find the step a policy run branches off, and turn a run's records into tables), the steps, the policies, the seeds
+and the draws. Member k has seed `first_seed + k` and draw k mod D (D = `parameter_draws`; with D = 0, draw 0 when
+there are draws, else none), so the bands hold both seed and parameter uncertainty.
 
 A member's baseline runs in chunks (`run(model, k, world=...)`) and saves, under `members/mNNNN/baseline/`, the
-daily records of each chunk (Parquet), a snapshot of the world on every policy's branch date (`core.snapshot`) and a
-rolling checkpoint every `checkpoint_days` days. A policy run starts from the baseline's snapshot on its branch date
-(`interventions.branch_date`), so the shared past is computed once, and its records are the baseline's up to that day
-and its own after. The counter-based RNG keys every draw on (seed, step, stream, agent id), so a chunked run, a run
-resumed from a checkpoint and a policy run branched from a snapshot are each identical to one uninterrupted run.
+records of each chunk (Parquet), a snapshot of the world on every policy's branch step (`core.snapshot`) and a rolling
+checkpoint every `checkpoint_steps` steps. A policy run starts from the baseline's snapshot on its branch step, so the
+shared past is computed once, and its records are the baseline's up to that step and its own after. The counter-based
+RNG keys every draw on (seed, step, stream, agent id), so a chunked run, a run resumed from a checkpoint and a policy
+run branched from a snapshot are each identical to one uninterrupted run.
 
-Each finished run writes `members/mNNNN/<policy>.daily.parquet` (date, region, infections, reported_cases, deaths,
-labour_force, unemployed: counts at the size of the city, i.e. divided by the population's scale) and
-`<policy>.ages.parquet` (age_band, infections, deaths over the run), then the member writes `done.json`. With
-`resume=True` finished members and runs are skipped and a baseline continues from its last checkpoint.
+Each finished run writes `members/mNNNN/<policy>.<table>.parquet` for each of the model's `tables` (the first one
+last: its presence marks the run done), then the member writes `parameters.json` and `done.json`. With `resume=True`
+finished members and runs are skipped and a baseline continues from its last checkpoint.
 
-Members run in parallel processes (`ProcessPoolExecutor`, spawn) when `workers` > 1, or inline.
+Members run in parallel processes (`ProcessPoolExecutor`, spawn) when `workers` > 1, or inline. A worker receives the
+`Study` pickled: it must hold specifications (numbers, paths, plain tensors), never built modules, which a model
+with parametrized parameters cannot pickle; `ScenarioModel.build` makes the modules inside the worker.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
 import dataclasses
-import datetime as dt
 import json
 import multiprocessing
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 import torch
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from populace.analysis.build import baseline_models, is_nyc, population_scale, read_parameter_draws, region_labels
-from populace.analysis.interventions import branch_date, policy_model
-from populace.analysis.scenario import Policy, Scenario, slug
+from populace.analysis.policy import BASELINE, Vocabulary, slug
+from populace.core.model import Model
 from populace.core.runner import run
 from populace.core.snapshot import load_world, save_world
 from populace.core.world import World
-from populace.models.covid_nyc.disease import Stage
-from populace.models.covid_nyc.model import CovidNYC
-from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, Observation, daily_tests_on
-from populace.population.storage import Population
 
-BASELINE = "baseline"
-SCENARIO_FILE = "scenario.json"
-POPULATION_DIR = "population"
 MEMBERS_DIR = "members"
 PARAMETERS_FILE = "parameters.json"
-AGE_BANDS = ((0, 17, "0-17"), (18, 44, "18-44"), (45, 64, "45-64"), (65, 74, "65-74"), (75, 200, "75+"))
-"""Age bands of the outputs (DOHMH's)."""
-SERIES = ("new_infections", "new_deaths", *ONSET_OBSERVABLES, "labour_force", "unemployed")
+DONE_FILE = "done.json"
+
+
+class ScenarioModel(Protocol):
+    """How the runner builds, changes and reads one model (`Scenarios` gives the usual defaults).
+
+    Attributes:
+        tables: names of the tables `observe` returns for each run (the first one is written last).
+    """
+
+    tables: tuple[str, ...]
+
+    def build(self, draw: Mapping[str, Tensor] | None) -> Model:
+        """A fresh baseline model with the draw's values loaded (None: its defaults)."""
+
+    def apply(self, model: Model, policy: Any) -> Model:
+        """The model of `policy`: the same as `model` before the policy's branch step, under the policy after."""
+
+    def branch_step(self, model: Model, policy: Any) -> int:
+        """The first step at which the policy model can act differently from the baseline `model`."""
+
+    def observe(self, records: pd.DataFrame, final: World, draw: Mapping[str, Tensor] | None
+                ) -> dict[str, pd.DataFrame]:
+        """The tables of one run from its records (`Trajectory.to_pandas()`, steps 0..T) and its final world."""
+
+    def parameter_values(self, model: Model, draw: Mapping[str, Tensor] | None) -> dict[str, list[float]]:
+        """The values a member ran with, by name (stored in `parameters.json`)."""
+
+
+class Scenarios:
+    """A `ScenarioModel` whose policies come from a `Vocabulary` (`populace.analysis.policy`) and start at their
+    `start` step; a run's one table, "records", is its trajectory: step (and date), then every observable.
+
+    Subclasses set `vocabulary` and implement `build`; they are dataclasses of plain values, so they pickle.
+    """
+
+    vocabulary: ClassVar[Vocabulary]
+    tables: ClassVar[tuple[str, ...]] = ("records",)
+
+    def build(self, draw: Mapping[str, Tensor] | None) -> Model:
+        raise NotImplementedError(f"{type(self).__name__} must implement build(draw) -> Model")
+
+    def policy(self, spec: Mapping[str, Any]) -> Any:
+        """A checked policy from a mapping {"name": ..., "from": step, change: value} (see `Vocabulary.policy`)."""
+        return self.vocabulary.policy(spec)
+
+    def apply(self, model: Model, policy: Any) -> Model:
+        return self.vocabulary.apply(model, policy)
+
+    def branch_step(self, model: Model, policy: Any) -> int:
+        return policy.start
+
+    def observe(self, records: pd.DataFrame, final: World, draw: Mapping[str, Tensor] | None
+                ) -> dict[str, pd.DataFrame]:
+        return {"records": records}
+
+    def parameter_values(self, model: Model, draw: Mapping[str, Tensor] | None) -> dict[str, list[float]]:
+        return {name: value.detach().double().reshape(-1).tolist() for name, value in model.named_parameters()}
 
 
 @dataclasses.dataclass(frozen=True)
 class Member:
-    """One ensemble member: its seed, and the parameter draw it uses (None: the defaults or the single values)."""
+    """One ensemble member: its seed, and the index of the parameter draw it uses (None: the model's defaults)."""
 
     index: int
     seed: int
@@ -63,93 +118,116 @@ class Member:
         return f"m{self.index:04d}"
 
 
-def ensemble_members(scenario: Scenario, n_draws: int) -> list[Member]:
-    """Seeds first_seed, first_seed + 1, ...; member k uses draw k mod D of the first D = parameter_draws draws (with
-    D = 0, draw 0 when the parameters file has draws, else none)."""
-    used = scenario.ensemble.parameter_draws
-    if used > n_draws:
-        raise ValueError(f"ensemble.parameter_draws is {used} but the parameters file has {n_draws} draw(s)")
-    return [Member(k, scenario.ensemble.first_seed + k, (k % used) if used else (0 if n_draws else None))
-            for k in range(scenario.ensemble.seeds)]
+def ensemble_members(seeds: int, first_seed: int, parameter_draws: int, n_draws: int) -> list[Member]:
+    """Seeds first_seed, first_seed + 1, ...; member k uses draw k mod D of the first D = `parameter_draws` of the
+    `n_draws` draws (with D = 0: draw 0 when there are draws, else none)."""
+    if parameter_draws > n_draws:
+        raise ValueError(f"parameter_draws is {parameter_draws} but there are {n_draws} draw(s)")
+    return [Member(k, first_seed + k, (k % parameter_draws) if parameter_draws else (0 if n_draws else None))
+            for k in range(seeds)]
 
 
-def branch_steps(scenario: Scenario, model: CovidNYC) -> dict[str, int]:
-    """{policy name: the step its run branches from the baseline}."""
-    return {p.name: scenario.step_of(branch_date(model.policy.schedule, p, scenario.start, scenario.last_day))
-            for p in scenario.policies}
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """What an ensemble runs: `model` (a `ScenarioModel`) for `steps` steps, baseline and `policies` (objects with a
+    `name`, as the model's `apply` takes them), `seeds` members from `first_seed`, parameter `draws` ({state_dict
+    key: tensor}) of which members use the first `parameter_draws`, a baseline checkpoint every `checkpoint_steps`."""
+
+    name: str
+    model: ScenarioModel
+    steps: int
+    policies: tuple[Any, ...] = ()
+    seeds: int = 4
+    first_seed: int = 1
+    draws: tuple[Mapping[str, Tensor], ...] = ()
+    parameter_draws: int = 0
+    checkpoint_steps: int = 14
+
+    def __post_init__(self) -> None:
+        for field in ("steps", "seeds", "checkpoint_steps"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"study {self.name!r}: {field} must be an int >= 1, got {value!r}")
+        names = [slug(p.name) for p in self.policies]
+        if len(set(names)) != len(names) or BASELINE in names:
+            raise ValueError(f"study {self.name!r}: policy names must differ in their letters or digits (they name "
+                             f"files) and not be {BASELINE!r}, got {[p.name for p in self.policies]}")
+        ensemble_members(self.seeds, self.first_seed, self.parameter_draws, len(self.draws))  # enough draws?
+
+    @property
+    def members(self) -> list[Member]:
+        return ensemble_members(self.seeds, self.first_seed, self.parameter_draws, len(self.draws))
+
+    @property
+    def policy_names(self) -> list[str]:
+        """The baseline, then every policy."""
+        return [BASELINE, *(p.name for p in self.policies)]
 
 
-def run_ensemble(run_dir: str | Path, *, workers: int = 1, resume: bool = False, progress: bool | None = None,
-                 data_dir: str | None = None) -> list[Member]:
-    """Run every member not finished yet (see the module docstring); returns the members."""
+def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume: bool = False,
+                 progress: bool | None = None) -> list[Member]:
+    """Run every member of `study` not finished yet into `run_dir` (see the module docstring); returns the members."""
     run_dir = Path(run_dir)
-    scenario = Scenario.model_validate_json((run_dir / SCENARIO_FILE).read_text())
-    draws = read_parameter_draws(scenario.parameters) if scenario.parameters else []
-    members = ensemble_members(scenario, len(draws))
-    todo = [m for m in members if not (run_dir / MEMBERS_DIR / m.name / "done.json").is_file()]
+    members = study.members
+    todo = [m for m in members if not (run_dir / MEMBERS_DIR / m.name / DONE_FILE).is_file()]
     if not resume and len(todo) < len(members):
         raise FileExistsError(f"{run_dir} already holds finished runs; pass --resume to continue it or choose "
                               "another --out")
-    bar = tqdm(total=len(members), initial=len(members) - len(todo), desc=scenario.name, unit="member",
+    bar = tqdm(total=len(members), initial=len(members) - len(todo), desc=study.name, unit="member",
                disable=None if progress is None else not progress)
     with bar:
         if workers <= 1 or len(todo) <= 1:
             for member in todo:
-                run_member(str(run_dir), member, data_dir)
+                run_member(str(run_dir), study, member)
                 bar.update()
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=torch.set_num_threads,
                                              initargs=(threads,)) as pool:
-                jobs = [pool.submit(run_member, str(run_dir), member, data_dir) for member in todo]
+                jobs = [pool.submit(run_member, str(run_dir), study, member) for member in todo]
                 for job in futures.as_completed(jobs):
                     job.result()
                     bar.update()
     return members
 
 
-def run_member(run_dir: str, member: Member, data_dir: str | None = None) -> None:
+def run_member(run_dir: str, study: Study, member: Member) -> None:
     """Run one member's baseline and policies into `run_dir/members/<member>` (a process pool's task)."""
-    root = Path(run_dir)
-    scenario = Scenario.model_validate_json((root / SCENARIO_FILE).read_text())
-    population = Population.load(root / POPULATION_DIR)
-    draws = read_parameter_draws(scenario.parameters) if scenario.parameters else []
-    draw = draws[member.draw] if member.draw is not None else None
-    out = root / MEMBERS_DIR / member.name
-    model, observation = baseline_models(scenario, population, draw)
-    write_parameters(out / PARAMETERS_FILE, member, model, observation)
-    labels = region_labels(population)
-    dates = [scenario.start + dt.timedelta(days=d) for d in range(scenario.days)]
-    tests = daily_tests_on(dates, data_dir=data_dir) if is_nyc(labels) else None
-    context = _Outputs(scenario, labels, population_scale(population), observation, tests)
-    branches = branch_steps(scenario, model)
-    baseline, final = baseline_run(model, scenario, out / BASELINE, member.seed, set(branches.values()))
-    context.write(out, BASELINE, baseline, final)
-    for policy in scenario.policies:
-        if (out / f"{slug(policy.name)}.daily.parquet").is_file():
+    out = Path(run_dir) / MEMBERS_DIR / member.name
+    draw = study.draws[member.draw] if member.draw is not None else None
+    spec = study.model
+    model = spec.build(draw)
+    branches = {p.name: spec.branch_step(model, p) for p in study.policies}
+    for name, step in branches.items():
+        if not 0 <= step <= study.steps:
+            raise ValueError(f"policy {name!r} branches off the baseline at step {step}, outside the study's steps 0 "
+                             f"to {study.steps}; start it within them")
+    write_parameters(out / PARAMETERS_FILE, member, spec.parameter_values(model, draw))
+    baseline, final = baseline_run(model, study.steps, out / BASELINE, member.seed, set(branches.values()),
+                                   study.checkpoint_steps)
+    write_tables(out, BASELINE, spec.observe(baseline, final, draw), spec.tables)
+    for policy in study.policies:
+        if (out / f"{slug(policy.name)}.{spec.tables[0]}.parquet").is_file():
             continue
-        frame, final = policy_run(scenario, population, draw, policy, baseline, branches[policy.name],
-                                  out / BASELINE)
-        context.write(out, slug(policy.name), frame, final)
-    (out / "done.json").write_text(json.dumps({"member": member.index, "seed": member.seed, "draw": member.draw,
-                                               "branch_steps": branches}) + "\n")
+        changed = spec.apply(spec.build(draw), policy)
+        frame, final = policy_run(changed, study.steps, baseline, branches[policy.name], out / BASELINE)
+        write_tables(out, slug(policy.name), spec.observe(frame, final, draw), spec.tables)
+    (out / DONE_FILE).write_text(json.dumps({"member": member.index, "seed": member.seed, "draw": member.draw,
+                                             "branch_steps": branches}) + "\n")
 
 
-def write_parameters(path: Path, member: Member, model: CovidNYC, observation: Observation) -> None:
-    """The member's parameters (model, then `observation.`-prefixed), stored units, as JSON lists of numbers."""
-    values = {prefix + name: value.detach().double().reshape(-1).tolist()
-              for prefix, module in (("", model), ("observation.", observation))
-              for name, value in module.named_parameters()}
+def write_parameters(path: Path, member: Member, values: Mapping[str, list[float]]) -> None:
+    """The member's seed, draw and parameter values as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"seed": member.seed, "draw": member.draw, "values": values}, indent=1) + "\n")
+    path.write_text(json.dumps({"seed": member.seed, "draw": member.draw, "values": dict(values)}, indent=1) + "\n")
 
 
-def baseline_run(model: CovidNYC, scenario: Scenario, folder: Path, seed: int,
-                 snapshot_steps: set[int]) -> tuple[pd.DataFrame, World]:
-    """The baseline's daily records and final world, run in chunks with snapshots (resumes from `folder`)."""
-    total = scenario.days
-    stops = sorted({*snapshot_steps, *range(scenario.checkpoint_days, total, scenario.checkpoint_days), total})
+def baseline_run(model: Model, steps: int, folder: Path, seed: int, snapshot_steps: set[int],
+                 checkpoint_steps: int) -> tuple[pd.DataFrame, World]:
+    """The baseline's records (steps 0..`steps`) and final world, run in chunks that end on every snapshot step and
+    every `checkpoint_steps`-th step; resumes from the checkpoint in `folder`."""
+    stops = sorted({*snapshot_steps, *range(checkpoint_steps, steps, checkpoint_steps), steps})
     checkpoint = folder / "checkpoint"
     world = load_world(checkpoint) if (checkpoint / "world.json").is_file() else None
     if world is None:
@@ -163,70 +241,56 @@ def baseline_run(model: CovidNYC, scenario: Scenario, folder: Path, seed: int,
         traj = run(model, stop - start, world=world, progress=False)
         frame = traj.to_pandas()
         chunk = frame if start == 0 else frame.iloc[1:]
-        _write_parquet(chunk, folder / "chunks" / f"{start:05d}-{stop:05d}.parquet")
+        write_parquet(chunk, folder / "chunks" / f"{start:05d}-{stop:05d}.parquet")
         world = traj.final_world
         if stop in snapshot_steps:
             save_world(world, folder / "snapshots" / f"step-{stop:05d}")
         save_world(world, checkpoint)
     chunks = sorted((folder / "chunks").glob("*.parquet"))
-    frame = pd.concat([pd.read_parquet(p) for p in chunks if int(p.stem.split("-")[1]) <= total], ignore_index=True)
-    if frame["step"].tolist() != list(range(total + 1)):
-        raise RuntimeError(f"{folder}: the saved chunks do not cover steps 0..{total} once each; delete the folder "
+    frame = pd.concat([pd.read_parquet(p) for p in chunks if int(p.stem.split("-")[1]) <= steps], ignore_index=True)
+    if frame["step"].tolist() != list(range(steps + 1)):
+        raise RuntimeError(f"{folder}: the saved chunks do not cover steps 0..{steps} once each; delete the folder "
                            "and run again")
     return frame, world
 
 
-def policy_run(scenario: Scenario, population: Population, draw: dict | None, policy: Policy, baseline: pd.DataFrame,
-               step: int, folder: Path) -> tuple[pd.DataFrame, World]:
-    """A policy's daily records and final world: the baseline's up to `step`, then its own from the snapshot."""
-    model, _ = baseline_models(scenario, population, draw)
-    model = policy_model(model, policy)
+def policy_run(model: Model, steps: int, baseline: pd.DataFrame, step: int, folder: Path
+               ) -> tuple[pd.DataFrame, World]:
+    """A policy model's records and final world: the baseline's records up to `step`, then its own from the
+    baseline's snapshot of that step (in `folder`, written by `baseline_run`)."""
     world = load_world(folder / "snapshots" / f"step-{step:05d}")
-    traj = run(model, scenario.days - step, world=world, progress=False)
+    traj = run(model, steps - step, world=world, progress=False)
     frame = pd.concat([baseline[baseline["step"] <= step], traj.to_pandas().iloc[1:]], ignore_index=True)
     return frame, traj.final_world
 
 
-@dataclasses.dataclass
-class _Outputs:
-    scenario: Scenario
-    labels: list[str]
-    scale: float
-    observation: Observation
-    tests: torch.Tensor | None
-
-    def write(self, folder: Path, name: str, frame: pd.DataFrame, final: World) -> None:
-        daily, ages = run_tables(frame, self.labels, final, self.observation, self.tests, self.scale)
-        _write_parquet(ages, folder / f"{name}.ages.parquet")
-        _write_parquet(daily, folder / f"{name}.daily.parquet")  # last: its presence marks the run done
+def write_tables(folder: Path, name: str, tables: Mapping[str, pd.DataFrame], expected: Sequence[str]) -> None:
+    """`folder/<name>.<table>.parquet` for every table, `expected[0]` last (its presence marks the run done)."""
+    if set(tables) != set(expected):
+        raise ValueError(f"observe returned tables {sorted(tables)}, the model declares {list(expected)} in tables")
+    for table in reversed(expected):
+        write_parquet(tables[table], folder / f"{name}.{table}.parquet")
 
 
-def run_tables(frame: pd.DataFrame, labels: list[str], final: World, observation: Observation,
-               tests: torch.Tensor | None, scale: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(daily by region, totals by age band) of one run from its daily records, at the size of the city."""
-    series = {name: torch.tensor(frame[[f"{name}[{r}]" for r in labels]].to_numpy()[1:], dtype=torch.float64)
-              for name in SERIES}  # [T, R]: row t is the day steps[t + 1] - 1
-    with torch.no_grad():
-        cases = observation.double().reported_cases(series[ONSET_OBSERVABLES[0]], series[ONSET_OBSERVABLES[1]],
-                                                    None if tests is None else tests.double())
-        deaths = observation.reported_deaths(series["new_deaths"])
-    dates = pd.to_datetime(frame["date"].iloc[:-1].to_numpy())
-    values = {"infections": series["new_infections"], "reported_cases": cases, "deaths": deaths,
-              "labour_force": series["labour_force"], "unemployed": series["unemployed"]}
-    daily = pd.DataFrame({"date": dates.repeat(len(labels)), "region": labels * len(dates)})
-    for name, value in values.items():
-        daily[name] = value.numpy().reshape(-1) / scale
-    a = final.agents
-    age = a.age.long()
-    infected = a.infection_day >= 0
-    dead = (a.stage.argmax(-1) if a.stage.dim() == 2 else a.stage.long()) == Stage.D
-    rows = [(label, float((infected & (age >= lo) & (age <= hi)).sum()) / scale,
-             float((dead & (age >= lo) & (age <= hi)).sum()) / scale) for lo, hi, label in AGE_BANDS]
-    return daily, pd.DataFrame(rows, columns=["age_band", "infections", "deaths"])
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` to `path` through a temporary file, so a killed run never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     frame.to_parquet(partial, index=False)
     partial.replace(path)
+
+
+def load_values(model: nn.Module, values: Mapping[str, Tensor]) -> None:
+    """Copy `values` into `model` by `state_dict` key; unlike `load_state_dict(strict=False)`, an unknown key or a
+    wrong shape is an error naming it. Keys left out keep their values."""
+    state = model.state_dict()
+    unknown = sorted(set(values) - set(state))
+    if unknown:
+        raise KeyError(f"parameters {unknown} are not in {type(model).__name__} (its keys: {', '.join(state)})")
+    loaded = {}
+    for key, value in values.items():
+        value = torch.as_tensor(value)
+        if value.shape != state[key].shape:
+            raise ValueError(f"parameter {key} has shape {list(value.shape)}, the model's {list(state[key].shape)}")
+        loaded[key] = value.to(state[key].dtype)
+    model.load_state_dict(loaded, strict=False)

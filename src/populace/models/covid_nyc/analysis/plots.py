@@ -13,8 +13,9 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
-from populace.analysis.scenario import Scenario
-from populace.analysis.tables import ALL_REGIONS, QUANTILES, policy_names
+from populace.analysis.bands import QUANTILES
+from populace.models.covid_nyc.analysis.scenario import Scenario
+from populace.models.covid_nyc.analysis.tables import ALL_REGIONS, policy_names
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates

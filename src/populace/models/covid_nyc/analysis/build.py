@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from populace.analysis.scenario import PopulationSpec, Scenario
 from populace.calibrate import load_draw, load_parameter_draws
 from populace.calibrate.problem import (
     BETA_PARAMETER,
@@ -31,6 +30,7 @@ from populace.calibrate.problem import (
 )
 from populace.calibrate.schedule import WeeklyIsolationDecisions
 from populace.data.boroughs import BOROUGHS
+from populace.models.covid_nyc.analysis.scenario import PopulationSpec, Scenario
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.params import CovidParams

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from populace.analysis.policy import slug
 from populace.core.errors import InputError
 
 try:
@@ -206,11 +206,6 @@ class Scenario(_Strict):
 
     def step_of(self, date: dt.date) -> int:
         return (date - self.start).days
-
-
-def slug(name: str) -> str:
-    """The file-name form of a policy name: lower-case letters and digits joined by dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "policy"
 
 
 def parse_scenario(data: Any, *, source: str = "scenario", base_dir: Path | None = None) -> Scenario:

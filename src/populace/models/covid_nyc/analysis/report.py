@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from populace.analysis.ensemble import MEMBERS_DIR, PARAMETERS_FILE, SCENARIO_FILE
-from populace.analysis.plots import PLOTS
-from populace.analysis.scenario import Scenario
-from populace.analysis.tables import summary
+from populace.analysis.ensemble import MEMBERS_DIR, PARAMETERS_FILE
 from populace.manifest import MANIFEST_NAME
+from populace.models.covid_nyc.analysis.ensemble import SCENARIO_FILE
+from populace.models.covid_nyc.analysis.plots import PLOTS
+from populace.models.covid_nyc.analysis.scenario import Scenario
+from populace.models.covid_nyc.analysis.tables import summary
 
 REPORT_NAME = "report.html"
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from populace import arguments
-from populace.analysis.scenario import Scenario
 from populace.manifest import RunManifest, cli_arguments
+from populace.models.covid_nyc.analysis.scenario import Scenario
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,8 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def analyze_command(args: argparse.Namespace) -> int:
-    from populace.analysis.analyze import analyze, check_run_dir
-    from populace.analysis.report import REPORT_NAME, write_report
+    from populace.models.covid_nyc.analysis.analyze import analyze, check_run_dir
+    from populace.models.covid_nyc.analysis.report import REPORT_NAME, write_report
 
     out = args.out or Path("populace-out/analysis") / args.scenario.stem
     try:  # before the manifest, which would otherwise overwrite a finished run's
@@ -58,7 +58,7 @@ def analyze_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from populace.analysis.report import write_report
+    from populace.models.covid_nyc.analysis.report import write_report
 
     print(write_report(args.run_dir, args.out))
     return 0
@@ -66,7 +66,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 def summary_table(metrics: pd.DataFrame) -> str:
     """The main metrics, one row per policy, as aligned text for the terminal."""
-    from populace.analysis.tables import summary
+    from populace.models.covid_nyc.analysis.tables import summary
 
     return "median [90% interval] over runs, city scale\n" + summary(metrics).to_string(index=False)
 

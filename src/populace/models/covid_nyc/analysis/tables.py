@@ -1,10 +1,10 @@
 """Ensemble tables: every run's series side by side, medians and 50% / 90% bands, and the policy comparison metrics.
 
-Bands are quantiles over the ensemble members: q05, q25, median, q75, q95 (the 90% band is q05-q95, the 50% band
-q25-q75). Comparison metrics are paired: a policy run and the baseline run of the same member share seed and
-parameter draw, so "infections averted" is baseline minus policy member by member, then summarised. Unemployment-
-months: the unemployed (at the size of the city) summed over the days of the run, divided by the days of a mean
-month (365.25 / 12); "unemployment-months averted" is the baseline's minus the policy's.
+Bands are quantiles over the ensemble members (`populace.analysis.bands`): q05, q25, median, q75, q95 (the 90% band
+is q05-q95, the 50% band q25-q75). Comparison metrics are paired: a policy run and the baseline run of the same
+member share seed and parameter draw, so "infections averted" is baseline minus policy member by member, then
+summarised. Unemployment-months: the unemployed (at the size of the city) summed over the days of the run, divided
+by the days of a mean month (365.25 / 12); "unemployment-months averted" is the baseline's minus the policy's.
 
 Files written under `tables/` of a run folder (long format, one row per key):
 - `daily_runs.parquet`: policy, member, seed, date, region (the boroughs and "all"), the daily measures;
@@ -17,27 +17,19 @@ Files written under `tables/` of a run folder (long format, one row per key):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from populace.analysis.ensemble import BASELINE, MEMBERS_DIR, SCENARIO_FILE
-from populace.analysis.scenario import Scenario, slug
+from populace.analysis.bands import QUANTILES, bands, collect_runs
+from populace.analysis.policy import BASELINE
+from populace.models.covid_nyc.analysis.ensemble import SCENARIO_FILE
+from populace.models.covid_nyc.analysis.scenario import Scenario
 
-QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
 DAILY_MEASURES = ("infections", "reported_cases", "deaths", "unemployed", "labour_force")
 TOTALS = ("infections", "reported_cases", "deaths", "unemployment_months")
 ALL_REGIONS = "all"
 DAYS_PER_MONTH = 365.25 / 12
-
-
-def bands(frame: pd.DataFrame, keys: list[str], measures: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """Quantiles over members of each measure, per key: columns keys, measure, q05, q25, median, q75, q95."""
-    long = frame.melt(id_vars=keys, value_vars=list(measures), var_name="measure")
-    grouped = long.groupby([*keys, "measure"], sort=False)["value"]
-    out = pd.concat({name: grouped.quantile(q) for name, q in QUANTILES.items()}, axis=1)
-    return out.reset_index()
 
 
 def policy_names(scenario: Scenario) -> list[str]:
@@ -48,30 +40,14 @@ def collect(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Read every member's runs and build the tables of the module docstring (written to `run_dir/tables`)."""
     run_dir = Path(run_dir)
     scenario = Scenario.model_validate_json((run_dir / SCENARIO_FILE).read_text())
-    daily, ages = [], []
-    for member_dir in sorted((run_dir / MEMBERS_DIR).glob("m*")):
-        done = member_dir / "done.json"
-        if not done.is_file():
-            continue
-        info = json.loads(done.read_text())
-        for name in policy_names(scenario):
-            file = BASELINE if name == BASELINE else slug(name)
-            for rows, kind in ((daily, "daily"), (ages, "ages")):
-                part = pd.read_parquet(member_dir / f"{file}.{kind}.parquet")
-                part.insert(0, "policy", name)
-                part.insert(1, "member", info["member"])
-                part.insert(2, "seed", info["seed"])
-                rows.append(part)
-    if not daily:
-        raise FileNotFoundError(f"{run_dir} has no finished members; run `populace analyze` first")
-    daily_runs = pd.concat(daily, ignore_index=True)
+    daily_runs = collect_runs(run_dir, policy_names(scenario), "daily")
     citywide = daily_runs.groupby(["policy", "member", "seed", "date"], sort=False)[list(DAILY_MEASURES)].sum()
     daily_runs = pd.concat([daily_runs, citywide.reset_index().assign(region=ALL_REGIONS)], ignore_index=True)
     monthly = daily_runs.assign(month=daily_runs["date"].dt.to_period("M").dt.to_timestamp())
     monthly = monthly.groupby(["policy", "member", "seed", "month", "region"], sort=False)[
         ["unemployed", "labour_force"]].sum().reset_index()
     monthly["unemployment_rate"] = 100 * monthly["unemployed"] / monthly["labour_force"]
-    age_runs = pd.concat(ages, ignore_index=True)
+    age_runs = collect_runs(run_dir, policy_names(scenario), "ages")
     city = daily_runs[daily_runs["region"] == ALL_REGIONS]
     totals = city.groupby(["policy", "member", "seed"], sort=False)[["infections", "reported_cases", "deaths",
                                                                     "unemployed"]].sum().reset_index()
@@ -103,7 +79,6 @@ def metrics(totals: pd.DataFrame) -> pd.DataFrame:
             rows.append({"policy": policy, "metric": metric,
                          **{q: float(series.quantile(p)) for q, p in QUANTILES.items()}, "members": len(series)})
     return pd.DataFrame(rows)
-
 
 
 SUMMARY_METRICS = ("infections", "deaths", "unemployment_months", "infections_averted", "deaths_averted",

@@ -10,10 +10,10 @@ import shutil
 import time
 from pathlib import Path
 
-from populace.analysis.build import build_population, is_nyc, read_parameter_draws
-from populace.analysis.ensemble import POPULATION_DIR, SCENARIO_FILE, ensemble_members, run_ensemble
-from populace.analysis.scenario import Scenario, load_scenario, scenario_json
 from populace.core.errors import InputError
+from populace.models.covid_nyc.analysis.build import build_population, is_nyc, read_parameter_draws
+from populace.models.covid_nyc.analysis.ensemble import POPULATION_DIR, SCENARIO_FILE, ensemble_members, run_ensemble
+from populace.models.covid_nyc.analysis.scenario import Scenario, load_scenario, scenario_json
 
 
 def check_run_dir(scenario_path: str | Path, out: str | Path, *, resume: bool = False) -> Scenario:
@@ -52,9 +52,9 @@ def prepare(scenario_path: str | Path, out: str | Path, *, resume: bool = False,
 def analyze(scenario_path: str | Path, out: str | Path, *, workers: int = 1, resume: bool = False,
             progress: bool | None = None, data_dir: str | None = None) -> dict[str, float]:
     """Run a scenario end to end into `out`; returns timings in seconds."""
-    from populace.analysis.plots import write_plots
-    from populace.analysis.report import write_report
-    from populace.analysis.tables import collect
+    from populace.models.covid_nyc.analysis.plots import write_plots
+    from populace.models.covid_nyc.analysis.report import write_report
+    from populace.models.covid_nyc.analysis.tables import collect
 
     started = time.perf_counter()
     scenario = prepare(scenario_path, out, resume=resume, data_dir=data_dir)

@@ -18,9 +18,9 @@ import datetime as dt
 
 from torch import Tensor, nn
 
-from populace.analysis.scenario import LockdownChange, Policy
 from populace.behavior.interface import ISOLATE, DecisionModel, Situation
 from populace.core.world import World
+from populace.models.covid_nyc.analysis.scenario import LockdownChange, Policy
 from populace.models.covid_nyc.labour import Labour
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.policy import Order, PolicySchedule
