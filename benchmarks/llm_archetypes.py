@@ -5,9 +5,9 @@
 Agents get NYC-like attributes at random (age 0-94, 5 boroughs, 60% of adults employed in 13 industries); the
 isolation situation has 1% of agents with symptoms and a different incidence and case growth per borough. For the
 default archetypes (`covid_decisions()`: 5 age bands x 5 boroughs x 3 work situations) it prints, per decision:
-the prompts of the step (distinct archetype-situation pairs), the time of `LLMDecisions.probability` split into the
+the prompts of the step (distinct archetype-situation pairs), the time of `LLMDecisions.probabilities` split into the
 model's answer time and the rest (grouping, rendering, broadcasting: the overhead of the layer), and the time of
-`HeuristicDecisions.probability` on the same agents. Two steps are timed, as a run makes them: the first (a fresh
+`HeuristicDecisions.probabilities` on the same agents. Two steps are timed, as a run makes them: the first (a fresh
 `LLMDecisions`: prompts rendered, every level computed) and a later week (1% of agents changed employment, so
 `is_employed` is a new column: the levels of age and region come from the cache), each asking isolate then
 go_to_work of the same world. Best of --repeats, in milliseconds. With `--backend embedded` the answer time is the
@@ -21,10 +21,12 @@ import time
 
 import torch
 
-from populace.behavior import GO_TO_WORK, ISOLATE, HeuristicDecisions, LLMDecisions
+from populace.behavior import LLMDecisions
 from populace.core.agents import AgentTable
 from populace.core.world import World
 from populace.llm import LanguageModel, ScriptedModel
+from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.decisions import GO_TO_WORK, ISOLATE, HeuristicDecisions
 
 
 def nyc_like_agents(n: int, seed: int = 0) -> AgentTable:
@@ -77,13 +79,13 @@ def main() -> None:
     model_seconds: dict[tuple[str, int], float] = {}
     prompts: dict[str, int] = {}
     for _ in range(args.repeats):
-        llm = LLMDecisions(model)  # fresh: no prompts rendered, nothing cached
+        llm = LLMDecisions(model, covid_decisions())  # fresh: no prompts rendered, nothing cached
         with torch.no_grad():
             for step, (world, situation) in enumerate(zip(weeks, steps, strict=True)):
                 for decision in (ISOLATE, GO_TO_WORK):
                     calls = len(llm.usage)
                     started = time.perf_counter()
-                    llm.probability(decision, world, situation[decision])
+                    llm.probabilities(decision, world, situation[decision])
                     total = time.perf_counter() - started
                     answer = sum(u.seconds for u in llm.usage[calls:])
                     prompts[decision] = sum(u.prompts for u in llm.usage[calls:])
@@ -91,7 +93,7 @@ def main() -> None:
                         best[(decision, step)], model_seconds[(decision, step)] = total, answer
             for decision in (ISOLATE, GO_TO_WORK):
                 started = time.perf_counter()
-                heuristic.probability(decision, weeks[1], steps[1][decision])
+                heuristic.probabilities(decision, weeks[1], steps[1][decision])
                 best[(decision, 2)] = min(best.get((decision, 2), float("inf")), time.perf_counter() - started)
     for decision in (ISOLATE, GO_TO_WORK):
         first, later = (best[(decision, step)] * 1e3 for step in (0, 1))

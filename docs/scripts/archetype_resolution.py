@@ -43,11 +43,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from populace.behavior import ISOLATE, DecisionSpec, LLMDecisions, builtin_template
-from populace.behavior.archetypes import GROWTH_LEVELS, INCIDENCE_LEVELS, SYMPTOM_LEVELS, Levels
+from populace.behavior import DecisionSpec, Levels, LLMDecisions
 from populace.core import rng
 from populace.core.world import World
 from populace.llm import LanguageModel, Query, ScriptedModel
+from populace.models.covid_nyc.archetypes import (
+    GROWTH_LEVELS,
+    INCIDENCE_LEVELS,
+    PERSON,
+    SYMPTOM_LEVELS,
+    covid_template,
+)
+from populace.models.covid_nyc.decisions import ISOLATE
 from populace.population.nyc import build_nyc
 
 DOCS = Path(__file__).resolve().parents[1]
@@ -190,11 +197,12 @@ def main() -> None:
     world = World.of(agents, seed=args.seed)
     rows = []
     for name, levels in resolutions(agents, boroughs):
-        spec = DecisionSpec(builtin_template(ISOLATE), levels, (SYMPTOM_LEVELS, INCIDENCE_LEVELS, GROWTH_LEVELS))
+        spec = DecisionSpec(covid_template(ISOLATE), levels, (SYMPTOM_LEVELS, INCIDENCE_LEVELS, GROWTH_LEVELS),
+                            person=PERSON)
         decisions = LLMDecisions(model, {ISOLATE: spec})
         started = time.perf_counter()
         with torch.no_grad():
-            p = decisions.probability(ISOLATE, world, situation).double()
+            p = decisions.probabilities(ISOLATE, world, situation)[:, 0].double()  # P(yes)
         seconds = time.perf_counter() - started
         usage = decisions.usage[-1]
         rows.append({"attributes": name, "archetypes_possible": spec.archetypes.n_cells,

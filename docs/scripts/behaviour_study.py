@@ -33,6 +33,7 @@ from populace.calibrate.evaluate import held_out, observed_smoothed
 from populace.calibrate.nyc import nyc_calibration
 from populace.llm import Answer, AnswerCache, LanguageModel, Query, make_model
 from populace.llm.paths import user_cache_dir
+from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.population.nyc import build_nyc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -84,7 +85,7 @@ def main() -> None:
     observed = held_out(observed_smoothed(full), full, test)
     rows, histories, forecasts, fitted = [], {}, {}, {}
     for name in ("heuristic", "llm"):
-        behaviour = None if name == "heuristic" else LLMDecisions(language, region_labels=regions)
+        behaviour = None if name == "heuristic" else LLMDecisions(language, covid_decisions(regions))
         calibration = nyc_calibration(population, train, scale=args.scale, mode="free", full_cases=full.cases,
                                       tests_days=full.window.days, beta_per_day=args.beta, behaviour=behaviour)
         t = time.perf_counter()

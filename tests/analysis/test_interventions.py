@@ -5,8 +5,6 @@ import datetime as dt
 import pytest
 import torch
 
-from populace.behavior.heuristic import HeuristicDecisions
-from populace.behavior.interface import GO_TO_WORK, ISOLATE
 from populace.core.world import World
 from populace.models import CovidNYC
 from populace.models.covid_nyc.analysis.interventions import (
@@ -18,6 +16,7 @@ from populace.models.covid_nyc.analysis.interventions import (
     policy_model,
 )
 from populace.models.covid_nyc.analysis.scenario import LockdownChange, Policy
+from populace.models.covid_nyc.decisions import GO_TO_WORK, ISOLATE, HeuristicDecisions
 from populace.models.covid_nyc.labour import Labour
 from populace.models.covid_nyc.policy import nyc_2020_schedule
 from populace.population.synthetic import layered_synthetic_population
@@ -84,13 +83,13 @@ def test_isolation_compliance_scales_isolation_from_its_date_only(world):
     situation = {"is_symptomatic": (torch.arange(n) % 2).float(), "incidence_per_100k": torch.full((n,), 50.0),
                  "case_growth": torch.zeros(n)}
     wrapped = IsolationCompliance(base, 2.5, dt.date(2020, 3, 10))
-    p = base.probability(ISOLATE, world, situation).detach()
-    assert torch.equal(wrapped.probability(ISOLATE, world, situation).detach(), p)  # 2020-03-01: before the date
+    p = base.probabilities(ISOLATE, world, situation)[:, 0].detach()  # P(yes)
+    assert torch.equal(wrapped.probabilities(ISOLATE, world, situation)[:, 0].detach(), p)  # 2020-03-01: before
     later = World(tables=world.tables, step=9, start_date=world.start_date)  # 2020-03-10
-    assert torch.allclose(wrapped.probability(ISOLATE, later, situation).detach(), (2.5 * p).clamp(max=1))
+    assert torch.allclose(wrapped.probabilities(ISOLATE, later, situation)[:, 0].detach(), (2.5 * p).clamp(max=1))
     assert float(p.max()) * 2.5 > 1 > float(p.min()) * 2.5  # both sides of the clamp are exercised
     work = {"work_from_home_fraction": torch.full((n,), 0.5), "is_isolating": torch.zeros(n, dtype=torch.bool)}
-    assert torch.equal(wrapped.probability(GO_TO_WORK, later, work), base.probability(GO_TO_WORK, later, work))
+    assert torch.equal(wrapped.probabilities(GO_TO_WORK, later, work), base.probabilities(GO_TO_WORK, later, work))
     with pytest.raises(ValueError, match="must be a number >= 0"):
         IsolationCompliance(base, -1.0, dt.date(2020, 3, 10))
 

@@ -6,7 +6,8 @@ import torch
 
 from populace.behavior import Grouping, Levels, group_keys
 from populace.behavior import archetypes as arch
-from populace.behavior.archetypes import AGE_LEVELS, WORK_LEVELS, work_status
+from populace.models.covid_nyc import archetypes as covid
+from populace.models.covid_nyc.archetypes import AGE_LEVELS, WORK_LEVELS, work_status
 
 
 def test_bins_put_an_edge_value_in_the_upper_level():
@@ -125,14 +126,14 @@ def test_numpy_and_torch_levels_agree_values_and_errors(lv, monkeypatch):
 
 def test_level_values_are_ints_when_one_level_holds_everyone():
     assert AGE_LEVELS.level_values(torch.full((10,), 40, dtype=torch.uint8)) == 2
-    assert arch.INCIDENCE_LEVELS.level_values(torch.tensor([60.0, 199.0, 50.0])) == 2
-    assert arch.WORK_ORDER_LEVELS.level_values(torch.tensor(1.0).expand(5)) == 3
+    assert covid.INCIDENCE_LEVELS.level_values(torch.tensor([60.0, 199.0, 50.0])) == 2
+    assert covid.WORK_ORDER_LEVELS.level_values(torch.tensor(1.0).expand(5)) == 3
     region = torch.tensor([0, 3, 1, 4], dtype=torch.uint8)
-    levels = arch.borough_levels().level_values(region)
+    levels = covid.borough_levels().level_values(region)
     assert levels.tolist() == [0, 3, 1, 4]
     assert levels.dtype == np.uint8
     with pytest.raises(ValueError, match="has NaN or infinite values"):
-        arch.GROWTH_LEVELS.level_values(torch.tensor([0.0, float("inf")]))
+        covid.GROWTH_LEVELS.level_values(torch.tensor([0.0, float("inf")]))
 
 
 def test_key_values_combine_levels_in_the_narrowest_dtype():
@@ -169,6 +170,6 @@ def test_key_cache_finds_only_the_same_unchanged_tensors():
 
 
 def test_levels_reads_only_for_function_sources():
-    assert arch.WORK_LEVELS.reads == ("is_employed", "industry")
+    assert covid.WORK_LEVELS.reads == ("is_employed", "industry")
     with pytest.raises(ValueError, match="reads names the agent columns a function source reads"):
         Levels.codes("region", "region", ["a"], reads=("region",))

@@ -4,11 +4,13 @@ import pytest
 import torch
 from llm_behavior_fixtures import five_borough_population, hashed_yes
 
-from populace.behavior import GO_TO_WORK, ISOLATE, LLMDecisions
+from populace.behavior import LLMDecisions
 from populace.llm import ScriptedModel, make_model
 from populace.llm.usage import Budget, BudgetExceeded
 from populace.models import CovidNYC
 from populace.models.covid_nyc import STAGE_OBSERVABLES, CovidParams
+from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.decisions import GO_TO_WORK, ISOLATE
 
 DAYS = 29  # decision steps 0, 7, 14, 21, 28; PAUSE (work-from-home orders) from day 21
 PARAMS = CovidParams(beta_by_week=(0.25,) * 5)
@@ -21,7 +23,7 @@ def city():
 
 def llm_model(city, answers):
     scripted = ScriptedModel(answers)
-    decisions = LLMDecisions(scripted, region_labels=city.manifest["codes"]["region"])
+    decisions = LLMDecisions(scripted, covid_decisions(city.manifest["codes"]["region"]))
     return CovidNYC.from_population(city, PARAMS, behaviour=decisions, initial_infected=40), decisions, scripted
 
 
@@ -71,7 +73,7 @@ def test_a_rerun_is_all_cache_hits(city, tmp_path):
     def run_with_cache():
         scripted = ScriptedModel(hashed_yes)
         decisions = LLMDecisions(make_model("scripted", answers=hashed_yes, cache=cache),
-                                 region_labels=city.manifest["codes"]["region"])
+                                 covid_decisions(city.manifest["codes"]["region"]))
         decisions.model.inner.inner = scripted  # count what reaches the scripted backend under cache and meter
         CovidNYC.from_population(city, PARAMS, behaviour=decisions, initial_infected=40).run(DAYS, seed=4,
                                                                                                 progress=False)
@@ -90,15 +92,15 @@ def test_a_rerun_is_all_cache_hits(city, tmp_path):
 def test_a_budget_stops_the_run_and_a_rerun_resumes_from_the_cache(city, tmp_path):
     cache = tmp_path / "answers.sqlite"
     limited = LLMDecisions(make_model("scripted", answers=hashed_yes, cache=cache, budget=Budget(max_calls=100)),
-                           region_labels=city.manifest["codes"]["region"])
+                           covid_decisions(city.manifest["codes"]["region"]))
     with pytest.raises(BudgetExceeded):
         CovidNYC.from_population(city, PARAMS, behaviour=limited, initial_infected=40).run(DAYS, seed=4,
                                                                                            progress=False)
     resumed = LLMDecisions(make_model("scripted", answers=hashed_yes, cache=cache),
-                           region_labels=city.manifest["codes"]["region"])
+                           covid_decisions(city.manifest["codes"]["region"]))
     CovidNYC.from_population(city, PARAMS, behaviour=resumed, initial_infected=40).run(DAYS, seed=4, progress=False)
     fresh = LLMDecisions(make_model("scripted", answers=hashed_yes, cache=tmp_path / "uncapped.sqlite"),
-                         region_labels=city.manifest["codes"]["region"])  # the same run with no budget
+                         covid_decisions(city.manifest["codes"]["region"]))  # the same run with no budget
     CovidNYC.from_population(city, PARAMS, behaviour=fresh, initial_infected=40).run(DAYS, seed=4, progress=False)
     totals = resumed.usage_totals()
     assert totals["cache_hits"] >= 100  # every answer the budget paid for was kept ...
@@ -110,12 +112,12 @@ def test_a_budget_stops_the_run_and_a_rerun_resumes_from_the_cache(city, tmp_pat
 def test_a_dry_run_counts_calls_without_asking_or_caching(city, tmp_path):
     cache = tmp_path / "answers.sqlite"
     dry = LLMDecisions(make_model("scripted", answers=hashed_yes, cache=cache, dry_run=True),
-                       region_labels=city.manifest["codes"]["region"])
+                       covid_decisions(city.manifest["codes"]["region"]))
     CovidNYC.from_population(city, PARAMS, behaviour=dry, initial_infected=40).run(DAYS, seed=4, progress=False)
     frame = dry.usage_frame()
     assert frame["calls"].sum() == frame["prompts"].sum() > 0
     assert (frame["option_mass_mean"] == 0).all()  # placeholder answers
     real = LLMDecisions(make_model("scripted", answers=hashed_yes, cache=cache),
-                        region_labels=city.manifest["codes"]["region"])
+                        covid_decisions(city.manifest["codes"]["region"]))
     CovidNYC.from_population(city, PARAMS, behaviour=real, initial_infected=40).run(1, seed=4, progress=False)
     assert real.usage_totals()["cache_hits"] == 0  # the dry run stored nothing

@@ -7,11 +7,13 @@ import pytest
 import torch
 from llm_behavior_fixtures import five_borough_population, hashed_yes
 
-from populace.behavior import GO_TO_WORK, ISOLATE, DecisionError, DecisionSpec, LLMDecisions, Route, archetypes, decide
-from populace.behavior.archetypes import AGE_LEVELS, SYMPTOM_LEVELS, Levels, borough_levels
+from populace.behavior import DecisionError, DecisionSpec, LLMDecisions, Route, archetypes, chosen, decide
+from populace.behavior.archetypes import Levels
 from populace.behavior.templates import PromptTemplate, TemplateError
 from populace.core.world import World
 from populace.llm import ScriptedModel
+from populace.models.covid_nyc.archetypes import AGE_LEVELS, SYMPTOM_LEVELS, borough_levels, covid_decisions
+from populace.models.covid_nyc.decisions import GO_TO_WORK, ISOLATE
 
 N = 2000
 
@@ -54,9 +56,9 @@ def test_one_prompt_per_distinct_pair_and_each_agent_gets_its_answer(people):
     agents = people.agents
     situation = situation_of(agents)
     scripted = ScriptedModel(hashed_yes)
-    llm = LLMDecisions(scripted, region_labels=people.manifest["codes"]["region"])
+    llm = LLMDecisions(scripted, covid_decisions(people.manifest["codes"]["region"]))
     world = World.of(agents, seed=1, step=7)
-    p = llm.probability(ISOLATE, world, situation)
+    p = llm.probabilities(ISOLATE, world, situation)[:, 0]  # P(yes)
 
     frame = expected_groups(agents, situation)
     n_pairs = len(frame.drop_duplicates())
@@ -91,9 +93,9 @@ def test_go_to_work_asks_only_employed_agents_who_do_not_isolate(people):
     agents = people.agents
     isolating = torch.arange(N) % 5 == 0
     scripted = ScriptedModel(hashed_yes)
-    llm = LLMDecisions(scripted, region_labels=people.manifest["codes"]["region"])
+    llm = LLMDecisions(scripted, covid_decisions(people.manifest["codes"]["region"]))
     situation = {"work_from_home_fraction": torch.full((N,), 0.3), "is_isolating": isolating}
-    p = llm.probability(GO_TO_WORK, World.of(agents, seed=1), situation)
+    p = llm.probabilities(GO_TO_WORK, World.of(agents, seed=1), situation)[:, 0]  # P(yes)
     asked = agents.is_employed.bool() & ~isolating
     assert torch.all(p[~asked] == 0)
     assert bool((p[asked] > 0.04).all())
@@ -107,9 +109,9 @@ def test_routes_send_groups_to_their_own_backend(people):
     situation = situation_of(agents)
     young = ScriptedModel(lambda q: (0.2, 0.8), model="young")
     old = ScriptedModel(lambda q: (0.9, 0.1), model="old")
-    llm = LLMDecisions(young, routes=[Route("age", {"aged 65 or older"}, old)],
-                       region_labels=people.manifest["codes"]["region"])
-    p = llm.probability(ISOLATE, World.of(agents, seed=1), situation)
+    llm = LLMDecisions(young, covid_decisions(people.manifest["codes"]["region"]),
+                       routes=[Route("age", {"aged 65 or older"}, old)])
+    p = llm.probabilities(ISOLATE, World.of(agents, seed=1), situation)[:, 0]  # P(yes)
     is_old = agents.age >= 65
     assert torch.allclose(p[is_old], torch.tensor(0.9))
     assert torch.allclose(p[~is_old], torch.tensor(0.2))
@@ -121,11 +123,11 @@ def test_routes_send_groups_to_their_own_backend(people):
 def test_fast_and_differentiable_modes_make_the_same_decisions(people):
     agents = people.agents
     situation = situation_of(agents)
-    llm = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+    llm = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"]))
     with torch.no_grad():
         llm.logit_offset[ISOLATE].copy_(torch.linspace(-1, 1, llm.logit_offset[ISOLATE].numel()))
-        fast = decide(llm, ISOLATE, World.of(agents, seed=3, step=14), situation)
-    smooth = decide(llm, ISOLATE, World.of(agents, seed=3, step=14, differentiable=True), situation)
+        fast = chosen(decide(llm, ISOLATE, World.of(agents, seed=3, step=14), situation), 0)
+    smooth = chosen(decide(llm, ISOLATE, World.of(agents, seed=3, step=14, differentiable=True), situation), 0)
     assert fast.dtype == torch.bool
     assert smooth.dtype == torch.float32
     assert torch.equal(fast.float(), smooth.detach())
@@ -140,7 +142,7 @@ def test_fast_and_differentiable_modes_make_the_same_decisions(people):
 def test_offset_gradient_matches_finite_differences(people):
     agents = people.agents.take(torch.arange(300))
     situation = {k: v[:300] for k, v in situation_of(people.agents).items()}
-    llm = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"]).double()
+    llm = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"])).double()
     weights = torch.randn(300, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     world = World.of(agents, seed=1)
     offset = llm.logit_offset[ISOLATE]
@@ -148,7 +150,7 @@ def test_offset_gradient_matches_finite_differences(people):
         offset.copy_(torch.randn(offset.numel(), generator=torch.Generator().manual_seed(6), dtype=torch.float64))
 
     def loss() -> torch.Tensor:  # a smooth function of the offsets: sum_i w_i p_i
-        return (weights * llm.probability(ISOLATE, world, situation)).sum()
+        return (weights * llm.probabilities(ISOLATE, world, situation)[:, 0]).sum()
 
     loss().backward()
     h = 1e-6
@@ -164,26 +166,28 @@ def test_offset_gradient_matches_finite_differences(people):
 
 def test_an_offset_moves_the_answer_by_its_logit(people):
     agents = people.agents
-    llm = LLMDecisions(ScriptedModel(lambda q: (0.25, 0.75)), region_labels=people.manifest["codes"]["region"])
+    llm = LLMDecisions(ScriptedModel(lambda q: (0.25, 0.75)), covid_decisions(people.manifest["codes"]["region"]))
     with torch.no_grad():
         llm.logit_offset[ISOLATE].fill_(math.log(3))  # odds 1/3 x 3 = 1
-    p = llm.probability(ISOLATE, World.of(agents), situation_of(agents))
+    p = llm.probabilities(ISOLATE, World.of(agents), situation_of(agents))[:, 0]  # P(yes)
     assert torch.allclose(p, torch.tensor(0.5))
 
 
 def test_bad_decisions_specs_and_routes_are_refused(people):
     agents = people.agents
-    llm = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+    llm = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"]))
     with pytest.raises(DecisionError, match="makes no decision 'vaccinate'"):
-        llm.probability("vaccinate", World.of(agents), {})
+        llm.probabilities("vaccinate", World.of(agents), {})
     with pytest.raises(KeyError, match="reads 'incidence_per_100k', which is neither a situation feature"):
-        llm.probability(ISOLATE, World.of(agents), {"is_symptomatic": torch.zeros(N), "case_growth": torch.zeros(N)})
+        llm.probabilities(ISOLATE, World.of(agents), {"is_symptomatic": torch.zeros(N), "case_growth": torch.zeros(N)})
     with pytest.raises(TypeError, match=r"must be a populace\.llm LanguageModel"):
-        LLMDecisions(lambda q: 0.5)
+        LLMDecisions(lambda q: 0.5, covid_decisions())
     with pytest.raises(ValueError, match="names the archetype attribute 'sex'"):
-        LLMDecisions(ScriptedModel(hashed_yes), routes=[Route("sex", {"female"}, ScriptedModel(hashed_yes))])
+        LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(),
+                     routes=[Route("sex", {"female"}, ScriptedModel(hashed_yes))])
     with pytest.raises(ValueError, match=r"names the label\(s\) \['aged 70 or older'\]"):
-        LLMDecisions(ScriptedModel(hashed_yes), routes=[Route("age", "aged 70 or older", ScriptedModel(hashed_yes))])
+        LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(),
+                     routes=[Route("age", "aged 70 or older", ScriptedModel(hashed_yes))])
     no_symptoms = PromptTemplate.parse("version: t@1\noptions: yes, no\nyes: yes\n---\nYou are {description}. Isolate?")
     with pytest.raises(TemplateError, match=r"does not use the field\(s\) \['symptoms'\]"):
         DecisionSpec(no_symptoms, (AGE_LEVELS,), (SYMPTOM_LEVELS,))
@@ -200,23 +204,23 @@ def builtin_isolate() -> PromptTemplate:
 
 def test_usage_totals_price_the_tokens(people):
     agents = people.agents
-    llm = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"],
+    llm = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"]),
                        price_per_token=(2e-6, 1e-5))
-    llm.probability(ISOLATE, World.of(agents), situation_of(agents))
-    llm.probability(ISOLATE, World.of(agents, step=7), situation_of(agents, seed=1))
+    llm.probabilities(ISOLATE, World.of(agents), situation_of(agents))
+    llm.probabilities(ISOLATE, World.of(agents, step=7), situation_of(agents, seed=1))
     totals = llm.usage_totals()
     words = sum(len(q.prompt.split()) for q in llm.model.asked)  # scripted: a token per word, one per answer
     assert (totals["decision_steps"], totals["prompt_tokens"]) == (2, words)
     assert totals["cost"] == pytest.approx(2e-6 * words + 1e-5 * len(llm.model.asked))
     with pytest.raises(ValueError, match="price_per_token must be"):
-        LLMDecisions(ScriptedModel(hashed_yes), price_per_token=(-1.0, 0.0))
+        LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(), price_per_token=(-1.0, 0.0))
 
 
 def test_cached_levels_give_the_same_probabilities_as_a_fresh_computation(people):
     """A long-lived LLMDecisions reuses the levels of unchanged columns (age, region) from step to step; after agents
     change employment (a new column) or age in place, its answers equal those of a fresh LLMDecisions."""
     agents = people.agents.with_columns(age=people.agents.age.clone())  # changed in place below
-    kept = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+    kept = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"]))
     with torch.no_grad():
         kept.logit_offset[ISOLATE].copy_(torch.linspace(-2, 2, kept.logit_offset[ISOLATE].numel()))
     gen = torch.Generator().manual_seed(8)
@@ -228,10 +232,10 @@ def test_cached_levels_give_the_same_probabilities_as_a_fresh_computation(people
         world = World.of(agents, seed=1, step=7 * week)
         situation = situation_of(agents, seed=week)
         work = {"work_from_home_fraction": torch.full((N,), 0.3), "is_isolating": torch.rand(N, generator=gen) < 0.2}
-        fresh = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+        fresh = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"]))
         fresh.load_state_dict(kept.state_dict())
         for decision, seen in ((ISOLATE, situation), (GO_TO_WORK, work)):
-            assert torch.equal(kept.probability(decision, world, seen), fresh.probability(decision, world, seen))
+            assert torch.equal(kept.probabilities(decision, world, seen), fresh.probabilities(decision, world, seen))
         if week == 1:
             assert len(kept._key_cache) > 0
     expected = expected_groups(agents, situation)  # the aged agents' prompts name their new age band
@@ -254,11 +258,11 @@ def test_a_function_attribute_is_computed_again_only_when_the_columns_it_reads_c
     template = PromptTemplate.parse("version: t@1\noptions: yes, no\nyes: yes\n---\n{description}: {symptoms}")
     llm = LLMDecisions(ScriptedModel(hashed_yes), {ISOLATE: DecisionSpec(template, (band,), (SYMPTOM_LEVELS,))})
     situation = situation_of(agents)
-    first = llm.probability(ISOLATE, World.of(agents), situation)
-    assert torch.equal(llm.probability(ISOLATE, World.of(agents, step=7), situation), first)
+    first = llm.probabilities(ISOLATE, World.of(agents), situation)
+    assert torch.equal(llm.probabilities(ISOLATE, World.of(agents, step=7), situation), first)
     assert len(calls) == 1  # age unchanged: its bands came from the cache
     halved = agents.with_columns(age=agents.age // 2)
-    llm.probability(ISOLATE, World.of(halved, step=14), situation)
+    llm.probabilities(ISOLATE, World.of(halved, step=14), situation)
     assert len(calls) == 2
 
 
@@ -270,11 +274,11 @@ def test_numpy_and_torch_key_paths_give_the_same_answers(people, monkeypatch):
     results = []
     for numpy_on_cpu in (True, False):
         monkeypatch.setattr(archetypes, "NUMPY_ON_CPU", numpy_on_cpu)
-        llm = LLMDecisions(ScriptedModel(hashed_yes), region_labels=people.manifest["codes"]["region"])
+        llm = LLMDecisions(ScriptedModel(hashed_yes), covid_decisions(people.manifest["codes"]["region"]))
         with torch.no_grad():
             llm.logit_offset[GO_TO_WORK].copy_(torch.linspace(-1, 1, llm.logit_offset[GO_TO_WORK].numel()))
         world = World.of(agents, seed=2, differentiable=True)
-        p = llm.probability(ISOLATE, world, situation), llm.probability(GO_TO_WORK, world, work)
+        p = llm.probabilities(ISOLATE, world, situation)[:, 0], llm.probabilities(GO_TO_WORK, world, work)[:, 0]
         (p[0].sum() + (p[1] * torch.linspace(0, 1, N)).sum()).backward()
         results.append((p, [llm.logit_offset[d].grad for d in (ISOLATE, GO_TO_WORK)], llm.model.asked))
     (p_np, grad_np, asked_np), (p_torch, grad_torch, asked_torch) = results

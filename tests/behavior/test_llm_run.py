@@ -22,6 +22,7 @@ from populace.cli import main
 from populace.llm import LLMError, ScriptedModel
 from populace.models import CovidNYC
 from populace.models.covid_nyc import CovidParams
+from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.population import nyc
 from populace.population.nyc import build_nyc
 
@@ -40,7 +41,8 @@ def test_flags_default_to_the_heuristic_and_refuse_llm_flags_without_llm():
     with pytest.raises(ValueError, match="--llm-url, --dry-run only apply to --behavior llm"):
         decision_model_from_args(parse("--llm-url", "http://127.0.0.1:8000", "--dry-run"))
     with pytest.raises(ValueError, match="--llm-model only apply to --llm-backend openai"):
-        decision_model_from_args(parse("--behavior", "llm", "--llm-backend", "scripted", "--llm-model", "m"))
+        decision_model_from_args(parse("--behavior", "llm", "--llm-backend", "scripted", "--llm-model", "m"),
+                                 covid_decisions())
     with pytest.raises(SystemExit):
         parse("--llm-max-calls", "0")
     with pytest.raises(SystemExit):
@@ -71,7 +73,7 @@ def city():
 
 
 def covid(city, model):
-    decisions = LLMDecisions(model, region_labels=city.manifest["codes"]["region"])
+    decisions = LLMDecisions(model, covid_decisions(city.manifest["codes"]["region"]))
     return CovidNYC.from_population(city, CovidParams(beta_by_week=(0.25,) * 4), behaviour=decisions,
                                     initial_infected=30), decisions
 

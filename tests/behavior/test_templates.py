@@ -2,9 +2,9 @@
 
 import pytest
 
-from populace.behavior import PromptTemplate, TemplateError, builtin_template
-from populace.behavior.templates import builtin_template_names
+from populace.behavior import PromptTemplate, TemplateError, package_template, package_template_names
 
+COVID = "populace.models.covid_nyc"
 GOOD = "version: test@2\noptions: Yes, No, Maybe\nyes: Yes\n---\nYou are {who}. Will you {act}? {{braces}} {who}\n"
 
 
@@ -16,12 +16,12 @@ def test_parse_reads_header_fields_and_renders():
 
 
 def test_builtin_templates_ship_and_parse():
-    assert set(builtin_template_names()) >= {"isolate", "go_to_work"}
-    isolate = builtin_template("isolate")
+    assert set(package_template_names(COVID)) >= {"isolate", "go_to_work"}
+    isolate = package_template(COVID, "isolate")
     assert isolate.version == "isolate@1"
     assert isolate.options == ("yes", "no")
     assert set(isolate.fields) == {"description", "symptoms", "local_cases", "case_trend"}
-    assert builtin_template("go_to_work").fields == ("description", "work_orders")
+    assert package_template(COVID, "go_to_work").fields == ("description", "work_orders")
 
 
 @pytest.mark.parametrize(("source", "match"), [
@@ -65,7 +65,15 @@ def test_files_and_names(tmp_path):
     path = tmp_path / "mine.txt"
     path.write_text(GOOD, encoding="utf-8")
     assert PromptTemplate.from_file(path).name == "mine.txt"
-    with pytest.raises(FileNotFoundError, match=r"no prompt template file .*missing\.txt; the built-in ones are"):
+    with pytest.raises(FileNotFoundError, match=r"no prompt template file .*missing\.txt; for the templates a model"):
         PromptTemplate.from_file(tmp_path / "missing.txt")
-    with pytest.raises(KeyError, match="no built-in prompt template 'isolation'"):
-        builtin_template("isolation")
+    with pytest.raises(KeyError, match=r"'populace\.models\.covid_nyc' ships no prompt template 'isolation' \(it "
+                                       r"ships: go_to_work, isolate\)"):
+        package_template(COVID, "isolation")
+    with pytest.raises(FileNotFoundError, match=r"package 'populace\.behavior' ships no prompt templates"):
+        package_template_names("populace.behavior")
+
+
+def test_a_template_of_k_options_needs_no_yes():
+    t = PromptTemplate.parse("version: harvest@1\noptions: low, medium, high\n---\nYou are {description}. Harvest?")
+    assert (t.options, t.yes_option, t.yes_index) == (("low", "medium", "high"), None, None)

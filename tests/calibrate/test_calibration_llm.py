@@ -19,6 +19,7 @@ from populace.calibrate import (
     save_parameter_draws,
 )
 from populace.llm import make_model
+from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.models.covid_nyc.observe import Observation
 
 N_AGENTS, DAYS = 1000, 28
@@ -42,7 +43,7 @@ def llm_problem(cache, *, days: int = DAYS, **kwargs):
     """`small_calibration` (1,000 agents, checkpoints every 7 days) with `LLMDecisions` on the scripted backend
     behind the answer cache `cache`."""
     def behaviour(regions):
-        return LLMDecisions(make_model("scripted", cache=cache, answers=scripted_answers), region_labels=regions)
+        return LLMDecisions(make_model("scripted", cache=cache, answers=scripted_answers), covid_decisions(regions))
     return small_calibration(n_agents=N_AGENTS, days=days, behaviour=behaviour, **kwargs)
 
 

@@ -1,42 +1,34 @@
-"""Agent behaviour: the decision interface (`DecisionModel`, `decide`) and its backends (`HeuristicDecisions`,
-`LLMDecisions`: language-model answers per archetype and situation, from prompt templates)."""
+"""Agent behaviour: the decision interface (`DecisionModel`: probabilities over a decision's K options, `decide`:
+the categorical draw) and the language-model backend `LLMDecisions` (answers per archetype and situation, from
+prompt templates). A model brings its own decisions, situation features and persona (e.g.
+`populace.models.covid_nyc.decisions`)."""
 
 from populace.behavior.archetypes import Grouping, Levels, group_keys
-from populace.behavior.heuristic import TELEWORKABLE_FRACTION_BY_INDUSTRY, HeuristicDecisions
 from populace.behavior.interface import (
-    GO_TO_WORK,
-    ISOLATE,
-    SITUATION_FEATURES,
+    YES_NO,
     DecisionError,
     DecisionModel,
     Situation,
-    check_probability,
+    check_probabilities,
     check_situation,
+    chosen,
     decide,
     decision_stream,
+    draw_options,
     is_decision_day,
+    options_of,
+    yes_no,
 )
-from populace.behavior.llm_decisions import (
-    Assignment,
-    DecisionSpec,
-    LLMDecisions,
-    Route,
-    StepUsage,
-    covid_decisions,
-)
-from populace.behavior.templates import PromptTemplate, TemplateError, builtin_template
+from populace.behavior.llm_decisions import Assignment, DecisionSpec, LLMDecisions, Route, StepUsage
+from populace.behavior.templates import PromptTemplate, TemplateError, package_template, package_template_names
 
 __all__ = [
-    "GO_TO_WORK",
-    "ISOLATE",
-    "SITUATION_FEATURES",
-    "TELEWORKABLE_FRACTION_BY_INDUSTRY",
+    "YES_NO",
     "Assignment",
     "DecisionError",
     "DecisionModel",
     "DecisionSpec",
     "Grouping",
-    "HeuristicDecisions",
     "LLMDecisions",
     "Levels",
     "PromptTemplate",
@@ -44,12 +36,16 @@ __all__ = [
     "Situation",
     "StepUsage",
     "TemplateError",
-    "builtin_template",
-    "check_probability",
+    "check_probabilities",
     "check_situation",
-    "covid_decisions",
+    "chosen",
     "decide",
     "decision_stream",
+    "draw_options",
     "group_keys",
     "is_decision_day",
+    "options_of",
+    "package_template",
+    "package_template_names",
+    "yes_no",
 ]

@@ -8,8 +8,7 @@ attributes a_1..a_m with L_1..L_m levels gives each agent the mixed-radix key
 
 one of L_1 x ... x L_m cells, and decodes a key back into its levels' labels (the words a prompt is built from).
 `group_keys` finds the distinct keys of N agents and each agent's group ([G] keys, [N] inverse) without a Python
-loop over agents. The defaults for the NYC COVID-19 model (`AGE_LEVELS`, `work_levels`, `borough_levels`, and the
-situation levels `SYMPTOM_LEVELS`, `INCIDENCE_LEVELS`, `GROWTH_LEVELS`, `WORK_ORDER_LEVELS`) are at the end.
+loop over agents. A model defines its own levels (e.g. `populace.models.covid_nyc.archetypes`).
 
 Speed (a decision step of 8.4M agents): on the CPU, levels and keys are computed with NumPy in the narrowest
 unsigned type that holds them (uint8 up to 256 cells, then uint16), several times faster there than PyTorch's
@@ -29,9 +28,6 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-
-from populace.behavior.heuristic import TELEWORKABLE_FRACTION_BY_INDUSTRY
-from populace.data.boroughs import BOROUGHS
 
 Source = str | Callable[[Mapping[str, Tensor]], Tensor]
 """Where a `Levels` reads its values: a column / situation feature name, or a function of the agent table."""
@@ -359,9 +355,9 @@ def count_keys(keys: LevelValues, n_keys: int, n: int) -> Tensor:
 
 
 def take_keys(table: Tensor, keys: LevelValues, n: int) -> Tensor:
-    """table[keys]: [N] values from a [n_keys] table, differentiable in `table`."""
+    """table[keys]: [N, *] rows from a [n_keys, *] table, differentiable in `table`."""
     if isinstance(keys, int):
-        return table[keys:keys + 1].expand(n).contiguous()
+        return table[keys:keys + 1].expand(n, *table.shape[1:]).contiguous()
     if isinstance(keys, np.ndarray):
         if table.requires_grad:
             return table.index_select(0, torch.from_numpy(keys.astype(np.int32)))
@@ -430,70 +426,3 @@ class KeyCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-# ---- defaults for the NYC COVID-19 model ---------------------------------------------------------------------
-
-AGE_LEVELS = Levels.bins("age", "age", (18, 30, 50, 65), (
-    "aged under 18", "aged 18 to 29", "aged 30 to 49", "aged 50 to 64", "aged 65 or older"))
-"""Five age bands (years)."""
-
-CAN_TELEWORK_SHARE = 0.4
-"""An industry where at least this share of workers can work from home counts as 'can work from home'."""
-
-
-_WORK_BY_INDUSTRY = np.ones(256, dtype=np.uint8)  # by industry code: 1 on site, 2 can work from home
-_WORK_BY_INDUSTRY[:len(TELEWORKABLE_FRACTION_BY_INDUSTRY)] += np.array(
-    [share >= CAN_TELEWORK_SHARE for share in TELEWORKABLE_FRACTION_BY_INDUSTRY], dtype=np.uint8)
-
-
-def work_status(agents: Mapping[str, Tensor]) -> Tensor:
-    """0 not employed, 1 employed in an industry where most work is on site, 2 in one where much can be remote.
-
-    Reads `is_employed` and `industry` (codes of `populace.population.nyc.INDUSTRIES`; an industry's share of
-    teleworkable workers is `TELEWORKABLE_FRACTION_BY_INDUSTRY`, compared with `CAN_TELEWORK_SHARE`). uint8 [N].
-    """
-    for column in ("is_employed", "industry"):
-        if column not in agents:
-            raise KeyError(f"agents have no column {column!r}, which the 'work' archetype attribute reads")
-    industry, employed = agents["industry"].detach(), agents["is_employed"].detach()
-    if industry.dtype != torch.uint8:
-        industry = industry.clamp(0, 255)
-    employed = (employed > 0.5) if employed.is_floating_point() else employed.bool()
-    if uses_numpy(industry) and uses_numpy(employed):
-        index = industry if industry.dtype == torch.uint8 else industry.to(torch.int32)
-        code = _WORK_BY_INDUSTRY[index.numpy()]  # a new array
-        code *= employed.numpy()
-        return torch.from_numpy(code)
-    table = torch.from_numpy(_WORK_BY_INDUSTRY).to(industry.device)
-    return table.index_select(0, industry.to(torch.int32)) * employed
-
-
-WORK_LEVELS = Levels.codes("work", work_status, (
-    "not in work", "working at a job that has to be done on site",
-    "working at a job that can mostly be done from home"), reads=("is_employed", "industry"))
-"""Three work situations (`work_status`); computed again only when is_employed or industry changes."""
-
-
-def borough_levels(region_labels: Sequence[str] = BOROUGHS) -> Levels:
-    """The agent's region (column `region`, codes 0..R-1), shown as "living in <label>"."""
-    return Levels.codes("borough", "region", [f"living in {label}" for label in region_labels])
-
-
-SYMPTOM_LEVELS = Levels.bins("symptoms", "is_symptomatic", (0.5,), (
-    "You feel well, with no symptoms.", "You have symptoms of COVID-19: fever and a cough."))
-INCIDENCE_LEVELS = Levels.bins("local_cases", "incidence_per_100k", (10, 50, 200), (
-    "very few new COVID-19 cases (under 10 per 100,000 residents)",
-    "some new COVID-19 cases (10 to 50 per 100,000 residents)",
-    "many new COVID-19 cases (50 to 200 per 100,000 residents)",
-    "very many new COVID-19 cases (over 200 per 100,000 residents)"))
-"""Weekly symptomatic cases per 100,000 in the agent's region, in four bands."""
-GROWTH_LEVELS = Levels.bins("case_trend", "case_growth", (-0.2, 0.2), (
-    "cases are falling", "cases are about as many as the week before", "cases are rising"))
-"""Log growth of weekly cases: falling (under -0.2, i.e. down by more than 18%), steady, rising (over +22%)."""
-WORK_ORDER_LEVELS = Levels.bins("work_orders", "work_from_home_fraction", (0.05, 0.5, 0.95), (
-    "There are no orders to work from home.",
-    "Employers are asked to let some staff who can work from home do so.",
-    "Orders tell most staff who can work from home to do so.",
-    "A stay-at-home order is in force: everyone who can work from home must do so."))
-"""The orders' work-from-home fraction, in four bands."""

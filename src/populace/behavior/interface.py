@@ -1,23 +1,34 @@
-r"""The behaviour interface: a `DecisionModel` gives, per agent, the probability of "yes" to a named decision.
+r"""The behaviour interface: a `DecisionModel` gives, per agent, the probability of each option of a named decision.
 
-A decision (`ISOLATE`, `GO_TO_WORK`, or any other name a model knows) is asked of every agent at once. The caller
-(a model's behaviour substep) passes the world, for the agents' fixed attributes (age, region, industry, ...), and
-the *situation*: named per-agent features of what the agent sees this time ([N] tensors, e.g. its symptoms and its
-region's recent cases; `SITUATION_FEATURES` lists the standard ones). The decision model returns p [N] in [0, 1];
-`decide` checks it and draws x_i = 1[u_i < p_i] with u_i from the engine's counter-based RNG, keyed on (seed, step,
-"decision/<name>", agent id), so the same seed gives the same decisions in any agent order and in both modes:
+A decision (any name a model knows, e.g. "isolate" or "harvest") offers K >= 2 options in a fixed order (for a
+yes/no decision `YES_NO`, K = 2) and is asked of every agent at once. The caller (a model's behaviour substep) passes
+the world, for the agents' fixed attributes (age, region, industry, ...), and the *situation*: named per-agent
+features of what the agent sees this time ([N] tensors, e.g. its symptoms and its region's recent cases; each model
+defines its own). The decision model returns probabilities P [N, K], each row on the simplex; `decide` checks them
+and draws each agent's option by inverse CDF,
 
-- fast: x bool [N], no autograd graph;
-- differentiable: x float [N] with the same values and the straight-through gradient dx/dp = 1
-  (`populace.sampling.bernoulli`), so gradients reach the decision model's parameters.
+    x_i = min{k : u_i < c_ik},    c_ik = P_i0 + ... + P_ik,
 
-Implementations: `HeuristicDecisions` (`populace.behavior.heuristic`); the LLM archetype backend plugs in the same
-way (an `nn.Module` with `decisions` and `probability`). Decisions are made weekly by convention: `is_decision_day`.
+with u_i from the engine's counter-based RNG, keyed on (seed, step, "decision/<name>", agent id), so the same seed
+gives the same decisions in any agent order and in both modes:
+
+- fast: x int64 [N], the option indices, no autograd graph;
+- differentiable: x float [N, K], the one-hot of the same options with the straight-through gradient dx/dP = I
+  (`populace.sampling.categorical`), so gradients reach the decision model's parameters.
+
+For K = 2 the inverse CDF is x_i = 0 iff u_i < P_i0: the Bernoulli draw 1[u < p_yes] of a yes/no decision, which
+`decide` computes as such (`populace.sampling.bernoulli` on P[:, 0], dx_0/dP_0 = 1), so it does not depend on the
+rounding of P_0 + P_1. `chosen(x, k)` reads whether each agent took option k from either mode's draws.
+
+Implementations: `LLMDecisions` (`populace.behavior.llm_decisions`, any options, from a language model) and a
+model's own (e.g. `populace.models.covid_nyc.decisions.HeuristicDecisions`). Decisions are made weekly by
+convention: `is_decision_day`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -26,18 +37,8 @@ from torch import Tensor
 from populace import sampling
 from populace.core.world import World
 
-ISOLATE = "isolate"
-"""Stay home, away from work, school and most community contacts, this week."""
-GO_TO_WORK = "go_to_work"
-"""Go to the workplace this week (asked of employed agents who do not isolate)."""
-
-SITUATION_FEATURES = {
-    "is_symptomatic": "1 if the agent has symptoms today, else 0",
-    "incidence_per_100k": "new symptomatic cases in the agent's region over the last 7 days, per 100,000 residents",
-    "case_growth": "log((cases of the last 7 days + 1) / (cases of the 7 days before + 1)) in the agent's region",
-    "work_from_home_fraction": "share of teleworkable workers that the orders in force send home, in [0, 1]",
-}
-"""The standard situation features: name -> meaning. Every feature is a float or bool tensor [N]."""
+YES_NO = ("yes", "no")
+"""The options of a yes/no decision, in order: option 0 is "yes"."""
 
 DAYS_PER_WEEK = 7
 
@@ -51,17 +52,28 @@ class DecisionError(ValueError):
 
 @runtime_checkable
 class DecisionModel(Protocol):
-    """What a behaviour backend provides: the probability of "yes" per agent for each decision it knows.
+    """What a behaviour backend provides: per agent, the probability of each option of each decision it knows.
 
     Attributes:
-        decisions: names of the decisions it answers, e.g. ("isolate", "go_to_work").
+        decisions: {decision name: its options, in order}, e.g. {"isolate": ("yes", "no"),
+            "harvest": ("low", "medium", "high")}.
     """
 
-    decisions: tuple[str, ...]
+    decisions: Mapping[str, tuple[str, ...]]
 
-    def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
-        """p [N] in [0, 1], float: the probability that each agent answers yes to `decision` in `situation`."""
+    def probabilities(self, decision: str, world: World, situation: Situation) -> Tensor:
+        """P [N, K] float, rows in [0, 1] summing to 1: P_ik, the probability that agent i picks option k of
+        `decision` (K = len(decisions[decision])) in `situation`."""
         ...
+
+
+def yes_no(p_yes: Tensor) -> Tensor:
+    """The probabilities [N, 2] of a yes/no decision (`YES_NO`) from p_yes [N]: rows (p_yes, 1 - p_yes).
+
+    Each row sums to exactly 1 in floating point (1 - p is exact for p >= 1/2, and otherwise p + fl(1 - p) rounds to
+    1), so the inverse-CDF draw of option 0 is exactly 1[u < p_yes].
+    """
+    return torch.stack([p_yes, 1 - p_yes], dim=-1)
 
 
 def is_decision_day(step: int, *, day_of_week: int = 0) -> bool:
@@ -72,6 +84,18 @@ def is_decision_day(step: int, *, day_of_week: int = 0) -> bool:
 def decision_stream(decision: str) -> str:
     """The counter-based RNG stream of a decision's draws."""
     return f"decision/{decision}"
+
+
+def options_of(model: DecisionModel, decision: str) -> tuple[str, ...]:
+    """The options of `decision` in `model`; a `DecisionError` listing the decisions it makes if it has none."""
+    if decision not in model.decisions:
+        raise DecisionError(f"{type(model).__name__} does not make the decision {decision!r} (it makes: "
+                            f"{', '.join(model.decisions)})")
+    options = tuple(model.decisions[decision])
+    if len(options) < 2:
+        raise DecisionError(f"{type(model).__name__}'s decision {decision!r} needs at least two options, got "
+                            f"{list(options)}; a yes/no decision has populace.behavior.YES_NO")
+    return options
 
 
 def check_situation(situation: Situation, n_agents: int) -> None:
@@ -89,34 +113,57 @@ def check_situation(situation: Situation, n_agents: int) -> None:
             raise TypeError(f"situation feature {name!r} must be float or bool, got {value.dtype}")
 
 
-def check_probability(decision: str, p: object, n_agents: int) -> Tensor:
-    """p itself when it is a float tensor [N] with every value in [0, 1]; a `DecisionError` naming the fix if not."""
-    if not isinstance(p, Tensor) or not p.is_floating_point():
-        what = p.dtype if isinstance(p, Tensor) else type(p).__name__
-        raise DecisionError(f"the probability of {decision!r} must be a float tensor [{n_agents}], got {what}")
-    if p.shape != (n_agents,):
-        raise DecisionError(f"the probability of {decision!r} must have shape [{n_agents}] (one per agent), got "
-                            f"{list(p.shape)}")
-    ok = (p >= 0) & (p <= 1)  # False for NaN
+def check_probabilities(decision: str, probs: object, options: Sequence[str], n_agents: int) -> Tensor:
+    """probs itself when it is a float tensor [N, K] (K = len(options)) with values in [0, 1] and rows summing to 1
+    within sqrt(eps) of its dtype; a `DecisionError` naming the fix if not."""
+    k = len(options)
+    if not isinstance(probs, Tensor) or not probs.is_floating_point():
+        what = probs.dtype if isinstance(probs, Tensor) else type(probs).__name__
+        raise DecisionError(f"the probabilities of {decision!r} must be a float tensor [{n_agents}, {k}], got {what}")
+    if probs.shape != (n_agents, k):
+        raise DecisionError(f"the probabilities of {decision!r} must have shape [{n_agents}, {k}] (one row per agent, "
+                            f"one column per option of {list(options)}), got {list(probs.shape)}")
+    ok = (probs >= 0) & (probs <= 1)  # False for NaN
     if not bool(ok.all()):
-        bad = p.detach()[~ok]
-        raise DecisionError(f"the probability of {decision!r} must lie in [0, 1]; {bad.numel()} of {n_agents} values "
-                            f"do not, e.g. {bad[:3].tolist()}. Build it with torch.sigmoid(logit)")
-    return p
+        bad = probs.detach()[~ok]
+        raise DecisionError(f"the probabilities of {decision!r} must lie in [0, 1]; {bad.numel()} of {probs.numel()} "
+                            f"values do not, e.g. {bad[:3].tolist()}. Build them with logits.softmax(-1), or "
+                            f"populace.behavior.yes_no(torch.sigmoid(logit)) for a yes/no decision")
+    total = probs.detach().sum(-1)  # [N]
+    tolerance = math.sqrt(torch.finfo(probs.dtype).eps)
+    off = (total - 1).abs() > tolerance
+    if bool(off.any()):
+        raise DecisionError(f"the probabilities of {decision!r} must sum to 1 over the options {list(options)} "
+                            f"(within {tolerance:.2g}); {int(off.sum())} of {n_agents} rows do not, e.g. sums "
+                            f"{total[off][:3].tolist()}. Normalise them: probs / probs.sum(-1, keepdim=True)")
+    return probs
+
+
+def draw_options(probs: Tensor, u: Tensor, *, straight_through: bool) -> Tensor:
+    """The inverse-CDF option of each row of probs [N, K] for uniforms u [N]: int64 [N], or with `straight_through`
+    the one-hot float [N, K] carrying the straight-through gradient. K = 2: option 0 iff u < P_0 (a Bernoulli draw)."""
+    if probs.shape[-1] != 2:
+        return sampling.categorical(probs, u, straight_through=straight_through, validate=False)
+    first = sampling.bernoulli(probs[:, 0], u, straight_through=straight_through, validate=False)  # [N]
+    return torch.stack([first, 1 - first], dim=-1) if straight_through else (~first).long()
+
+
+def chosen(draws: Tensor, option: int) -> Tensor:
+    """Whether each agent drew option `option`: bool [N] from fast-mode indices (int64 [N]), float [N] with the
+    straight-through gradient from differentiable-mode one-hot draws ([N, K])."""
+    return draws[:, option] if draws.is_floating_point() else draws == option
 
 
 def decide(model: DecisionModel, decision: str, world: World, situation: Situation) -> Tensor:
-    """Ask `model` for p [N] and draw each agent's answer: bool [N] (fast) or straight-through float [N].
+    """Ask `model` for P [N, K] and draw each agent's option: int64 [N] (fast) or straight-through one-hot [N, K].
 
     Raises:
         DecisionError: the model does not know `decision`, or returns a bad probability tensor.
         TypeError, ValueError: a situation feature is not a float or bool tensor [N].
     """
-    if decision not in model.decisions:
-        raise DecisionError(f"{type(model).__name__} does not make the decision {decision!r} (it makes: "
-                            f"{', '.join(model.decisions)})")
+    options = options_of(model, decision)
     n = world.agents.n
     check_situation(situation, n)
-    p = check_probability(decision, model.probability(decision, world, situation), n)
-    u = world.uniform(decision_stream(decision)).to(p.dtype)  # [N]
-    return sampling.bernoulli(p, u, straight_through=world.differentiable, validate=False)
+    probs = check_probabilities(decision, model.probabilities(decision, world, situation), options, n)
+    u = world.uniform(decision_stream(decision)).to(probs.dtype)  # [N]
+    return draw_options(probs, u, straight_through=world.differentiable)

@@ -3,20 +3,24 @@ r"""`LLMDecisions`: a `DecisionModel` that asks a language model one question pe
 For a decision d at step t, every agent i asked (see `DecisionSpec.ask_only`) falls in the archetype cell a_i (its
 levels of the archetype attributes, e.g. age band x borough x work) and the situation cell s_i (its levels of the
 situation features, e.g. own symptoms x local incidence x case growth). For each distinct pair (a, s) present, the
-template is rendered with a's description and s in words and sent as one `Query`; the answer's probability of the
-"yes" option, q_{a,s}, goes back to every agent of the pair:
+template is rendered with a's description (`DecisionSpec.person` and its labels) and s in words and sent as one
+`Query` with the decision's K options (the template's); the answer's probabilities q_{a,s} [K] go back to every
+agent of the pair, shifted by a learnable logit offset per archetype and option, delta_d (an `nn.Parameter`, zero
+at first, so P_i = q; the last option is the reference, with no offset):
 
-    p_i = sigmoid(logit(q_{a_i, s_i}) + delta_d[a_i])
+    P_ik = softmax_k(log q_{a_i s_i k} + delta_d[a_i, k]),    delta_d[a, K - 1] = 0,
 
-delta_d [A] is a learnable logit offset per archetype (an `nn.Parameter`, zero at first, so p_i = q), with which
-calibration can move the language model's answers (q is clipped to [1e-6, 1 - 1e-6] before the logit). Agents not
-asked get `p_not_asked`. Each agent's pair is an integer key (a_i * S + s_i, or A * S if not asked); one count of
-the keys finds the pairs present, and p is gathered from a [A * S + 1] table, with no Python loop over agents; the
+so delta_d[a, k] shifts the log-odds of option k against the last one. For a yes/no decision (K = 2) delta_d is
+[A] and this is P_i0 = sigmoid(logit(q_{a_i s_i 0}) + delta_d[a_i]), P_i1 = 1 - P_i0; otherwise delta_d is
+[A, K - 1]. q is clipped to [1e-6, 1 - 1e-6] (K = 2) or [1e-6, 1] before the logarithm. Calibration moves the
+language model's answers through delta. Agents not asked get `DecisionSpec.p_not_asked`. Each agent's pair is an
+integer key (a_i * S + s_i, or A * S if not asked); one count of the keys finds the pairs present, and P is
+gathered from a [A * S + 1, K] table, with no Python loop over agents; the
 loop over pairs (at most A x S, a few hundred) renders the prompts. The levels of agent columns that a run never
 replaces (age, region) are computed once and kept (`archetypes.KeyCache`), so a later step only bins what changed
-(employment, the situation features). The caller draws each agent's
-answer from p with the engine's counter-based RNG (`populace.behavior.decide`), so both execution modes make the
-same decisions; in differentiable mode gradients reach delta (the situation features are binned: none through them).
+(employment, the situation features). The caller draws each agent's option from P with the engine's
+counter-based RNG (`populace.behavior.decide`), so both execution modes make the same decisions; in differentiable
+mode gradients reach delta (the situation features are binned: none through them).
 
 Each call appends usage rows (`usage`, `usage_frame()`): step, date, decision, backend and model, agents asked,
 archetypes, prompts, LLM calls (prompts answered by the model; the rest were cache hits), tokens and seconds.
@@ -35,23 +39,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor, nn
 
 from populace.behavior.archetypes import (
-    AGE_LEVELS,
-    GROWTH_LEVELS,
-    INCIDENCE_LEVELS,
     MAX_CELLS,
-    SYMPTOM_LEVELS,
-    WORK_LEVELS,
-    WORK_ORDER_LEVELS,
     Grouping,
     KeyCache,
     Levels,
     LevelValues,
     Source,
     as_tensor,
-    borough_levels,
     combine_keys,
     count_keys,
     group_keys,
@@ -59,10 +57,9 @@ from populace.behavior.archetypes import (
     take_keys,
     uses_numpy,
 )
-from populace.behavior.interface import GO_TO_WORK, ISOLATE, DecisionError, Situation
-from populace.behavior.templates import PromptTemplate, builtin_template
+from populace.behavior.interface import DecisionError, Situation
+from populace.behavior.templates import PromptTemplate
 from populace.core.world import World
-from populace.data.boroughs import BOROUGHS
 from populace.llm.protocol import Answer, LanguageModel, Query
 
 P_CLIP = 1e-6
@@ -74,22 +71,23 @@ class DecisionSpec:
     """How one decision is asked: the template, the archetype attributes, the situation features, who is asked.
 
     Attributes:
-        template: the prompt; it may use the fields `description` (person + the archetype's labels), each archetype
-            attribute's name and each situation feature's name, and must show every situation feature and every
-            archetype attribute (directly or through `description`).
+        template: the prompt; its options are the decision's, in order. It may use the fields `description`
+            (person + the archetype's labels), each archetype attribute's name and each situation feature's name,
+            and must show every situation feature and every archetype attribute (directly or through `description`).
         archetype: the agent attributes that make an archetype (read from agent columns or functions of them).
         situation: the situation features, binned (read from the situation first, then from agent columns).
         ask_only: {column or situation feature: required truth value}; the other agents are not asked.
-        p_not_asked: the probability given to agents who are not asked.
-        person: how the description begins, e.g. "a New York City resident".
+        p_not_asked: the option probabilities [K] of agents who are not asked; a number p for a yes/no decision
+            (K = 2) means (p, 1 - p); None: the last option for sure (for yes/no, "no"). Read back as a tuple [K].
+        person: how the description begins, e.g. "a fisher on the lake" or "a New York City resident".
     """
 
     template: PromptTemplate
     archetype: tuple[Levels, ...]
     situation: tuple[Levels, ...]
     ask_only: Mapping[str, bool] = dataclasses.field(default_factory=dict)
-    p_not_asked: float = 0.0
-    person: str = "a New York City resident"
+    p_not_asked: float | Sequence[float] | None = None
+    person: str = "a person"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "archetype", tuple(self.archetype))
@@ -100,11 +98,18 @@ class DecisionSpec:
         if clash:
             raise ValueError(f"the attribute name(s) {clash} are used twice (archetype, situation or the reserved "
                              f"{DESCRIPTION!r}); rename them")
-        if not (isinstance(self.p_not_asked, (int, float)) and 0 <= self.p_not_asked <= 1):
-            raise ValueError(f"p_not_asked must be a probability in [0, 1], got {self.p_not_asked!r}")
+        object.__setattr__(self, "p_not_asked", _not_asked(self.p_not_asked, self.options))
+        if not (isinstance(self.person, str) and self.person.strip()):
+            raise ValueError(f"person must be a non-empty description such as 'a fisher on the lake', got "
+                             f"{self.person!r}")
         described = DESCRIPTION in self.template.fields
         self.template.check_fields((DESCRIPTION, *arche, *sit),
                                    required=[*sit, *([] if described else arche)])
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The decision's options, in the order of its probabilities (the template's)."""
+        return self.template.options
 
     @functools.cached_property
     def archetypes(self) -> Grouping:
@@ -156,20 +161,6 @@ class Assignment:
         return torch.bincount(asked, minlength=self.pairs.numel())
 
 
-def covid_decisions(region_labels: Sequence[str] = BOROUGHS) -> dict[str, DecisionSpec]:
-    """The default NYC COVID-19 decisions: 5 age bands x R boroughs x 3 work situations (75 archetypes for NYC).
-
-    `ISOLATE`: asked of everyone, situation = own symptoms (2) x local weekly incidence (4) x case trend (3);
-    `GO_TO_WORK`: asked of employed agents who are not isolating, situation = the work-from-home orders (4).
-    """
-    archetype = (AGE_LEVELS, borough_levels(region_labels), WORK_LEVELS)
-    return {
-        ISOLATE: DecisionSpec(builtin_template(ISOLATE), archetype, (SYMPTOM_LEVELS, INCIDENCE_LEVELS, GROWTH_LEVELS)),
-        GO_TO_WORK: DecisionSpec(builtin_template(GO_TO_WORK), archetype, (WORK_ORDER_LEVELS,),
-                                 ask_only={"is_employed": True, "is_isolating": False}),
-    }
-
-
 @dataclasses.dataclass(frozen=True)
 class StepUsage:
     """What one decision step cost on one backend (a row of `LLMDecisions.usage_frame()`)."""
@@ -195,36 +186,38 @@ class LLMDecisions(nn.Module):
 
     Args:
         model: the language model for every archetype no route claims.
-        decisions: {decision name: DecisionSpec}; default `covid_decisions(region_labels)` (isolate, go_to_work).
+        decisions: {decision name: DecisionSpec}: what is asked, of whom, with which options and persona (e.g.
+            `populace.models.covid_nyc.archetypes.covid_decisions()`).
         routes: `Route`s sending some archetypes' prompts to other models; the first match wins.
-        region_labels: borough names for the default decisions (e.g. a population manifest's codes["region"]).
         price_per_token: (prompt, completion) price of one token, for the `cost` in `usage_totals()`.
 
     Attributes:
-        logit_offset: {decision: delta [A]}, learnable logit offsets per archetype cell (zeros at first).
+        decisions: {decision name: its options} (the `DecisionModel` protocol).
+        logit_offset: {decision: delta}, learnable logit offsets per archetype cell (zeros at first): [A] for a
+            yes/no decision, [A, K - 1] for K > 2 options (see the module docstring).
         usage: the `StepUsage` rows of every call so far.
         asking: (step, decision) of the latest question sent to the models (where a failed run stopped).
     """
 
-    def __init__(self, model: LanguageModel, decisions: Mapping[str, DecisionSpec] | None = None, *,
-                 routes: Sequence[Route] = (), region_labels: Sequence[str] = BOROUGHS,
+    def __init__(self, model: LanguageModel, decisions: Mapping[str, DecisionSpec], *, routes: Sequence[Route] = (),
                  price_per_token: tuple[float, float] = (0.0, 0.0)):
         super().__init__()
         if not isinstance(model, LanguageModel):
             raise TypeError(f"model must be a populace.llm LanguageModel (backend, model, settings(), answer()), got "
                             f"{type(model).__name__}; e.g. populace.llm.make_model('embedded')")
-        specs = dict(covid_decisions(region_labels) if decisions is None else decisions)
-        if not specs:
-            raise ValueError("LLMDecisions needs at least one decision")
+        if not isinstance(decisions, Mapping) or not decisions:
+            raise ValueError(f"LLMDecisions needs a mapping of decision name -> DecisionSpec with at least one entry, "
+                             f"got {decisions!r}")
+        specs = dict(decisions)
         for name, spec in specs.items():
             if not isinstance(spec, DecisionSpec):
                 raise TypeError(f"decision {name!r} must be a DecisionSpec, got {type(spec).__name__}")
         object.__setattr__(self, "model", model)  # never a submodule: a backend's weights are not calibrated here
         self.specs = specs
-        self.decisions = tuple(specs)
+        self.decisions = {name: spec.options for name, spec in specs.items()}
         self.routes = tuple(_check_route(route, specs) for route in routes)
         self.logit_offset = nn.ParameterDict({
-            name: nn.Parameter(torch.zeros(spec.archetypes.n_cells)) for name, spec in specs.items()})
+            name: nn.Parameter(torch.zeros(_offset_shape(spec))) for name, spec in specs.items()})
         if len(price_per_token) != 2 or not all(p >= 0 for p in price_per_token):
             raise ValueError(f"price_per_token must be (prompt, completion) prices >= 0, got {price_per_token!r}")
         self.price_per_token = (float(price_per_token[0]), float(price_per_token[1]))
@@ -308,25 +301,24 @@ class LLMDecisions(nn.Module):
         """The rendered prompt of a pair key (archetype * n_situations + situation)."""
         return self._prompt_and_model(decision, pair)[0]
 
-    def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
-        """p [N]: the archetype-and-situation answer of each agent, offset by its archetype's delta.
+    def probabilities(self, decision: str, world: World, situation: Situation) -> Tensor:
+        """P [N, K]: the archetype-and-situation answer of each agent, shifted by its archetype's offsets delta.
 
-        One pass per attribute not cached (`_pair_keys`), one count of the pair keys, one gather of p from a
-        [pairs + 1] table (the last entry: `p_not_asked`).
+        One pass per attribute not cached (`_pair_keys`), one count of the pair keys, one gather of P from a
+        [pairs + 1, K] table (the last row: `p_not_asked`).
         """
         spec = self.spec(decision)
         n = world.agents.n
         keys, n_pairs = self._pair_keys(decision, world, situation)
         counts = count_keys(keys, n_pairs + 1, n)  # [P + 1]
         pairs = counts[:n_pairs].nonzero().squeeze(1)  # [G], ascending
-        q = self._ask(decision, pairs.tolist(), world, counts=counts[pairs].tolist())  # [G] float64
-        offset = self.logit_offset[decision]  # [A]
+        q = self._ask(decision, pairs.tolist(), world, counts=counts[pairs].tolist())  # [G, K] float64
+        offset = self.logit_offset[decision]  # [A] or [A, K - 1]
         archetypes = pairs.to(offset.device) // spec.situations.n_cells
-        logit = torch.logit(q.to(offset.dtype).clamp(P_CLIP, 1 - P_CLIP)) + offset[archetypes]
-        p_pair = torch.sigmoid(logit)  # [G]
-        table = torch.full((n_pairs + 1,), float(spec.p_not_asked), dtype=p_pair.dtype, device=p_pair.device)
-        table = table.index_put((pairs.to(p_pair.device),), p_pair)  # [P + 1]
-        return take_keys(table, keys, n)  # [N]
+        p_pair = shifted_answers(q.to(offset.dtype), offset[archetypes])  # [G, K]
+        table = torch.tensor(spec.p_not_asked, dtype=p_pair.dtype, device=p_pair.device).repeat(n_pairs + 1, 1)
+        table = table.index_put((pairs.to(p_pair.device),), p_pair)  # [P + 1, K]
+        return take_keys(table, keys, n)  # [N, K]
 
     # ---- asking the language models -------------------------------------------------------------------
 
@@ -345,7 +337,7 @@ class LLMDecisions(nn.Module):
         return prompt, model
 
     def _ask(self, decision: str, pairs: list[int], world: World, counts: list[int]) -> Tensor:
-        """q [G] (float64): the probability of "yes" for each pair, one batch per model."""
+        """q [G, K] (float64): the option probabilities of each pair, one batch per model."""
         spec = self.spec(decision)
         template = spec.template
         self.asking = (world.step, decision)
@@ -355,7 +347,7 @@ class LLMDecisions(nn.Module):
             entry = batches.setdefault(id(model), (model, [], []))
             entry[1].append(g)
             entry[2].append(Query(prompt, template.options, template.version))
-        q = torch.empty(len(pairs), dtype=torch.float64)
+        q = torch.empty(len(pairs), len(spec.options), dtype=torch.float64)
         if not batches:
             batches[id(self.model)] = (self.model, [], [])
         n_sit = spec.situations.n_cells
@@ -366,8 +358,8 @@ class LLMDecisions(nn.Module):
             if len(answers) != len(queries):
                 raise DecisionError(f"{model.backend} model {model.model!r} gave {len(answers)} answers to "
                                     f"{len(queries)} queries")
-            yes = template.yes_index
-            q[positions] = torch.tensor([a.probabilities[yes] for a in answers], dtype=torch.float64)
+            if answers:
+                q[positions] = torch.tensor([a.probabilities for a in answers], dtype=torch.float64)
             self.usage.append(_usage(world, decision, model, answers, seconds,
                                      agents=sum(counts[g] for g in positions),
                                      archetypes=len({pairs[g] // n_sit for g in positions})))
@@ -390,6 +382,41 @@ class LLMDecisions(nn.Module):
                 + totals["completion_tokens"] * self.price_per_token[1])
         return {"decision_steps": int(frame[["step", "decision"]].drop_duplicates().shape[0]), **totals,
                 "cost": cost, "seconds": float(frame["seconds"].sum())}
+
+
+def shifted_answers(q: Tensor, offset: Tensor) -> Tensor:
+    """P [G, K] from the answers q [G, K] and the offsets delta [G] (K = 2) or [G, K - 1] (see the module docstring):
+    K = 2: P_0 = sigmoid(logit(clip q_0) + delta), P_1 = 1 - P_0; else softmax(log(clip q) + (delta, 0))."""
+    if q.shape[-1] == 2:
+        p_first = torch.sigmoid(torch.logit(q[:, 0].clamp(P_CLIP, 1 - P_CLIP)) + offset)  # [G]
+        return torch.stack([p_first, 1 - p_first], dim=-1)
+    logits = torch.log(q.clamp(min=P_CLIP)) + F.pad(offset, (0, 1))  # [G, K]: the last option has no offset
+    return torch.softmax(logits, dim=-1)
+
+
+def _offset_shape(spec: DecisionSpec) -> tuple[int, ...]:
+    """[A] for a yes/no decision, [A, K - 1] for K > 2 options."""
+    k = len(spec.options)
+    return (spec.archetypes.n_cells,) if k == 2 else (spec.archetypes.n_cells, k - 1)
+
+
+def _not_asked(p: float | Sequence[float] | None, options: tuple[str, ...]) -> tuple[float, ...]:
+    """`DecisionSpec.p_not_asked` as K probabilities."""
+    k = len(options)
+    if p is None:
+        return (0.0,) * (k - 1) + (1.0,)
+    if isinstance(p, (int, float)):
+        if k != 2:
+            raise ValueError(f"p_not_asked must be {k} probabilities, one per option of {list(options)}, got {p!r} "
+                             "(a single number is the first option's probability of a two-option decision)")
+        if not 0 <= p <= 1:
+            raise ValueError(f"p_not_asked must be a probability in [0, 1], got {p!r}")
+        return float(p), 1 - float(p)
+    values = tuple(float(x) for x in p)
+    if len(values) != k or not all(0 <= x <= 1 for x in values) or abs(sum(values) - 1) > 1e-9:
+        raise ValueError(f"p_not_asked must be {k} probabilities in [0, 1] summing to 1, one per option of "
+                         f"{list(options)}, got {p!r}")
+    return values
 
 
 def _usage(world: World, decision: str, model: LanguageModel, answers: list[Answer], seconds: float, *,

@@ -2,7 +2,8 @@
 per-step usage log a run writes (`llm_steps.parquet`, `llm_usage.json`) and summarises in the terminal.
 
 A model's CLI adds the flags with `add_llm_arguments(parser)`, builds its decision model with
-`decision_model_from_args(args, region_labels=...)` (None for `--behavior heuristic`: the model's default) and runs
+`decision_model_from_args(args, decisions)` (its own `DecisionSpec`s; None for `--behavior heuristic`: the model's
+default) and runs
 inside `with llm_usage_report(decisions, out, manifest):`, which writes the log when the run ends, and turns a spent
 budget or a backend that stays down (`populace.llm.LLMError`) into a clean stop: the log is written, the answers
 obtained so far are in the cache, and the message says that rerunning the same command resumes from there.
@@ -13,13 +14,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from populace import arguments
-from populace.behavior.llm_decisions import LLMDecisions
+from populace.behavior.llm_decisions import DecisionSpec, LLMDecisions
 from populace.core.errors import InputError
-from populace.data.boroughs import BOROUGHS
 from populace.llm.protocol import LanguageModel, Query
 from populace.manifest import RunManifest
 
@@ -33,8 +33,8 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     --llm-max-calls / --llm-max-tokens."""
     group = parser.add_argument_group("behaviour")
     group.add_argument("--behavior", choices=("heuristic", "llm"), default="heuristic",
-                       help="how agents decide to isolate and go to work: a heuristic of local cases, or a language "
-                            "model asked once per archetype and situation")
+                       help="how agents make their decisions: the model's heuristic, or a language model asked once "
+                            "per archetype and situation")
     group.add_argument("--llm-backend", choices=BACKENDS, default="embedded",
                        help="embedded: SmolLM2-135M offline; openai: any OpenAI-compatible server (--llm-url); "
                             "scripted: every answer 50/50, for trying the pipeline")
@@ -53,9 +53,10 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
                        help="US dollars per million prompt and completion tokens, to price the run (or a dry run)")
 
 
-def decision_model_from_args(args: argparse.Namespace, *,
-                             region_labels: Sequence[str] = BOROUGHS) -> LLMDecisions | None:
-    """`LLMDecisions` over the language model the flags name (cached, budgeted, or a dry run); None for heuristic."""
+def decision_model_from_args(args: argparse.Namespace,
+                             decisions: Mapping[str, DecisionSpec] | None = None) -> LLMDecisions | None:
+    """`LLMDecisions` asking `decisions` of the language model the flags name (cached, budgeted, or a dry run); None
+    for heuristic (then `decisions` may be left out: the call only checks that no --llm-* flag was given)."""
     if args.behavior == "heuristic":
         llm_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model),
                                              ("--dry-run", args.dry_run), ("--llm-max-calls", args.llm_max_calls),
@@ -64,9 +65,11 @@ def decision_model_from_args(args: argparse.Namespace, *,
         if llm_only:
             raise InputError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
         return None
+    if decisions is None:
+        raise ValueError("--behavior llm needs the model's decisions: pass decision_model_from_args(args, decisions) "
+                         "a mapping of decision name -> DecisionSpec")
     prompt_price, completion_price = (price / 1e6 for price in args.llm_price)
-    return LLMDecisions(language_model_from_args(args), region_labels=region_labels,
-                        price_per_token=(prompt_price, completion_price))
+    return LLMDecisions(language_model_from_args(args), decisions, price_per_token=(prompt_price, completion_price))
 
 
 def language_model_from_args(args: argparse.Namespace) -> LanguageModel:

@@ -2,19 +2,19 @@ r"""`PromptTemplate`: one decision's prompt, read from a file, with a version st
 
 A template file is a short header of `key: value` lines, a line `---`, then the prompt text with `{field}` slots:
 
-    version: isolate/1
-    options: yes, no
-    yes: yes
+    version: harvest@1
+    options: low, medium, high
     ---
-    You are {description}. {symptoms} {local_cases} {case_trend}
-    Will you stay home this week? Answer yes or no.
+    You are {description}. {stock} {others}
+    How much will you fish this season? Answer low, medium or high.
 
 Header keys: `version` (changes whenever the wording changes, so cached answers of the old wording are not
-reused), `options` (the answers offered, comma-separated, at least two, distinct ignoring case), `yes` (which
-option means "yes" to the decision). The slots are filled by `render(**fields)`; `{{` and `}}` write braces.
-Everything is checked when the file is read, and a missing or unknown field when the prompt is rendered: each error
-names the file, the field or key, and what would fix it. The templates shipped with Populace are in
-`populace/behavior/templates/` (`builtin_template("isolate")`).
+reused), `options` (the answers offered, comma-separated, at least two, distinct ignoring case: the decision's
+options, in the order of its probabilities), and optionally `yes` (which option means "yes", for a yes/no
+question). The slots are filled by `render(**fields)`; `{{` and `}}` write braces. Everything is checked when the
+file is read, and a missing or unknown field when the prompt is rendered: each error names the file, the field or
+key, and what would fix it. A model ships its templates as package data in a `templates/` folder:
+`package_template("populace.models.covid_nyc", "isolate")`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 HEADER_KEYS = ("version", "options", "yes")
+REQUIRED_KEYS = ("version", "options")
 SEPARATOR = "---"
 
 
@@ -41,7 +42,7 @@ class PromptTemplate:
         name: where it came from (the file name), for error messages.
         version: the template version, part of every answer's cache key.
         options: the answer options, in order.
-        yes_option: the option that means "yes".
+        yes_option: the option that means "yes" (None when the header names none).
         text: the prompt text with `{field}` slots.
         fields: the slots of `text`, in order of first use.
     """
@@ -49,14 +50,14 @@ class PromptTemplate:
     name: str
     version: str
     options: tuple[str, ...]
-    yes_option: str
+    yes_option: str | None
     text: str
     fields: tuple[str, ...]
 
     @property
-    def yes_index(self) -> int:
-        """Position of the "yes" option in `options`."""
-        return self.options.index(self.yes_option)
+    def yes_index(self) -> int | None:
+        """Position of the "yes" option in `options` (None without one)."""
+        return None if self.yes_option is None else self.options.index(self.yes_option)
 
     @classmethod
     def parse(cls, source: str, *, name: str = "<template>") -> PromptTemplate:
@@ -81,14 +82,14 @@ class PromptTemplate:
             if key in header:
                 raise TemplateError(f"template {name}, line {number}: header key {key!r} is given twice")
             header[key] = value.strip()
-        missing = [key for key in HEADER_KEYS if not header.get(key)]
+        missing = [key for key in REQUIRED_KEYS if not header.get(key)]
         if missing:
             raise TemplateError(f"template {name}: the header has no {', '.join(repr(k) for k in missing)} (it needs "
-                                "version: ..., options: a, b and yes: a)")
+                                "version: ... and options: a, b; yes: a is optional)")
         options = tuple(option.strip() for option in header["options"].split(","))
         _check_options(options, name)
-        yes = header["yes"]
-        if yes not in options:
+        yes = header.get("yes") or None
+        if yes is not None and yes not in options:
             raise TemplateError(f"template {name}: the 'yes' option {yes!r} is not one of the options {list(options)}")
         text = "\n".join(lines[cut + 1:]).strip()
         if not text:
@@ -101,8 +102,8 @@ class PromptTemplate:
         """Read and check a template file."""
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"no prompt template file {path}; the built-in ones are "
-                                    f"{', '.join(builtin_template_names())} (populace.behavior.builtin_template)")
+            raise FileNotFoundError(f"no prompt template file {path}; for the templates a model ships, use "
+                                    "populace.behavior.package_template(package, name)")
         return cls.parse(path.read_text(encoding="utf-8"), name=path.name)
 
     def check_fields(self, available: Iterable[str], *, required: Iterable[str] = ()) -> None:
@@ -166,17 +167,20 @@ def _fields(text: str, name: str) -> tuple[str, ...]:
     return tuple(fields)
 
 
-def builtin_template_names() -> tuple[str, ...]:
-    """The names of the templates shipped with Populace (file names without `.txt`)."""
-    folder = resources.files("populace.behavior") / "templates"
+def package_template_names(package: str) -> tuple[str, ...]:
+    """The names of the templates that `package` ships in its `templates/` folder (file names without `.txt`)."""
+    folder = resources.files(package) / "templates"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"package {package!r} ships no prompt templates (no folder {folder}); put them in a "
+                                "templates/ folder next to its __init__.py, listed as package data")
     return tuple(sorted(p.name.removesuffix(".txt") for p in folder.iterdir() if p.name.endswith(".txt")))
 
 
-def builtin_template(name: str) -> PromptTemplate:
-    """A template shipped with Populace, by name (e.g. "isolate", "go_to_work")."""
-    names = builtin_template_names()
+def package_template(package: str, name: str) -> PromptTemplate:
+    """The template `name` that `package` ships, e.g. `package_template("populace.models.covid_nyc", "isolate")`."""
+    names = package_template_names(package)
     if name not in names:
-        raise KeyError(f"no built-in prompt template {name!r} (there are: {', '.join(names)}); for your own, use "
-                       "PromptTemplate.from_file(path)")
-    source = (resources.files("populace.behavior") / "templates" / f"{name}.txt").read_text(encoding="utf-8")
+        raise KeyError(f"package {package!r} ships no prompt template {name!r} (it ships: {', '.join(names)}); for "
+                       "your own file, use PromptTemplate.from_file(path)")
+    source = (resources.files(package) / "templates" / f"{name}.txt").read_text(encoding="utf-8")
     return PromptTemplate.parse(source, name=f"{name}.txt")

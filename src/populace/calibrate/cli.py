@@ -36,6 +36,7 @@ from populace.calibrate.problem import MODES, Calibration, warm_start
 from populace.calibrate.targets import DateWindow, Targets, load_targets
 from populace.calibrate.uncertainty import ensemble, save_parameter_draws
 from populace.manifest import RunManifest, cli_arguments
+from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.population.storage import Population
 
 WARM_START_DIR = "warm-start"
@@ -115,7 +116,7 @@ def decision_models(args: argparse.Namespace, region_labels: list[str]) -> Calla
     """A function giving each calibration its own decision model: None for --behavior heuristic (the default
     `WeeklyIsolationDecisions`), else `LLMDecisions` with its own logit offsets over one shared language model (the
     first one is `decision_model_from_args`'s, whose usage the run logs)."""
-    llm = decision_model_from_args(args, region_labels=region_labels)
+    llm = decision_model_from_args(args, covid_decisions(region_labels))
     if llm is None:
         return lambda: None
     unused = [llm]

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from populace.behavior.heuristic import HeuristicDecisions
-from populace.behavior.interface import ISOLATE, Situation
+from populace.behavior.interface import Situation
 from populace.core.world import World
+from populace.models.covid_nyc.decisions import ISOLATE, HeuristicDecisions
 from populace.models.covid_nyc.policy import PolicySchedule
 
 DAYS_PER_WEEK = 7
@@ -42,8 +42,8 @@ class WeeklyIsolationDecisions(HeuristicDecisions):
             raise ValueError(f"n_weeks and n_regions must be ints >= 1, got {n_weeks!r} and {n_regions!r}")
         self.isolate_logit_by_week = nn.Parameter(torch.zeros(n_weeks, n_regions))
 
-    def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
-        p = super().probability(decision, world, situation)
+    def probability_of_yes(self, decision: str, world: World, situation: Situation) -> Tensor:
+        p = super().probability_of_yes(decision, world, situation)
         if decision != ISOLATE:
             return p
         shift = self.isolate_logit_by_week  # [W, R]

@@ -3,23 +3,23 @@
 import dataclasses
 import datetime as dt
 import math
+from types import MappingProxyType
 
 import pytest
 import torch
 from covid_fixtures import layered_population
 from torch import nn
 
-from populace.behavior import (
-    GO_TO_WORK,
-    ISOLATE,
-    TELEWORKABLE_FRACTION_BY_INDUSTRY,
-    DecisionError,
-    HeuristicDecisions,
-    decide,
-)
+from populace.behavior import YES_NO, DecisionError, decide
 from populace.core import AgentTable, Model, World
 from populace.models.covid_nyc import CovidDisease, CovidParams, Stage, Transmission
 from populace.models.covid_nyc.behaviour import Behaviour, local_case_situation
+from populace.models.covid_nyc.decisions import (
+    GO_TO_WORK,
+    ISOLATE,
+    TELEWORKABLE_FRACTION_BY_INDUSTRY,
+    HeuristicDecisions,
+)
 from populace.models.covid_nyc.disease import contact_factor_key
 from populace.models.covid_nyc.policy import WORK_FROM_HOME_KEY, Policy, nyc_2020_schedule
 from populace.network import ContactGraph, ContactLayer
@@ -91,7 +91,8 @@ def test_isolation_probabilities_have_their_known_values_and_directions():
                           incidence_per_100k=[0, 0, 50, 150, 150, 0, 0],
                           case_growth=[0, 0, 0, 0, 0, 1, -1])
     world = World.of(AgentTable({"industry": torch.zeros(7, dtype=torch.uint8)}))
-    p = model.probability(ISOLATE, world, situation)
+    p = model.probability_of_yes(ISOLATE, world, situation)
+    torch.testing.assert_close(model.probabilities(ISOLATE, world, situation), torch.stack([p, 1 - p], -1))
     a0, a_s = logit(0.02), logit(0.8)
     expected = [0.02, 0.8, sigmoid(a0 + 1.5 * math.log(2)), sigmoid(a0 + 1.5 * math.log(4)),
                 sigmoid(a_s + 1.5 * math.log(4)), sigmoid(a0 + 0.5), sigmoid(a0 - 0.5)]
@@ -106,7 +107,7 @@ def test_go_to_work_probabilities_follow_industry_and_orders():
     model = HeuristicDecisions()
     industry = torch.tensor([6, 10, 6, 10, 255], dtype=torch.uint8)  # information, arts_food, ..., none
     world = World.of(AgentTable({"industry": industry}))
-    p = model.probability(GO_TO_WORK, world, hand_made(work_from_home_fraction=[0, 0, 1, 1, 1]))
+    p = model.probability_of_yes(GO_TO_WORK, world, hand_made(work_from_home_fraction=[0, 0, 1, 1, 1]))
     r = TELEWORKABLE_FRACTION_BY_INDUSTRY
     torch.testing.assert_close(p, torch.tensor([0.97, 0.97, 0.97 * (1 - r[6]), 0.97 * (1 - r[10]), 0.97]))
 
@@ -219,8 +220,8 @@ def test_probability_gradients_match_finite_differences():
     model = HeuristicDecisions().double()
 
     def loss() -> torch.Tensor:
-        return (model.probability(ISOLATE, world, situation) ** 2).sum() + model.probability(GO_TO_WORK, world,
-                                                                                                wfh).sum()
+        return ((model.probability_of_yes(ISOLATE, world, situation) ** 2).sum()
+                + model.probability_of_yes(GO_TO_WORK, world, wfh).sum())
 
     model.zero_grad()
     loss().backward()
@@ -318,21 +319,23 @@ def test_policy_and_behaviour_run_identically_in_both_modes():
 # ---- bad inputs ------------------------------------------------------------------------------------------------
 
 class Scripted(nn.Module):
-    decisions = (ISOLATE, GO_TO_WORK)
+    decisions = MappingProxyType({ISOLATE: YES_NO, GO_TO_WORK: YES_NO})
 
     def __init__(self, p):
         super().__init__()
         self.p = p
 
-    def probability(self, decision, world, situation):
+    def probabilities(self, decision, world, situation):
         return self.p(world.agents.n)
 
 
 @pytest.mark.parametrize(("p", "match"), [
-    (lambda n: torch.full((n,), 1.5), r"must lie in \[0, 1\]; 10 of 10 values do not"),
-    (lambda n: torch.full((n,), math.nan), r"must lie in \[0, 1\]"),
-    (lambda n: torch.full((n + 1,), 0.5), r"must have shape \[10\]"),
-    (lambda n: torch.ones(n, dtype=torch.long), "must be a float tensor"),
+    (lambda n: torch.full((n, 2), 1.5), r"must lie in \[0, 1\]; 20 of 20 values do not"),
+    (lambda n: torch.full((n, 2), math.nan), r"must lie in \[0, 1\]"),
+    (lambda n: torch.full((n + 1, 2), 0.5), r"must have shape \[10, 2\]"),
+    (lambda n: torch.full((n,), 0.5), r"must have shape \[10, 2\] \(one row per agent, one column per option"),
+    (lambda n: torch.full((n, 2), 0.4), r"must sum to 1 over the options \['yes', 'no'\].*10 of 10 rows do not"),
+    (lambda n: torch.ones(n, 2, dtype=torch.long), "must be a float tensor"),
     (lambda n: [0.5] * n, "must be a float tensor"),
 ])
 def test_bad_probabilities_are_refused(p, match):
@@ -367,8 +370,10 @@ def test_bad_decisions_and_situations_are_refused():
     (lambda: HeuristicDecisions(incidence_reference_per_100k=0), ValueError, "must be a finite number > 0"),
     (lambda: HeuristicDecisions(teleworkable_fraction_by_industry=[0.5, 1.0]), ValueError, "one value in the open"),
     (lambda: Behaviour(object()), TypeError, "decision_model must be a DecisionModel"),
-    (lambda: Behaviour(type("OnlyIsolate", (Scripted,), {"decisions": (ISOLATE,)})(None)), ValueError,
+    (lambda: Behaviour(type("OnlyIsolate", (Scripted,), {"decisions": {ISOLATE: YES_NO}})(None)), ValueError,
      r"does not make the decision\(s\) \['go_to_work'\]"),
+    (lambda: Behaviour(type("NoYes", (Scripted,), {"decisions": {ISOLATE: ("no", "yes"), GO_TO_WORK: YES_NO}})(None)),
+     ValueError, r"asks 'isolate' as a yes/no decision with the options \('yes', 'no'\)"),
     (lambda: Behaviour(HeuristicDecisions(), day_of_week=7), ValueError, "day_of_week must be an int in 0..6"),
     (lambda: Behaviour(HeuristicDecisions(), isolation_contact_factor_by_layer={"work": 0.0}), ValueError,
      "names the work layer 'work'"),

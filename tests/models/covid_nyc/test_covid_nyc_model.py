@@ -6,10 +6,10 @@ import pytest
 import torch
 from covid_fixtures import layered_population
 
-from populace.behavior import HeuristicDecisions
 from populace.models import CovidNYC
 from populace.models.covid_nyc import NYC_START_DATE, STAGE_OBSERVABLES, CovidParams
 from populace.models.covid_nyc.behaviour import Behaviour
+from populace.models.covid_nyc.decisions import HeuristicDecisions
 from populace.models.covid_nyc.observe import ONSET_OBSERVABLES
 from populace.models.covid_nyc.policy import PolicySchedule
 from populace.population.synthetic import synthetic_population

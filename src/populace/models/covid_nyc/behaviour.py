@@ -1,7 +1,8 @@
 r"""`Behaviour`: the weekly isolation and go-to-work decisions of the NYC COVID-19 model, and their effect on contacts.
 
-Once a week (steps t with t % 7 == `day_of_week`) every agent decides, through a `DecisionModel`
-(`populace.behavior`: `HeuristicDecisions` now, LLM archetypes later):
+Once a week (steps t with t % 7 == `day_of_week`) every agent decides, through a `DecisionModel` (`populace.behavior`:
+`HeuristicDecisions`, or `LLMDecisions` over `archetypes.covid_decisions()`), two yes/no decisions (options
+`YES_NO`, "yes" first, so each draw is 1[u < p_yes]):
 
 1. whether to isolate (`ISOLATE`), seeing `local_case_situation(world)`: its own symptoms and its region's symptomatic
    cases of the last week (incidence per 100,000 residents, growth against the week before);
@@ -30,17 +31,19 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from populace.behavior.interface import GO_TO_WORK, ISOLATE, DecisionModel, decide, is_decision_day
+from populace.behavior.interface import YES_NO, DecisionModel, chosen, decide, is_decision_day
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
 from populace.core.ops import bincount, count_where
 from populace.core.world import World
+from populace.models.covid_nyc.decisions import GO_TO_WORK, ISOLATE
 from populace.models.covid_nyc.disease import Stage, contact_factor_key
 from populace.models.covid_nyc.policy import WORK_FROM_HOME_KEY
 
 ISOLATION_CONTACT_FACTOR_BY_LAYER = {"school": 0.0, "community": 0.25}
 """Contact factor of an isolating agent by layer (assumption; see the module docstring)."""
 PER_100K = 100_000
+YES = YES_NO.index("yes")
 
 
 def local_case_situation(world: World, *, window_days: int = 7) -> dict[str, Tensor]:
@@ -83,8 +86,8 @@ class Behaviour(Substep):
     g_work = goes_to_work, g_l = 1 - is_isolating (1 - k_l) for the layers l of `isolation_contact_factor_by_layer`.
 
     Args:
-        decision_model: answers `ISOLATE` and `GO_TO_WORK` (e.g. `HeuristicDecisions()`); its parameters become
-            this substep's, so calibration reaches them.
+        decision_model: answers `ISOLATE` and `GO_TO_WORK` with the options `YES_NO` (e.g. `HeuristicDecisions()`);
+            its parameters become this substep's, so calibration reaches them.
         day_of_week: decisions are made on the steps t with t % 7 == day_of_week (0..6).
         work_layer: the contact layer of workplaces.
         isolation_contact_factor_by_layer: {layer: k_l in [0, 1]}, the contact factor of an isolating agent.
@@ -96,12 +99,16 @@ class Behaviour(Substep):
                  window_days: int = 7):
         super().__init__()
         if not isinstance(decision_model, DecisionModel):
-            raise TypeError(f"decision_model must be a DecisionModel (with .decisions and .probability(decision, "
+            raise TypeError(f"decision_model must be a DecisionModel (with .decisions and .probabilities(decision, "
                             f"world, situation)), got {type(decision_model).__name__}; e.g. HeuristicDecisions()")
         missing = [d for d in (ISOLATE, GO_TO_WORK) if d not in decision_model.decisions]
         if missing:
             raise ValueError(f"{type(decision_model).__name__} does not make the decision(s) {missing} that "
                              f"Behaviour asks (it makes: {', '.join(decision_model.decisions)})")
+        for d in (ISOLATE, GO_TO_WORK):
+            if tuple(decision_model.decisions[d]) != YES_NO:
+                raise ValueError(f"Behaviour asks {d!r} as a yes/no decision with the options {YES_NO}, but "
+                                 f"{type(decision_model).__name__} offers {tuple(decision_model.decisions[d])}")
         if day_of_week not in range(7):
             raise ValueError(f"day_of_week must be an int in 0..6, got {day_of_week!r}")
         if not (isinstance(window_days, int) and window_days >= 1):
@@ -150,12 +157,12 @@ class Behaviour(Substep):
         a = world.agents
         n = a.n
         situation = local_case_situation(world, window_days=self.window_days)
-        isolating = decide(self.decision_model, ISOLATE, world, situation)  # [N] bool, or float 0/1
+        isolating = chosen(decide(self.decision_model, ISOLATE, world, situation), YES)  # [N] bool, or float 0/1
         w = world.env.get(WORK_FROM_HOME_KEY, torch.zeros((), device=world.device)).float()
         if w.dim() != 0:
             raise ValueError(f"world.env[{WORK_FROM_HOME_KEY!r}] must be a 0-dim tensor, got shape {list(w.shape)}")
-        go = decide(self.decision_model, GO_TO_WORK, world,
-                    {"work_from_home_fraction": w.expand(n), "is_isolating": isolating})
+        go = chosen(decide(self.decision_model, GO_TO_WORK, world,
+                           {"work_from_home_fraction": w.expand(n), "is_isolating": isolating}), YES)
         if world.differentiable:  # floats 0/1 carrying straight-through gradients
             employed = a.is_employed.to(isolating.dtype)
             goes = employed * (1 - isolating) * go

@@ -34,6 +34,7 @@ from populace.data.dohmh import DAILY_FILE, TESTS_FILE
 from populace.data.nysdol import nysdol_file
 from populace.data.shipped import data_files
 from populace.manifest import RunManifest, cli_arguments
+from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.models.covid_nyc.model import (
     NYC_INFECTIONS_ON_START_DATE,
     NYC_START_DATE,
@@ -103,7 +104,7 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
         built = time.perf_counter()
         seeded = initial_infected_at_scale(args.initial_infections, args.scale)
-        behaviour = decision_model_from_args(args, region_labels=population.manifest["codes"]["region"])
+        behaviour = decision_model_from_args(args, covid_decisions(population.manifest["codes"]["region"]))
         params = CovidParams(importations_per_million_per_day=args.importations)
         model = CovidNYC.from_population(population, params, start_date=args.start, initial_infected=seeded,
                                          behaviour=behaviour)

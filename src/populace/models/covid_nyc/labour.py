@@ -26,13 +26,13 @@ import torch
 from torch import Tensor
 
 from populace import sampling
-from populace.behavior.heuristic import TELEWORKABLE_FRACTION_BY_INDUSTRY
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
 from populace.core.ops import count_where, group_sum
 from populace.core.parameters import Positive, UnitInterval, natural_parameter
 from populace.core.world import World
+from populace.models.covid_nyc.decisions import TELEWORKABLE_FRACTION_BY_INDUSTRY
 from populace.models.covid_nyc.policy import LOCKDOWN_KEY
 from populace.population.nyc import INDUSTRIES
 from populace.population.storage import NO_CODE

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from populace.behavior.heuristic import HeuristicDecisions
 from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
@@ -18,6 +17,7 @@ from populace.core.model import Model
 from populace.core.ops import bincount, count_where, group_sum
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
+from populace.models.covid_nyc.decisions import HeuristicDecisions
 from populace.models.covid_nyc.disease import NOT_YET, STAGES, Progression, Stage, Transmission
 from populace.models.covid_nyc.importation import Importation
 from populace.models.covid_nyc.labour import (

@@ -18,9 +18,10 @@ import datetime as dt
 
 from torch import Tensor, nn
 
-from populace.behavior.interface import ISOLATE, DecisionModel, Situation
+from populace.behavior.interface import DecisionModel, Situation, yes_no
 from populace.core.world import World
 from populace.models.covid_nyc.analysis.scenario import LockdownChange, Policy
+from populace.models.covid_nyc.decisions import ISOLATE
 from populace.models.covid_nyc.labour import Labour
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.policy import Order, PolicySchedule
@@ -112,18 +113,18 @@ class IsolationCompliance(nn.Module):
         if not compliance >= 0:
             raise ValueError(f"isolation compliance must be a number >= 0 (1 = as fitted), got {compliance!r}")
         self.base = base
-        self.decisions = tuple(base.decisions)
+        self.decisions = dict(base.decisions)
         self.compliance = float(compliance)
         self.start_date = start_date
 
     def extra_repr(self) -> str:
         return f"compliance={self.compliance:g}, start_date={self.start_date}"
 
-    def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
-        p = self.base.probability(decision, world, situation)
+    def probabilities(self, decision: str, world: World, situation: Situation) -> Tensor:
+        probs = self.base.probabilities(decision, world, situation)  # [N, 2]: (yes, no)
         if decision != ISOLATE or world.date is None or world.date < self.start_date:
-            return p
-        return (p * self.compliance).clamp(max=1.0)
+            return probs
+        return yes_no((probs[:, 0] * self.compliance).clamp(max=1.0))
 
 
 class StimulusLabour(Labour):

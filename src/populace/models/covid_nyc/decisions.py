@@ -1,4 +1,10 @@
-r"""`HeuristicDecisions`: isolation and going to work as simple functions of symptoms, local cases and orders.
+r"""The decisions of the NYC COVID-19 model: their names and options, situation features, and `HeuristicDecisions`.
+
+Every week each agent answers two yes/no decisions (options `YES_NO`, "yes" first): `ISOLATE`, then, if employed
+and not isolating, `GO_TO_WORK`. What it sees is the situation of `SITUATION_FEATURES` (built by
+`populace.models.covid_nyc.behaviour.local_case_situation` and the orders). `HeuristicDecisions` answers both as
+simple functions of symptoms, local cases and orders; `populace.models.covid_nyc.archetypes.covid_decisions` asks a
+language model instead (`populace.behavior.LLMDecisions`).
 
 Isolation (`ISOLATE`), for agent i with symptoms s_i in {0, 1}, its region's weekly incidence I_i (new symptomatic
 cases per 100,000 over the last 7 days) and case growth g_i (log ratio of this week's cases to last week's):
@@ -22,19 +28,35 @@ r[k] = sigmoid(c_k): the share of industry k's workers who can work from home, `
 by default. So the orders send home a share w of those who can telework; the others still go in.
 
 Every quantity above is an `nn.Parameter` stored as a logit (or, for slopes, in logit units), so calibration reaches
-it; the properties give natural units.
+it; the properties give natural units. `probabilities` returns the rows (p_i, 1 - p_i) over `YES_NO`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
 
-from populace.behavior.interface import GO_TO_WORK, ISOLATE, DecisionError, Situation
+from populace.behavior.interface import YES_NO, DecisionError, Situation, yes_no
 from populace.core.world import World
+
+ISOLATE = "isolate"
+"""Stay home, away from work, school and most community contacts, this week."""
+GO_TO_WORK = "go_to_work"
+"""Go to the workplace this week (asked of employed agents who do not isolate)."""
+DECISIONS = MappingProxyType({ISOLATE: YES_NO, GO_TO_WORK: YES_NO})
+"""The model's decisions and their options."""
+
+SITUATION_FEATURES = {
+    "is_symptomatic": "1 if the agent has symptoms today, else 0",
+    "incidence_per_100k": "new symptomatic cases in the agent's region over the last 7 days, per 100,000 residents",
+    "case_growth": "log((cases of the last 7 days + 1) / (cases of the 7 days before + 1)) in the agent's region",
+    "work_from_home_fraction": "share of teleworkable workers that the orders in force send home, in [0, 1]",
+}
+"""The situation features of the model's decisions: name -> meaning. Every feature is a float or bool tensor [N]."""
 
 TELEWORKABLE_FRACTION_BY_INDUSTRY = (0.111, 0.172, 0.303, 0.165, 0.165, 0.140, 0.533, 0.574, 0.534, 0.259, 0.088,
                                      0.277, 0.298)
@@ -76,7 +98,7 @@ class HeuristicDecisions(nn.Module):
         industry_column: the agent column of industry codes (codes >= K, such as 255 for none, count as r = 0).
     """
 
-    decisions = (ISOLATE, GO_TO_WORK)
+    decisions = DECISIONS
 
     def __init__(self, *, p_isolate_baseline: float = 0.01, p_isolate_if_symptomatic: float = 0.6,
                  isolate_logit_per_log_incidence: float = 1.0, incidence_reference_per_100k: float = 100.0,
@@ -134,8 +156,13 @@ class HeuristicDecisions(nn.Module):
                 f"isolate_logit_per_growth={float(self.isolate_logit_per_growth):.3g}, "
                 f"p_at_work={float(self.p_at_work):.3g}, industries={self.logit_teleworkable.numel()}")
 
-    def probability(self, decision: str, world: World, situation: Situation) -> Tensor:
-        """p [N] (float32) for `ISOLATE` or `GO_TO_WORK`; see the module docstring for the formulas."""
+    def probabilities(self, decision: str, world: World, situation: Situation) -> Tensor:
+        """[N, 2] (float32): rows (p_i, 1 - p_i) over `YES_NO` for `ISOLATE` or `GO_TO_WORK`; p_i from
+        `probability_of_yes`."""
+        return yes_no(self.probability_of_yes(decision, world, situation))
+
+    def probability_of_yes(self, decision: str, world: World, situation: Situation) -> Tensor:
+        """p [N] (float32) of "yes" to `ISOLATE` or `GO_TO_WORK`; see the module docstring for the formulas."""
         if decision == ISOLATE:
             s, incidence, growth = _features(decision, situation, ISOLATE_FEATURES)
             logit = (self.logit_isolate_baseline
@@ -158,7 +185,7 @@ def _features(decision: str, situation: Situation, names: tuple[str, ...]) -> li
     missing = [name for name in names if name not in situation]
     if missing:
         raise KeyError(f"the situation for {decision!r} has no feature(s) {missing} (it has: "
-                       f"{', '.join(situation) or 'none'}); see populace.behavior.SITUATION_FEATURES")
+                       f"{', '.join(situation) or 'none'}); see populace.models.covid_nyc.decisions.SITUATION_FEATURES")
     values = [situation[name].to(torch.float32) if not situation[name].is_floating_point() else situation[name]
               for name in names]
     for name, value in zip(names, values, strict=True):
