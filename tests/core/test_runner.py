@@ -101,10 +101,12 @@ def test_nan_parameters_are_refused_by_name():
         run(model, 3)
 
 
-@pytest.mark.parametrize(("days", "match"), [(-1, "days must be an int >= 0"), (2.5, "days must be")])
+@pytest.mark.parametrize(("days", "match"), [(-1, "must be an int >= 0, got -1"), (2.5, "must be an int")])
 def test_bad_days_are_refused(days, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"steps {match}"):
         run(Decay(10, P), days)
+    with pytest.raises(ValueError, match=f"days {match}"):
+        run(Decay(10, P), days=days)
 
 
 def test_world_mode_must_match_the_run():

@@ -35,12 +35,12 @@ import torch
 from torch import Tensor
 
 from populace import sampling
+from populace.core.clock import DAYS_PER_WEEK
 from populace.core.world import World
 
 YES_NO = ("yes", "no")
 """The options of a yes/no decision, in order: option 0 is "yes"."""
 
-DAYS_PER_WEEK = 7
 
 Situation = Mapping[str, Tensor]
 """Feature name -> per-agent values [N] (float or bool)."""

@@ -40,13 +40,13 @@ class Substep(nn.Module):
 
 
 class Model(nn.Module):
-    """A simulation model: `forward(world)` advances the world by one day's processes.
+    """A simulation model: `forward(world)` advances the world by one step's processes (a day, a year, ...).
 
     Subclasses implement three methods and list their substeps in `forward`, one per line:
 
     - `initial_world(seed=..., differentiable=...) -> World`: the state at step 0;
     - `forward(world) -> World`: apply the substeps in order (the runner then advances the clock);
-    - `observe(world) -> dict[str, Tensor]`: the aggregates to record each day (scalars, or [G] per group,
+    - `observe(world) -> dict[str, Tensor]`: the aggregates to record each step (scalars, or [G] per group,
       with group labels in `observable_labels`).
 
     Because a model is an `nn.Module`, `parameters()`, `state_dict()` and `.to(device)` just work.
@@ -60,8 +60,10 @@ class Model(nn.Module):
     def observe(self, world: World) -> dict[str, Tensor]:
         raise NotImplementedError(f"{type(self).__name__} must implement observe(world) -> dict of aggregates")
 
-    def run(self, days: int, *, seed: int = 0, differentiable: bool = False, **options: object) -> Trajectory:
-        """Run `days` days from `initial_world(seed)`; see `populace.run` for the options."""
+    def run(self, steps: int | None = None, *, days: int | None = None, seed: int = 0, differentiable: bool = False,
+            **options: object) -> Trajectory:
+        """Run `steps` steps (or `days=` for a daily model) from `initial_world(seed)`; see `populace.run`."""
         from populace.core.runner import run
 
-        return run(self, days, seed=seed, differentiable=differentiable, **options)  # type: ignore[arg-type]
+        return run(self, steps, days=days, seed=seed, differentiable=differentiable,  # type: ignore[arg-type]
+                   **options)

@@ -1,4 +1,4 @@
-"""`run()`: step a model over days, recording its observables into a `Trajectory`."""
+"""`run()`: step a model over its steps (days, weeks, years: `World.step_length`), recording a `Trajectory`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
+from populace.core.clock import StepLength
 from populace.core.model import Model
 from populace.core.trajectory import Trajectory
 from populace.core.world import World
@@ -15,8 +16,9 @@ from populace.core.world import World
 
 def run(
     model: Model,
-    days: int,
+    steps: int | None = None,
     *,
+    days: int | None = None,
     seed: int = 0,
     differentiable: bool = False,
     world: World | None = None,
@@ -26,31 +28,37 @@ def run(
     checkpoint_days: int | None = None,
     progress: bool | None = None,
 ) -> Trajectory:
-    """Advance `model` by `days` daily steps and return the recorded `Trajectory`.
+    """Advance `model` by `steps` steps and return the recorded `Trajectory`.
 
     Args:
         model: the model to step.
-        days: number of days to simulate (>= 0).
+        steps: number of steps to simulate (>= 0), each of the world's `step_length`.
+        days: the same as `steps`, for a model whose step is a day (`model.run(days=100)`); give one of the two.
         seed: seed of the counter-based random numbers (ignored when `world` is given: it has its own).
         differentiable: keep gradients (float states, straight-through draws); otherwise run under
             `torch.no_grad()` with compact states (fast mode).
         world: start from this world instead of `model.initial_world(seed=...)` (e.g. a saved state).
         device: move the model and world here first ("cpu", "cuda"); default: where they are.
-        record_every: record observables every this many days (the first and last day are always kept).
+        record_every: record observables every this many steps (the first and last step are always kept).
         max_records: cap on the records kept (bounded memory).
         checkpoint_days: in differentiable mode, keep for the backward pass only the world at every
-            `checkpoint_days`-th day and recompute the days in between during backward (time checkpointing,
-            `torch.utils.checkpoint`): memory grows with days / checkpoint_days instead of days, for about one
+            `checkpoint_days`-th step and recompute the steps in between during backward (time checkpointing,
+            `torch.utils.checkpoint`): memory grows with steps / checkpoint_days instead of steps, for about one
             more forward pass of compute. The counter-based RNG makes the recomputation draw the same numbers.
         progress: show a progress bar; None shows it only on an interactive terminal.
     """
-    if not isinstance(days, int) or days < 0:
-        raise ValueError(f"days must be an int >= 0, got {days!r}")
+    if (steps is None) == (days is None):
+        raise TypeError(f"run needs the number of steps: pass steps= (or days= for a daily model), got steps={steps!r}"
+                        f" and days={days!r}")
+    what = "steps" if days is None else "days"
+    steps = steps if days is None else days
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"{what} must be an int >= 0, got {steps!r}")
     if not isinstance(record_every, int) or record_every < 1:
         raise ValueError(f"record_every must be an int >= 1, got {record_every!r}")
-    n_records = days // record_every + 2
+    n_records = steps // record_every + 2
     if n_records > max_records:
-        raise ValueError(f"{days} days recorded every {record_every} need up to {n_records} records but "
+        raise ValueError(f"{steps} {what} recorded every {record_every} need up to {n_records} records but "
                          f"max_records is {max_records}; raise max_records or record_every")
     if checkpoint_days is not None and (not isinstance(checkpoint_days, int) or checkpoint_days < 1):
         raise ValueError(f"checkpoint_days must be an int >= 1 or None, got {checkpoint_days!r}")
@@ -66,11 +74,15 @@ def run(
                              f"differentiable={differentiable}; build the world in the mode you run it")
         if device is not None:
             world = world.to(device)
+        if days is not None and world.step_length is not StepLength.DAY:
+            raise ValueError(f"{type(model).__name__} steps in {world.step_length.value}s, not days: pass "
+                             f"steps={days} to run {days} {world.step_length.value}s")
         trajectory = Trajectory(labels=model.observable_labels, start_date=world.start_date,
-                                max_records=max_records)
+                                step_length=world.step_length, max_records=max_records)
         trajectory.record(world.step, model.observe(world))
-        last_step = world.step + days
-        bar = tqdm(total=days, desc=type(model).__name__, unit="day", disable=_disable(progress), leave=False)
+        last_step = world.step + steps
+        bar = tqdm(total=steps, desc=type(model).__name__, unit=world.step_length.value, disable=_disable(progress),
+                   leave=False)
         block = checkpoint_days if (differentiable and checkpoint_days) else 1
         with bar:
             while world.step < last_step:

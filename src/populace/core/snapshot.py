@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from populace.core.agents import AgentTable
+from populace.core.clock import StepLength
 from populace.core.world import World
 
 FORMAT = "populace-world-snapshot"
@@ -84,7 +85,8 @@ def save_world(world: World, folder: str | Path) -> Path:
            for name, v in world.env.items()}
     meta = {"format": FORMAT, "version": VERSION, "step": world.step, "seed": world.seed,
             "start_date": None if world.start_date is None else world.start_date.isoformat(),
-            "differentiable": world.differentiable, "tables": tables, "env": env}
+            "differentiable": world.differentiable, "step_length": world.step_length.value, "tables": tables,
+            "env": env}
     (staging / META_NAME).write_text(json.dumps(meta, indent=1) + "\n")
     if folder.exists():
         shutil.rmtree(folder)
@@ -115,7 +117,8 @@ def load_world(folder: str | Path, *, device: str | torch.device = "cpu") -> Wor
     start = meta["start_date"]
     return World(tables=tables, env=env, step=int(meta["step"]), seed=int(meta["seed"]),
                  start_date=None if start is None else dt.date.fromisoformat(start),
-                 differentiable=bool(meta["differentiable"]))
+                 differentiable=bool(meta["differentiable"]),
+                 step_length=StepLength(meta.get("step_length", StepLength.DAY.value)))
 
 
 def _read_table(path: Path, columns: dict[str, dict], device: str | torch.device) -> AgentTable:

@@ -11,6 +11,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from populace.core.clock import StepLength
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -27,16 +29,18 @@ class Trajectory:
     Attributes:
         steps: the step of each record.
         start_date: calendar date of step 0, or None.
+        step_length: the calendar time of one step (rows are dated by it).
         labels: group labels of the per-group observables.
         final_world: the world after the last step (set by the runner).
     """
 
     def __init__(self, *, labels: Mapping[str, Sequence[str]] | None = None, start_date: dt.date | None = None,
-                 max_records: int = 100_000):
+                 step_length: StepLength = StepLength.DAY, max_records: int = 100_000):
         if max_records < 1:
             raise ValueError(f"max_records must be >= 1, got {max_records}")
         self.labels = {k: list(v) for k, v in (labels or {}).items()}
         self.start_date = start_date
+        self.step_length = step_length
         self.max_records = max_records
         self.steps: list[int] = []
         self.final_world: World | None = None
@@ -77,15 +81,16 @@ class Trajectory:
 
     @property
     def dates(self) -> list[dt.date] | None:
+        """The calendar date of each record (by `step_length`), or None without a start date."""
         if self.start_date is None:
             return None
-        return [self.start_date + dt.timedelta(days=s) for s in self.steps]
+        return [self.step_length.date(self.start_date, s) for s in self.steps]
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per record: `step` (and `date`), then one column per observable or `name[group]`."""
         frame: dict[str, object] = {"step": self.steps}
         if self.dates is not None:
-            frame["date"] = pd.to_datetime(self.dates)
+            frame["date"] = pd.to_datetime(self.dates).as_unit("ms")  # the unit Parquet keeps: round trips equal
         for name in self._values:
             values = self[name].detach().cpu()
             if values.dim() == 1:
@@ -103,7 +108,7 @@ class Trajectory:
         return path
 
     def plot(self, names: Sequence[str] | None = None, *, title: str | None = None, ylabel: str = "agents") -> Figure:
-        """A line plot of the chosen observables (default: all) against day or date; returns the Figure."""
+        """A line plot of the chosen observables (default: all) against step or date; returns the Figure."""
         from matplotlib.figure import Figure
         from matplotlib.ticker import StrMethodFormatter
 
@@ -116,7 +121,7 @@ class Trajectory:
             self[name]  # raises the informative KeyError
             for column in [c for c in frame.columns if c == name or c.startswith(f"{name}[")]:
                 ax.plot(x, frame[column], label=column)
-        ax.set_xlabel("date" if "date" in frame else "day")
+        ax.set_xlabel("date" if "date" in frame else self.step_length.value)
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.grid(alpha=0.3)

@@ -13,6 +13,7 @@ from torch import Tensor
 from populace import sampling
 from populace.core import rng
 from populace.core.agents import AgentTable
+from populace.core.clock import StepLength
 from populace.core.errors import SubstepOutputError
 
 MAIN_TABLE = "agents"
@@ -25,9 +26,10 @@ class World:
     Attributes:
         tables: agent tables by name; most models have one, `"agents"` (`world.agents`).
         env: shared values that are not per agent (policy switches, case counts seen by agents), as tensors.
-        step: days since the start of the run (the clock; one step is one day).
+        step: steps since the start of the run (the clock).
         seed: seed of the run's counter-based random numbers.
         start_date: calendar date of step 0, when the model has one.
+        step_length: the calendar time one step is (`StepLength`: day, week, month, year; default a day).
         differentiable: True when substeps must keep gradients (float states, straight-through draws).
     """
 
@@ -37,6 +39,7 @@ class World:
     seed: int = 0
     start_date: dt.date | None = None
     differentiable: bool = False
+    step_length: StepLength = StepLength.DAY
 
     def __post_init__(self) -> None:
         if not self.tables:
@@ -47,6 +50,8 @@ class World:
         devices = {str(t.device) for t in self.tables.values()}
         if len(devices) > 1:
             raise ValueError(f"all agent tables must be on one device, got {sorted(devices)}; use world.to(device)")
+        if not isinstance(self.step_length, StepLength):
+            raise TypeError(f"step_length must be a StepLength (e.g. StepLength.YEAR), got {self.step_length!r}")
         if self.step < 0:
             raise ValueError(f"step must be >= 0, got {self.step}")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -79,7 +84,7 @@ class World:
     @property
     def date(self) -> dt.date | None:
         """Calendar date of the current step, or None when the run has no start date."""
-        return None if self.start_date is None else self.start_date + dt.timedelta(days=self.step)
+        return None if self.start_date is None else self.step_length.date(self.start_date, self.step)
 
     def uniform(self, stream: str, *, table: str = MAIN_TABLE, n: int | None = None,
                 dtype: torch.dtype = torch.float32) -> Tensor:

@@ -47,9 +47,9 @@ from populace.population.groups import (
     order_within_groups,
     require_columns,
 )
+from populace.population.storage import N_POPULATION_AGE_BANDS
 
 N_PREM_BANDS = 16
-N_AGE_BANDS = 18
 SETTING_OF_LAYER: dict[str, str] = {"household": "home", "school": "school", "work": "work", "community": "other"}
 
 
@@ -90,8 +90,8 @@ def contacts_per_day_by_band(layer: ContactLayer, age_band: Tensor) -> Tensor:
     """Mean weighted degree sum_j w_ij over the agents of each of our 18 bands (float64 [18]; NaN for empty bands)."""
     degree = layer.aggregate(torch.ones(layer.n_agents, dtype=torch.float64))
     band = age_band.long()
-    total = torch.zeros(N_AGE_BANDS, dtype=torch.float64).index_add_(0, band, degree)
-    return total / torch.bincount(band, minlength=N_AGE_BANDS)
+    total = torch.zeros(N_POPULATION_AGE_BANDS, dtype=torch.float64).index_add_(0, band, degree)
+    return total / torch.bincount(band, minlength=N_POPULATION_AGE_BANDS)
 
 
 def household_layer(agents: AgentTable, *, contact_matrix: np.ndarray | Tensor | None = None) -> ContactLayer:

@@ -65,6 +65,9 @@ AGENT_COLUMNS: Mapping[str, pa.DataType] = {
 NO_CODE = 255
 """A uint8 categorical column holds 255 for "none" (e.g. `industry` of an agent who is not employed)."""
 AGE_BAND_YEARS, LAST_AGE_BAND = 5, 17
+N_POPULATION_AGE_BANDS = LAST_AGE_BAND + 1
+"""The `age_band` column's 18 bands: 0-4, 5-9, ..., 80-84, 85+ (the Census tables'); the COVID model's disease
+bands are its own (`models.covid_nyc.params.N_DISEASE_AGE_BANDS`, 19, to 90+)."""
 """`age_band` b holds ages 5b..5b+4; the last band (17) is open-ended: ages 85 and over."""
 
 ZONE_COLUMNS: Mapping[str, pa.DataType] = {

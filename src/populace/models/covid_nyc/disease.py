@@ -25,15 +25,15 @@ from torch import Tensor
 
 from populace import sampling
 from populace.core import rng
+from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
 from populace.core.ops import flatnonzero
 from populace.core.parameters import Positive, natural_parameter
 from populace.core.stages import Stages
 from populace.core.world import World
-from populace.models.covid_nyc.params import N_AGE_BANDS, age_band_index
+from populace.models.covid_nyc.params import N_DISEASE_AGE_BANDS, age_band_index
 from populace.network.graph import ContactGraph
 
-DAYS_PER_WEEK = 7
 NOT_YET = -1
 """Value of an event-day column before the event is scheduled."""
 
@@ -108,8 +108,8 @@ class Transmission(Substep):
             raise ValueError(f"beta_by_week must hold one finite value > 0 per week, got {beta}. To switch "
                              "transmission off, set every layer's contact scale to 0 instead")
         susceptibility = torch.as_tensor(susceptibility_by_age, dtype=torch.float32)
-        if susceptibility.shape != (N_AGE_BANDS,) or not bool((susceptibility >= 0).all()):
-            raise ValueError(f"susceptibility_by_age needs {N_AGE_BANDS} values >= 0 (one per age band), got "
+        if susceptibility.shape != (N_DISEASE_AGE_BANDS,) or not bool((susceptibility >= 0).all()):
+            raise ValueError(f"susceptibility_by_age needs {N_DISEASE_AGE_BANDS} values >= 0 (one per age band), got "
                              f"{susceptibility.tolist()}")
         profile = torch.as_tensor(infectiousness_by_day, dtype=torch.float32)
         if profile.dim() != 1 or profile.numel() < 2 or not bool((profile >= 0).all()) or float(profile[0]) != 0:
@@ -229,8 +229,8 @@ class Progression(Substep):
         if not 0 <= asymptomatic_fraction <= 1:
             raise ValueError(f"asymptomatic_fraction must be in [0, 1], got {asymptomatic_fraction}")
         p_death = torch.as_tensor(p_death_if_symptomatic_by_age, dtype=torch.float64)
-        if p_death.shape != (N_AGE_BANDS,) or not bool(((p_death >= 0) & (p_death <= 1)).all()):
-            raise ValueError(f"p_death_if_symptomatic_by_age needs {N_AGE_BANDS} probabilities in [0, 1], got "
+        if p_death.shape != (N_DISEASE_AGE_BANDS,) or not bool(((p_death >= 0) & (p_death <= 1)).all()):
+            raise ValueError(f"p_death_if_symptomatic_by_age needs {N_DISEASE_AGE_BANDS} probabilities in [0, 1], got "
                              f"{p_death.tolist()}")
         self.incubation_days_log = tuple(map(float, incubation_days_log))
         self.recovery_days_log = tuple(map(float, recovery_days_log))

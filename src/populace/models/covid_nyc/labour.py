@@ -28,6 +28,7 @@ from torch import Tensor
 from populace import sampling
 from populace.core import rng
 from populace.core.agents import AgentTable
+from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
 from populace.core.ops import count_where, group_sum
 from populace.core.parameters import Positive, UnitInterval, natural_parameter
@@ -37,7 +38,6 @@ from populace.models.covid_nyc.policy import LOCKDOWN_KEY
 from populace.population.nyc import INDUSTRIES
 from populace.population.storage import NO_CODE
 
-DAYS_PER_WEEK = 7
 NOT_YET = -1
 GOES_TO_WORK = "goes_to_work"
 """The optional agent column (bool or float in [0, 1]) saying whether the agent goes to work this week."""

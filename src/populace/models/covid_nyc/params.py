@@ -17,7 +17,7 @@ from torch import Tensor
 
 from populace.data.epi import IFR_AGE_BANDS
 
-N_AGE_BANDS = len(IFR_AGE_BANDS)
+N_DISEASE_AGE_BANDS = len(IFR_AGE_BANDS)
 """19 age bands, 0-4, 5-9, ..., 85-89, 90+ (Brazeau 2022's), indexed by `age_band_index(age)`."""
 
 IFR_PERCENT_BY_AGE = (0.0, 0.01, 0.01, 0.02, 0.03, 0.04, 0.06, 0.1, 0.16, 0.24, 0.38, 0.59, 0.92, 1.43, 2.23, 3.47,
@@ -28,7 +28,7 @@ doi 10.1038/s43856-022-00106-7, Table 2 (median estimates, published to 2 decima
 
 def age_band_index(age: Tensor) -> Tensor:
     """The band of each age in years: 0 for 0-4, 1 for 5-9, ..., 17 for 85-89, 18 for 90+; int64 [N]."""
-    return torch.clamp(age.long() // 5, max=N_AGE_BANDS - 1)
+    return torch.clamp(age.long() // 5, max=N_DISEASE_AGE_BANDS - 1)
 
 
 def lognormal_log_parameters(mean: float, sd: float) -> tuple[float, float]:
@@ -78,7 +78,7 @@ class CovidParams:
     """
 
     beta_by_week: tuple[float, ...] = (0.12,)
-    susceptibility_by_age: tuple[float, ...] = (1.0,) * N_AGE_BANDS
+    susceptibility_by_age: tuple[float, ...] = (1.0,) * N_DISEASE_AGE_BANDS
     asymptomatic_relative_infectiousness: float = 0.5
     generation_time_mean_days: float = 5.7
     generation_time_sd_days: float = 2.9
@@ -99,7 +99,7 @@ class CovidParams:
         if not self.beta_by_week or not all(math.isfinite(b) and b > 0 for b in self.beta_by_week):
             raise ValueError(f"beta_by_week must hold one finite value > 0 per week, got {self.beta_by_week}. To "
                              "switch transmission off, set every layer's contact scale to 0 instead")
-        for name, n in (("susceptibility_by_age", N_AGE_BANDS), ("ifr_by_age", N_AGE_BANDS)):
+        for name, n in (("susceptibility_by_age", N_DISEASE_AGE_BANDS), ("ifr_by_age", N_DISEASE_AGE_BANDS)):
             values = getattr(self, name)
             if len(values) != n or not all(math.isfinite(v) and v >= 0 for v in values):
                 raise ValueError(f"{name} needs {n} finite values >= 0, one per age band {IFR_AGE_BANDS[0]} ... "

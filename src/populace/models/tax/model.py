@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import torch
@@ -9,6 +10,7 @@ from torch import Tensor, nn
 
 from populace import sampling
 from populace.core import AgentTable, Model, World, rng
+from populace.core.clock import StepLength
 from populace.models.tax.income import ACS_2023_INCOME, GB2Income, ParetoIncome
 from populace.models.tax.schedule import TaxSchedule
 from populace.models.tax.taxation import Taxation
@@ -17,7 +19,8 @@ from populace.models.tax.workers import Persona, RationalLabourSupply
 
 
 class TaxPolicy(Model):
-    """An income-tax economy on the Populace engine, one step per tax year.
+    """An income-tax economy on the Populace engine, one step per tax year (`StepLength.YEAR`, step 0 on January 1
+    of `first_year`, so a trajectory's rows are dated by year).
 
     Rules, in order each step:
     1. Workers choose their income z_i under the schedule T (in `world.env`), rationally or boundedly
@@ -35,7 +38,7 @@ class TaxPolicy(Model):
     def __init__(self, n_workers: int, *, schedule: TaxSchedule | None = None, labour_supply: nn.Module | None = None,
                  income: GB2Income | ParetoIncome = ACS_2023_INCOME,
                  elasticity_range: tuple[float, float] = (0.1, 0.4),
-                 persona_shares: Sequence[float] = (0.3, 0.5, 0.2)):
+                 persona_shares: Sequence[float] = (0.3, 0.5, 0.2), first_year: int = 2018):
         super().__init__()
         if not isinstance(n_workers, int) or n_workers < 2:
             raise ValueError(f"n_workers must be an int >= 2 (inequality needs two workers), got {n_workers!r}")
@@ -46,7 +49,10 @@ class TaxPolicy(Model):
         if shares.shape != (len(Persona),) or not bool((shares >= 0).all()) or abs(float(shares.sum()) - 1) > 1e-9:
             raise ValueError(f"persona_shares must be {len(Persona)} non-negative fractions summing to 1 (for "
                              f"{', '.join(p.name for p in Persona)}), got {list(persona_shares)}")
+        if not isinstance(first_year, int) or not dt.MINYEAR <= first_year <= dt.MAXYEAR:
+            raise ValueError(f"first_year must be a calendar year (an int), got {first_year!r}")
         self.n_workers = n_workers
+        self.first_year = first_year
         self.schedule = schedule or TaxSchedule.us_federal_2018()
         self.income = income
         self.elasticity_range = (float(low), float(high))
@@ -66,7 +72,8 @@ class TaxPolicy(Model):
                             "persona": persona.to(torch.uint8), "hours_per_year": zeros + 2000.0,
                             "income_usd": skill, "tax_usd": zeros, "rebate_usd": zeros, "consumption_usd": skill,
                             "utility_usd": skill * (1 - 1 / (1 + 1 / elasticity))})
-        world = World.of(table, seed=seed, differentiable=differentiable)
+        world = World.of(table, seed=seed, differentiable=differentiable, step_length=StepLength.YEAR,
+                         start_date=dt.date(self.first_year, 1, 1))
         return with_schedule(world, self.schedule)
 
     def forward(self, world: World) -> World:
