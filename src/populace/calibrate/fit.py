@@ -103,7 +103,7 @@ def load_checkpoint(path: Path, problem: CalibrationProblem,
             params[name].copy_(value)
     optimizer.load_state_dict(state["optimizer"])
     columns = list(state["columns"])
-    history = [dict(zip(columns, values, strict=True))
+    history = [{**dict(zip(columns, values, strict=True)), "iteration": int(values[0])}
                for values in zip(*(state["history"][c] for c in columns), strict=True)]
     return int(state["iteration"]), columns, history
 

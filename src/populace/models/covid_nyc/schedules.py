@@ -158,13 +158,17 @@ def attach_network(model: nn.Module, network: CalibrationNetwork) -> None:
 
 
 def network_outputs(model: nn.Module) -> dict[str, Tensor]:
-    """The tensors of `model` that a `CalibrationNetwork` computes (after `attach_network`), evaluated, by their
-    name in `model` (as a model without the network has them as parameters); empty without a network."""
+    """The tensors of `model` that a `CalibrationNetwork` computes (after `attach_network`): the network's output,
+    keyed as a model without the network stores it (`state_dict` key: the tensor's own name, or its
+    parametrization's `original` where the network replaced a later step); empty without a network."""
     out = {}
     for path, module in model.named_modules():
         if not parametrize.is_parametrized(module):
             continue
         for name, chain in module.parametrizations.items():
-            if any(isinstance(step, _Output) for step in chain):
-                out[f"{path}.{name}" if path else name] = getattr(module, name).detach().clone()
+            steps = list(chain)
+            for k, step in enumerate(steps):
+                if isinstance(step, _Output):
+                    key = name if k == 0 else f"parametrizations.{name}.original"
+                    out[f"{path}.{key}" if path else key] = step.network()[step.index].detach().clone()
     return out
