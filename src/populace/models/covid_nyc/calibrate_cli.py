@@ -2,8 +2,8 @@
 
 Builds the synthetic city at `--scale`, loads the targets on `--train` (and `--test`, the held-out window after it),
 fits by Adam (`populace.calibrate.fit` on `populace.models.covid_nyc.calibration.Calibration`), and writes into
-`--out`: `parameters.json` (fitted values, natural units),
-`loss_history.parquet` and `loss_curve.png`, `checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
+`--out`: `parameters.json` (fitted values, natural units), `loss_history.parquet` and `loss_curve.png`,
+`checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
 draws `draws.parquet` (`load_parameter_draws`), with `--test` the held-out errors `evaluation.parquet` (against the
 naive forecast and, with `--baseline`, the gradient-free optimiser at the same number of simulator runs), and
 `manifest.json`. With `--behavior llm` (and the `--llm-*` flags of `populace run covid-nyc`) the agents' decisions
