@@ -18,8 +18,9 @@ import time
 
 import torch
 
-from populace.calibrate import DateWindow, FitSettings, fit, load_targets
-from populace.calibrate.nyc import nyc_calibration
+from populace.calibrate import DateWindow, FitSettings, fit
+from populace.models.covid_nyc.calibration_run import nyc_calibration
+from populace.models.covid_nyc.targets import load_targets
 from populace.population.nyc import build_nyc
 
 NYC_PEOPLE = 8_336_817

@@ -28,12 +28,12 @@ import pandas as pd
 import torch
 
 from populace.behavior import LLMDecisions
-from populace.calibrate import DateWindow, FitSettings, errors, fit, forecast, load_targets, naive_forecast, split
-from populace.calibrate.evaluate import held_out, observed_smoothed
-from populace.calibrate.nyc import nyc_calibration
+from populace.calibrate import DateWindow, FitSettings, errors, fit, held_out, split
 from populace.llm import Answer, AnswerCache, LanguageModel, Query, make_model
 from populace.llm.paths import user_cache_dir
 from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.calibration_run import forecast, naive_forecast, nyc_calibration
+from populace.models.covid_nyc.targets import load_targets, months_of, observed_smoothed
 from populace.population.nyc import build_nyc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,12 +82,13 @@ def main() -> None:
 
     settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, seed=args.seed,
                            checkpoint_every=args.iterations)
-    observed = held_out(observed_smoothed(full), full, test)
+    observed = held_out(observed_smoothed(full), full, test.window)
     rows, histories, forecasts, fitted = [], {}, {}, {}
     for name in ("heuristic", "llm"):
         behaviour = None if name == "heuristic" else LLMDecisions(language, covid_decisions(regions))
-        calibration = nyc_calibration(population, train, scale=args.scale, mode="free", full_cases=full.cases,
-                                      tests_days=full.window.days, beta_per_day=args.beta, behaviour=behaviour)
+        calibration = nyc_calibration(population, train, scale=args.scale, mode="free",
+                                      full_cases=full["cases"].values, tests_days=full.window.days,
+                                      beta_per_day=args.beta, behaviour=behaviour)
         t = time.perf_counter()
         histories[name] = fit(calibration, settings, progress=True)
         fit_seconds = time.perf_counter() - t
@@ -95,15 +96,15 @@ def main() -> None:
         t = time.perf_counter()
         forecasts[name] = forecast(calibration, full, EVAL_SEEDS)
         forecast_seconds = time.perf_counter() - t
-        table = errors(LABELS[name], held_out(forecasts[name], full, test), observed, test.regions)
+        table = errors(LABELS[name], held_out(forecasts[name], full, test.window), observed, test.columns)
         rows.append(summary_row(name, histories[name], table, fit_seconds, forecast_seconds, fit_usage,
                                 usage(behaviour)))
         fitted[name] = calibration.natural_values()
         if behaviour is not None:
             fitted[name]["answers_by_situation"] = answers_by_situation(language, behaviour)
         print(pd.Series(rows[-1]).to_string())
-    naive = naive_forecast(train, test.window.days, len(test.months))
-    rows.append(summary_row("naive", None, errors(LABELS["naive"], naive, observed, test.regions), 0.0, 0.0,
+    naive = naive_forecast(train, test)
+    rows.append(summary_row("naive", None, errors(LABELS["naive"], naive, observed, test.columns), 0.0, 0.0,
                             {}, {}))
     frame = pd.DataFrame(rows)
     counts = [c for c in frame.columns if c.startswith(("llm_prompts", "llm_calls"))]
@@ -116,8 +117,8 @@ def main() -> None:
         "eval_seeds": EVAL_SEEDS, "language_model": f"{language.backend}:{language.model}",
         "language_model_load_seconds": round(load_seconds, 1),
         "loss_history": {name: h["loss"].round(4).tolist() for name, h in histories.items()},
-        "unemployment_mean_of_boroughs": {"months": [str(m) for m in full.months],
-                                          "NYS DOL": rounded(full.unemployment.mean(1)),
+        "unemployment_mean_of_boroughs": {"months": [str(m) for m in months_of(full)],
+                                          "NYS DOL": rounded(full["unemployment"].values.mean(1)),
                                           **{k: rounded(f["unemployment"].mean(1)) for k, f in forecasts.items()}},
         "fits": fitted}, indent=1, default=str))
     plot(args.out / "img" / f"{args.name}.png", full, test, histories, forecasts, naive)
@@ -213,8 +214,8 @@ def plot(path: Path, full, test, histories, forecasts, naive) -> None:
     middle.set_title("fitted on the white window, forecast on the grey one", fontsize=9)
     middle.xaxis.set_major_locator(mdates.MonthLocator())
     middle.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
-    months = pd.to_datetime(list(full.months))
-    right.plot(months, full.unemployment.mean(1), "o-", color="black", label="NYS DOL")
+    months = pd.to_datetime(list(months_of(full)))
+    right.plot(months, full["unemployment"].values.mean(1), "o-", color="black", label="NYS DOL")
     for name, series in forecasts.items():
         right.plot(months, series["unemployment"].mean(1), "s--", color=COLORS[name], label=LABELS[name])
     right.axvspan(pd.Timestamp(test.window.start), months[-1] + pd.Timedelta(days=10), color="0.9")

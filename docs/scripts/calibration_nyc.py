@@ -29,14 +29,12 @@ from populace.calibrate import (
     errors,
     evolution_strategy,
     fit,
-    forecast,
-    load_targets,
-    naive_forecast,
+    held_out,
     save_parameter_draws,
     split,
 )
-from populace.calibrate.evaluate import held_out, observed_smoothed
-from populace.calibrate.nyc import nyc_calibration
+from populace.models.covid_nyc.calibration_run import forecast, naive_forecast, nyc_calibration
+from populace.models.covid_nyc.targets import load_targets, months_of, observed_smoothed
 from populace.population.nyc import build_nyc
 
 matplotlib.use("Agg")
@@ -81,7 +79,7 @@ def main() -> None:
     print(f"city: {population.agents.n:,} agents (scale {args.scale}), built in {time.perf_counter() - started:.0f} s")
 
     def problem(mode: str):
-        return nyc_calibration(population, train, scale=args.scale, mode=mode, full_cases=full.cases,
+        return nyc_calibration(population, train, scale=args.scale, mode=mode, full_cases=full["cases"].values,
                                tests_days=full.window.days, beta_per_day=args.beta)
 
     settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, seed=1, checkpoint_every=4)
@@ -104,16 +102,18 @@ def main() -> None:
           f"{seconds['es']:.0f} s")
 
     t = time.perf_counter()
-    draws = ensemble(fits["adam_free"], settings, members=args.members, iterations=args.member_iterations)
+    draws = ensemble(fits["adam_free"], settings, members=args.members, iterations=args.member_iterations,
+                     draw=fits["adam_free"].draw)
     seconds["ensemble"] = time.perf_counter() - t
     save_parameter_draws(args.out / f"{args.name}-draws.parquet", draws,
                          {"window": str(train_window), "mode": "free", "scale": args.scale})
 
-    observed = held_out(observed_smoothed(full), full, test)
+    observed = held_out(observed_smoothed(full), full, test.window)
     forecasts = {name: forecast(c, full, EVAL_SEEDS) for name, c in fits.items()}
-    tables = [errors(LABELS[name], held_out(f, full, test), observed, test.regions) for name, f in forecasts.items()]
-    naive = naive_forecast(train, test.window.days, len(test.months))
-    tables.append(errors(LABELS["naive"], naive, observed, test.regions))
+    tables = [errors(LABELS[name], held_out(f, full, test.window), observed, test.columns)
+              for name, f in forecasts.items()]
+    naive = naive_forecast(train, test)
+    tables.append(errors(LABELS["naive"], naive, observed, test.columns))
     table = pd.concat(tables, ignore_index=True)
     table.to_csv(args.out / f"{args.name}-evaluation.csv", index=False, float_format="%.4g")
     print(table[table["region"] == "all"].to_string(index=False))
@@ -140,8 +140,8 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
 
     dates = pd.to_datetime(full.window.dates)
     observed = observed_smoothed(full)
-    figure, axes = plt.subplots(len(full.regions), 1, figsize=(9, 12), sharex=True)
-    for k, (ax, region) in enumerate(zip(axes, full.regions, strict=True)):
+    figure, axes = plt.subplots(len(full.columns), 1, figsize=(9, 12), sharex=True)
+    for k, (ax, region) in enumerate(zip(axes, full.columns, strict=True)):
         ax.plot(dates, observed["cases"][:, k], color="black", label="DOHMH (7-day mean)")
         for name, color in COLORS.items():
             ax.plot(dates, forecasts[name]["cases"][:, k], color=color, label=LABELS[name])
@@ -155,10 +155,10 @@ def plot_all(img: Path, full, train, test, forecasts, naive, histories, es, draw
     figure.suptitle("Reported cases per day: calibrated on the white window, forecast on the grey one")
     save(figure, img.with_name(img.name + "-cases.png"))
 
-    months = pd.to_datetime(list(full.months))
-    figure, axes = plt.subplots(len(full.regions), 1, figsize=(9, 12), sharex=True)
-    for k, (ax, region) in enumerate(zip(axes, full.regions, strict=True)):
-        ax.plot(months, full.unemployment[:, k], "o-", color="black", label="NYS DOL")
+    months = pd.to_datetime(list(months_of(full)))
+    figure, axes = plt.subplots(len(full.columns), 1, figsize=(9, 12), sharex=True)
+    for k, (ax, region) in enumerate(zip(axes, full.columns, strict=True)):
+        ax.plot(months, full["unemployment"].values[:, k], "o-", color="black", label="NYS DOL")
         for name, color in COLORS.items():
             ax.plot(months, forecasts[name]["unemployment"][:, k], "s--", color=color, label=LABELS[name])
         ax.axvspan(pd.Timestamp(test.window.start), months[-1] + pd.Timedelta(days=15), color="0.9")

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_lazy("covid-nyc", help="COVID-19 + labour in a synthetic New York City, compared with DOHMH and "
                     "NYS DOL", module="populace.models.covid_nyc.cli")
     commands.add_lazy("calibrate", help="fit a model's parameters to real data by gradient descent",
-                      module="populace.calibrate.cli")
+                      module="populace.models.covid_nyc.calibrate_cli")
     _add_population_parser(commands)
     commands.add_lazy("analyze", help="run a scenario file: baseline and policies, K seeds each, tables, plots and "
                       "an HTML report", module="populace.models.covid_nyc.analysis.cli")

@@ -8,10 +8,10 @@ import pytest
 import torch
 from analysis_fixtures import BETA, DRAWS
 
-from populace.calibrate import load_draw
 from populace.models.covid_nyc.analysis.build import baseline_models, read_parameter_draws
 from populace.models.covid_nyc.analysis.ensemble import ensemble_members
 from populace.models.covid_nyc.analysis.scenario import parse_scenario
+from populace.models.covid_nyc.calibration import load_draw
 from populace.population.synthetic import layered_synthetic_population
 
 SCENARIO = {"name": "p", "kind": "retrospective", "population": {"synthetic": {"agents": 300}}, "end": "2020-04-01",

@@ -8,18 +8,12 @@ from collections.abc import Callable, Sequence
 import torch
 
 from populace.behavior.interface import DecisionModel
-from populace.calibrate import (
-    Calibration,
-    CalibrationNetwork,
-    DateWindow,
-    LossWeights,
-    Targets,
-    calibration_model,
-    network_features,
-    weeks_in,
-)
+from populace.calibrate import DateWindow, Targets, total_loss
+from populace.models.covid_nyc.calibration import Calibration, calibration_model, weeks_in
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.policy import nyc_2020_schedule
+from populace.models.covid_nyc.schedules import CalibrationNetwork, network_features
+from populace.models.covid_nyc.targets import LossWeights, covid_targets
 from populace.population.storage import Population
 from populace.population.synthetic import layered_synthetic_population
 
@@ -51,9 +45,9 @@ def small_calibration(*, n_agents: int = 1500, days: int = 35, mode: str = "free
     regions = tuple(population.manifest["codes"]["region"])
     if targets is None:
         months = tuple(window.months)
-        targets = Targets(window, regions, torch.zeros(days, len(regions), dtype=torch.float64),
-                          torch.zeros(days, len(regions), dtype=torch.float64), months,
-                          torch.zeros(len(months), len(regions), dtype=torch.float64))
+        targets = covid_targets(window, regions, torch.zeros(days, len(regions), dtype=torch.float64),
+                                torch.zeros(days, len(regions), dtype=torch.float64), months,
+                                torch.zeros(len(months), len(regions), dtype=torch.float64))
     weeks = weeks_in(days)
     model = calibration_model(population, start_date=START, weeks=weeks, beta_per_day=beta,
                               initial_infected=initial_infected,
@@ -62,7 +56,7 @@ def small_calibration(*, n_agents: int = 1500, days: int = 35, mode: str = "free
     network = None
     if mode == "network":
         residents = torch.bincount(population.agents.region.long(), minlength=len(regions)).double()
-        features = network_features(START, weeks, targets.cases, nyc_2020_schedule(),
+        features = network_features(START, weeks, targets["cases"].values, nyc_2020_schedule(),
                                     residents_by_region=residents.tolist())
         network = CalibrationNetwork(features, log_beta_0=float(torch.log(torch.tensor(beta))),
                                      resident_share_by_region=(residents / residents.sum()).tolist())
@@ -95,6 +89,12 @@ def truth_targets(n_agents: int, days: int, truth_seeds: tuple[int, ...]) -> Tar
     set_values(truth, ascertainment=TRUTH["ascertainment"], rehire_per_week=TRUTH["rehire_per_week"],
                lockdown_job_loss_per_week=TRUTH["lockdown_job_loss_per_week"])
     return truth.synthetic_targets(truth_seeds)
+
+
+def seed_loss(calibration: Calibration, seed: int, **options: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(total loss, loss terms) of one run, as the fit computes them."""
+    terms = calibration.loss_terms(seed, **options)
+    return total_loss(calibration, terms), terms
 
 
 def set_values(calibration: Calibration, *, ascertainment: float, rehire_per_week: float,

@@ -8,20 +8,18 @@ import torch
 from calibrate_fixtures import TRUTH, regional_population, set_values, small_calibration, synthetic_problem
 
 from populace.calibrate import (
-    Calibration,
     FitSettings,
-    calibration_model,
     ensemble,
     evolution_strategy,
     fit,
-    load_draw,
     load_parameter_draws,
     save_parameter_draws,
-    warm_start,
+    trainable,
 )
 from populace.calibrate.baselines import mean_loss
 from populace.calibrate.fit import CHECKPOINT_NAME, iteration_seeds
 from populace.calibrate.uncertainty import draws_metadata
+from populace.models.covid_nyc.calibration import Calibration, calibration_model, load_draw, warm_start
 from populace.models.covid_nyc.observe import Observation
 
 BETA = "model.transmission.parametrizations.beta_by_week.original"
@@ -32,7 +30,7 @@ def recovery_problem():
     """Targets at TRUTH; start at beta 0.35 (truth 0.25) and lockdown job loss 0.03 a week (truth 0.06), the rest at
     the truth and frozen."""
     kwargs = dict(days=35, start_ascertainment=TRUTH["ascertainment"], start_rehire_per_week=TRUTH["rehire_per_week"])
-    names = synthetic_problem(**kwargs).trainable()
+    names = trainable(synthetic_problem(**kwargs))
     return synthetic_problem(**kwargs, frozen=tuple(n for n in names if n not in LEARN_IN_RECOVERY))
 
 
@@ -59,7 +57,7 @@ def test_resume_after_an_interrupt_equals_the_uninterrupted_fit(tmp_path):
 
     interrupted = synthetic_problem(n_agents=400, days=14)
     calls = {"n": 0}
-    step = interrupted.seed_loss
+    step = interrupted.loss_terms
 
     def killed_in_iteration_2(seed, **options):  # the run is killed during its 3rd iteration, after a checkpoint
         calls["n"] += 1
@@ -67,7 +65,7 @@ def test_resume_after_an_interrupt_equals_the_uninterrupted_fit(tmp_path):
             raise KeyboardInterrupt
         return step(seed, **options)
 
-    interrupted.seed_loss = killed_in_iteration_2
+    interrupted.loss_terms = killed_in_iteration_2
     with pytest.raises(KeyboardInterrupt):
         fit(interrupted, settings, out=tmp_path / "resumed", progress=False)
     assert torch.load(tmp_path / "resumed" / CHECKPOINT_NAME, weights_only=True)["iteration"] == 2
@@ -75,32 +73,32 @@ def test_resume_after_an_interrupt_equals_the_uninterrupted_fit(tmp_path):
     resumed = synthetic_problem(n_agents=400, days=14)  # a fresh process: starting values, then the checkpoint
     history = fit(resumed, settings, out=tmp_path / "resumed", resume=True, progress=False)
     assert history["loss"].tolist() == whole_history["loss"].tolist()
-    for name, p in whole.trainable().items():
-        assert torch.equal(p, resumed.trainable()[name]), name
+    for name, p in trainable(whole).items():
+        assert torch.equal(p, trainable(resumed)[name]), name
 
 
 def test_a_non_finite_step_is_skipped_with_a_warning():
     calibration = synthetic_problem(n_agents=400, days=14)
-    step = calibration.seed_loss
+    step = calibration.loss_terms
     calls = {"n": 0}
 
     def nan_in_iteration_1(seed, **options):
         calls["n"] += 1
-        loss, parts = step(seed, **options)
-        return (loss * math.nan, parts) if calls["n"] == 2 else (loss, parts)
+        terms = step(seed, **options)
+        return {name: value * math.nan for name, value in terms.items()} if calls["n"] == 2 else terms
 
-    calibration.seed_loss = nan_in_iteration_1
-    before = {n: p.detach().clone() for n, p in calibration.trainable().items()}
+    calibration.loss_terms = nan_in_iteration_1
+    before = {n: p.detach().clone() for n, p in trainable(calibration).items()}
     settings = FitSettings(iterations=2, learning_rate=0.1)
     with pytest.warns(RuntimeWarning, match="iteration 1: loss nan.*step skipped"):
         history = fit(calibration, settings, progress=False)
     assert history["skipped"].tolist() == [0.0, 1.0]
-    changed = [n for n, p in calibration.trainable().items() if not torch.equal(p, before[n])]
+    changed = [n for n, p in trainable(calibration).items() if not torch.equal(p, before[n])]
     assert changed  # iteration 0 stepped ...
     replay = synthetic_problem(n_agents=400, days=14)  # ... and iteration 1 did not: one step of a clean fit
     fit(replay, FitSettings(iterations=1, learning_rate=0.1), progress=False)
-    for name, p in replay.trainable().items():
-        assert torch.equal(p, calibration.trainable()[name]), name
+    for name, p in trainable(replay).items():
+        assert torch.equal(p, trainable(calibration)[name]), name
 
 
 def test_evolution_strategy_spends_the_budget_and_keeps_the_best_point():
@@ -118,7 +116,8 @@ def test_evolution_strategy_spends_the_budget_and_keeps_the_best_point():
 
 def test_parameter_draws_round_trip_into_a_fresh_model(tmp_path):
     calibration = synthetic_problem(n_agents=400, days=14, mode="network")
-    draws = ensemble(calibration, FitSettings(learning_rate=0.2, seed=1), members=2, iterations=1)
+    draws = ensemble(calibration, FitSettings(learning_rate=0.2, seed=1), members=2, iterations=1,
+                     draw=calibration.draw)
     assert len(draws) == 2
     assert not torch.equal(draws[0][BETA], draws[1][BETA])
     path = save_parameter_draws(tmp_path / "draws.parquet", draws, {"mode": "network"})
@@ -150,9 +149,9 @@ def test_a_fit_on_a_coarser_population_warm_starts_a_finer_one():
     cold = mean_loss(fine, seeds)
     fit(coarse, FitSettings(iterations=12, learning_rate=0.1, seed=3), progress=False)
     warm_start(fine, coarse)
-    for name, value in coarse.trainable().items():
+    for name, value in trainable(coarse).items():
         if name != "model.log_initial_infected":
-            torch.testing.assert_close(fine.trainable()[name], value, msg=name)
+            torch.testing.assert_close(trainable(fine)[name], value, msg=name)
     shift = float((fine.model.log_initial_infected - coarse.model.log_initial_infected).detach())
     assert shift == pytest.approx(math.log(2))  # twice the agents: twice the first infections
     assert mean_loss(fine, seeds) < 0.7 * cold

@@ -5,31 +5,33 @@ import importlib
 
 import pytest
 import torch
-from calibrate_fixtures import synthetic_problem
+from calibrate_fixtures import seed_loss, synthetic_problem
+
+from populace.calibrate import total_loss, trainable
 
 SEEDS = range(4)
 H = 0.3
 
 
 def seed_averaged_gradient(calibration) -> dict[str, torch.Tensor]:
-    trainable = calibration.trainable()
-    for p in trainable.values():
+    learned = trainable(calibration)
+    for p in learned.values():
         p.grad = None
     for seed in SEEDS:
-        loss, _ = calibration.seed_loss(seed)
+        loss, _ = seed_loss(calibration, seed)
         (loss / len(SEEDS)).backward()
-    return {name: p.grad.clone() for name, p in trainable.items()}
+    return {name: p.grad.clone() for name, p in learned.items()}
 
 
 @torch.no_grad()
 def mean_fast_loss(calibration) -> float:
-    return sum(float(calibration.seed_loss(s, differentiable=False)[0]) for s in SEEDS) / len(SEEDS)
+    return sum(float(seed_loss(calibration, s, differentiable=False)[0]) for s in SEEDS) / len(SEEDS)
 
 
 @torch.no_grad()
 def directional_difference(calibration, direction: dict[str, torch.Tensor], h: float) -> float:
     """(L(theta + h v) - L(theta - h v)) / 2h over the same seeds (common random numbers), fast mode."""
-    params = calibration.trainable()
+    params = trainable(calibration)
     values = []
     for step in (h, -2 * h):
         for name, v in direction.items():
@@ -106,9 +108,10 @@ def test_observation_gradients_equal_finite_differences(problem):
 
     def loss() -> float:
         with torch.no_grad():
-            return sum(float(calibration.loss(calibration.series(r))[0]) for r in runs) / len(runs)
+            terms = [calibration.terms(calibration.series(r)) for r in runs]
+            return sum(float(total_loss(calibration, t)) for t in terms) / len(runs)
 
-    params = calibration.trainable()
+    params = trainable(calibration)
     for name in ("observation.logit_ascertainment", "observation.tests_slope"):
         values = []
         for step in (0.01, -0.02):
@@ -160,8 +163,8 @@ def test_contact_products_pushed_from_the_infectious_give_the_full_products_grad
     calibration = synthetic_problem(days=21)
 
     def loss_and_grads():
-        loss, _ = calibration.seed_loss(5)
-        names, params = zip(*calibration.trainable().items(), strict=True)
+        loss, _ = seed_loss(calibration, 5)
+        names, params = zip(*trainable(calibration).items(), strict=True)
         return float(loss.detach()), dict(zip(names, torch.autograd.grad(loss, params), strict=True))
 
     decided = []

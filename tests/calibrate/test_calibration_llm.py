@@ -8,18 +8,13 @@ import math
 
 import pytest
 import torch
-from calibrate_fixtures import set_values, small_calibration
+from calibrate_fixtures import seed_loss, set_values, small_calibration
 
 from populace.behavior import LLMDecisions
-from populace.calibrate import (
-    FitSettings,
-    fit,
-    load_draw,
-    load_parameter_draws,
-    save_parameter_draws,
-)
+from populace.calibrate import FitSettings, fit, load_parameter_draws, save_parameter_draws, trainable
 from populace.llm import make_model
 from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.calibration import load_draw
 from populace.models.covid_nyc.observe import Observation
 
 N_AGENTS, DAYS = 1000, 28
@@ -61,12 +56,12 @@ def problem(cache):
         truth.model.behaviour.decision_model.logit_offset["isolate"].fill_(TRUE_ISOLATE_OFFSET)
     calibration = llm_problem(cache, beta=0.35, targets=truth.synthetic_targets((100, 101, 102, 103)))
     set_values(calibration, ascertainment=0.1, rehire_per_week=0.05)
-    trainable = calibration.trainable()
+    learned = trainable(calibration)
     for seed in SEEDS:
-        loss, _ = calibration.seed_loss(seed)
+        loss, _ = seed_loss(calibration, seed)
         (loss / len(SEEDS)).backward()
-    grad = {name: p.grad.clone() for name, p in trainable.items()}
-    for p in trainable.values():
+    grad = {name: p.grad.clone() for name, p in learned.items()}
+    for p in learned.values():
         p.grad = None
     return calibration, grad
 
@@ -89,10 +84,10 @@ def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
 @torch.no_grad()
 def directional_difference(calibration, direction: dict[str, torch.Tensor], h: float) -> float:
     """(L(theta + h v) - L(theta - h v)) / 2h, seed-averaged over SEEDS (common random numbers), fast mode."""
-    params = calibration.trainable()
+    params = trainable(calibration)
 
     def mean_loss() -> float:
-        return sum(float(calibration.seed_loss(s, differentiable=False)[0]) for s in SEEDS) / len(SEEDS)
+        return sum(float(seed_loss(calibration, s, differentiable=False)[0]) for s in SEEDS) / len(SEEDS)
 
     values = []
     for step in (h, -2 * h):
@@ -139,19 +134,19 @@ def test_checkpointed_backward_asks_the_cache_and_draws_the_same(problem):
     and the gradient equals that of the same run without checkpoints (the same draws)."""
     calibration, _ = problem
     decisions = calibration.model.behaviour.decision_model
-    trainable = calibration.trainable()
+    learned = trainable(calibration)
 
     def one_gradient(checkpoint_days):
         calibration.checkpoint_days = checkpoint_days
-        for p in trainable.values():
+        for p in learned.values():
             p.grad = None
         before = decisions.usage_totals()
-        loss, _ = calibration.seed_loss(7)
+        loss, _ = seed_loss(calibration, 7)
         forward = decisions.usage_totals()
         loss.backward()
         after = decisions.usage_totals()
-        grad = {name: p.grad.clone() for name, p in trainable.items()}
-        for p in trainable.values():
+        grad = {name: p.grad.clone() for name, p in learned.items()}
+        for p in learned.values():
             p.grad = None
         return float(loss.detach()), grad, before, forward, after
 
@@ -172,7 +167,7 @@ def test_checkpointed_backward_asks_the_cache_and_draws_the_same(problem):
 
 def test_fit_lowers_the_loss_and_the_draw_holds_the_offsets(problem, cache, tmp_path):
     calibration, _ = problem
-    start = {name: p.detach().clone() for name, p in calibration.trainable().items()}
+    start = {name: p.detach().clone() for name, p in trainable(calibration).items()}
     try:
         history = fit(calibration, FitSettings(iterations=4, learning_rate=0.1, seed=0), progress=False)
         # measured: loss 1.38, 0.60, 0.81, 0.84 (one seed a step); the isolation offsets' mean 0.11, 88% of them
@@ -200,7 +195,7 @@ def test_fit_lowers_the_loss_and_the_draw_holds_the_offsets(problem, cache, tmp_
             float(calibration.observation.logit_ascertainment.detach()))
     finally:
         with torch.no_grad():
-            for name, p in calibration.trainable().items():
+            for name, p in trainable(calibration).items():
                 p.copy_(start[name])
 
 

@@ -5,11 +5,20 @@ import datetime as dt
 import pytest
 import torch
 
-from populace.calibrate import DateWindow, LossWeights, Targets, errors, load_targets, naive_forecast, split
-from populace.calibrate.targets import log_series_loss, moving_average, rate_loss
+from populace.calibrate import DateWindow, Targets, errors, split
 from populace.cli import build_parser
 from populace.data.dohmh import dohmh_daily
 from populace.data.nysdol import nysdol_unemployment
+from populace.models.covid_nyc.calibration_run import naive_forecast
+from populace.models.covid_nyc.targets import (
+    LossWeights,
+    covid_targets,
+    load_targets,
+    log_series_loss,
+    months_of,
+    moving_average,
+    rate_loss,
+)
 
 REGIONS = ("a", "b")
 
@@ -18,7 +27,7 @@ def targets_on(window: DateWindow, cases: torch.Tensor | None = None) -> Targets
     t, months = window.days, tuple(window.months)
     cases = torch.arange(t * 2, dtype=torch.float64).reshape(t, 2) if cases is None else cases
     unemployment = torch.arange(len(months) * 2, dtype=torch.float64).reshape(len(months), 2) + 4
-    return Targets(window, REGIONS, cases, cases / 10, months, unemployment)
+    return covid_targets(window, REGIONS, cases, cases / 10, months, unemployment)
 
 
 def test_date_windows():
@@ -57,9 +66,9 @@ def test_targets_check_shapes_and_windows():
     full = targets_on(DateWindow.parse("2020-03-01:2020-04-30"))
     train, test = split(full, DateWindow.parse("2020-03-01:2020-03-31"))
     assert (train.window.days, test.window.days) == (31, 30)
-    assert torch.equal(test.cases, full.cases[31:])
-    assert train.months == (dt.date(2020, 3, 1),)
-    assert test.months == (dt.date(2020, 4, 1),)
+    assert torch.equal(test["cases"].values, full["cases"].values[31:])
+    assert months_of(train) == (dt.date(2020, 3, 1),)
+    assert months_of(test) == (dt.date(2020, 4, 1),)
     with pytest.raises(ValueError, match="must start with the targets"):
         split(full, DateWindow.parse("2020-03-02:2020-03-31"))
     with pytest.raises(ValueError, match="loss weights must be >= 0 and not all 0"):
@@ -68,11 +77,11 @@ def test_targets_check_shapes_and_windows():
 
 def test_naive_forecast_and_errors():
     full = targets_on(DateWindow.parse("2020-03-01:2020-04-30"))
-    train, _ = split(full, DateWindow.parse("2020-03-01:2020-03-31"))
-    naive = naive_forecast(train, 30, 1)
-    last_week = train.cases[-7:].mean(0)  # cases 2t + r: the last 7 days' mean
+    train, test = split(full, DateWindow.parse("2020-03-01:2020-03-31"))
+    naive = naive_forecast(train, test)
+    last_week = train["cases"].values[-7:].mean(0)  # cases 2t + r: the last 7 days' mean
     assert torch.equal(naive["cases"], last_week.expand(30, -1))
-    assert torch.equal(naive["unemployment"], train.unemployment[-1:])
+    assert torch.equal(naive["unemployment"], train["unemployment"].values[-1:])
     sim = {"cases": torch.tensor([[1.0, 2.0], [3.0, 4.0]]), "deaths": torch.zeros(2, 2),
            "unemployment": torch.tensor([[5.0, 5.0]])}
     obs = {"cases": torch.tensor([[2.0, 2.0], [1.0, 4.0]]), "deaths": torch.zeros(2, 2),
@@ -87,16 +96,16 @@ def test_naive_forecast_and_errors():
 def test_load_targets_reads_dohmh_and_nysdol():
     w = DateWindow.parse("2020-03-01:2020-05-31")
     t = load_targets(w)
-    assert t.regions == ("Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island")
+    assert t.columns == ("Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island")
     daily = dohmh_daily(by_borough=True)
     mask = (daily["date"] >= "2020-03-01") & (daily["date"] <= "2020-05-31")
     brooklyn = daily[mask & (daily["borough"] == "Brooklyn")]
-    assert float(t.cases[:, 1].sum()) == float(brooklyn["cases"].sum()) > 0
-    assert float(t.deaths[:, 1].sum()) == float(brooklyn["deaths"].sum())
+    assert float(t["cases"].values[:, 1].sum()) == float(brooklyn["cases"].sum()) > 0
+    assert float(t["deaths"].values[:, 1].sum()) == float(brooklyn["deaths"].sum())
     rates = nysdol_unemployment()
     april_bronx = rates[(rates["borough"] == "Bronx") & (rates["month"] == "2020-04-01")]["unemployment_rate"]
-    assert t.months == (dt.date(2020, 3, 1), dt.date(2020, 4, 1), dt.date(2020, 5, 1))
-    assert float(t.unemployment[1, 0]) == float(april_bronx.iloc[0])
+    assert months_of(t) == (dt.date(2020, 3, 1), dt.date(2020, 4, 1), dt.date(2020, 5, 1))
+    assert float(t["unemployment"].values[1, 0]) == float(april_bronx.iloc[0])
     with pytest.raises(ValueError, match=r"DOHMH has no counts for \d+ day"):
         load_targets(DateWindow.parse("2021-06-01:2021-07-31"))
 

@@ -1,16 +1,16 @@
-"""Calibration of the NYC COVID-19 + labour model to DOHMH cases and deaths and NYS DOL unemployment, by gradient
-descent through the simulator (free parameters or a calibration network), with baselines, held-out evaluation and
-an ensemble of fits for parameter uncertainty. See docs/calibration.md."""
+"""Calibration of any model by gradient descent through its simulator: a problem protocol (trained tensors, named
+loss terms of a seeded run), the fitting loop (Adam, clipping, NaN guard, checkpoints, exact resume), held-out
+evaluation against a gradient-free optimiser and persistence, and an ensemble of fits for parameter uncertainty.
+A model plugs in its own problem (e.g. `populace.models.covid_nyc.calibration.Calibration`). See
+docs/calibration.md."""
 
-from populace.calibrate.baselines import evolution_strategy, naive_forecast
-from populace.calibrate.evaluate import errors, forecast, split
+from populace.calibrate.baselines import evolution_strategy, mean_loss, persistence
+from populace.calibrate.evaluate import errors, forecast, held_out, split
 from populace.calibrate.fit import FitSettings, fit, iteration_seeds
-from populace.calibrate.problem import Calibration, calibration_model, load_draw, warm_start, weeks_in
-from populace.calibrate.schedule import CalibrationNetwork, WeeklyIsolationDecisions, network_features
-from populace.calibrate.targets import DateWindow, LossWeights, Targets, load_targets
+from populace.calibrate.problem import CalibrationProblem, total_loss, trainable
+from populace.calibrate.targets import DateWindow, Series, Targets
 from populace.calibrate.uncertainty import ensemble, load_parameter_draws, save_parameter_draws
 
-__all__ = ["Calibration", "CalibrationNetwork", "DateWindow", "FitSettings", "LossWeights", "Targets",
-           "WeeklyIsolationDecisions", "calibration_model", "ensemble", "errors", "evolution_strategy", "fit",
-           "forecast", "iteration_seeds", "load_draw", "load_parameter_draws", "load_targets", "naive_forecast",
-           "network_features", "save_parameter_draws", "split", "warm_start", "weeks_in"]
+__all__ = ["CalibrationProblem", "DateWindow", "FitSettings", "Series", "Targets", "ensemble", "errors",
+           "evolution_strategy", "fit", "forecast", "held_out", "iteration_seeds", "load_parameter_draws",
+           "mean_loss", "persistence", "save_parameter_draws", "split", "total_loss", "trainable"]

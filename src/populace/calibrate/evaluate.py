@@ -1,10 +1,9 @@
-r"""Held-out evaluation: forecast the days after the training window and measure the error per borough.
+r"""Held-out evaluation: split targets at a date, forecast past it, and measure the errors per series and column.
 
-A calibrated model is run (fast mode, several seeds, averaged) from the first training day through the end of the
-held-out window; past its last fitted week, beta and the isolation shifts hold their last fitted values (the
-simulator's own rule for weeks past the last one), and the network's features are frozen at the training data. On
-the held-out days (cases and deaths: trailing 7-day means at city scale; unemployment: monthly rates, %) per borough
-and over all boroughs:
+`split` cuts targets into a training window and the held-out window after it. A fitted problem is run past its
+training window (by the model: `forecast` averages any seeded simulation over seeds); `held_out` takes the rows of
+a series over the full window that fall in the held-out one. On those rows, per series and per column (e.g. region)
+and over all columns:
 
     MAE = mean |s - o|,   RMSE = sqrt(mean (s - o)^2),   ND = sum |s - o| / sum |o| (normalised deviation).
 """
@@ -12,15 +11,13 @@ and over all boroughs:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 import torch
 from torch import Tensor
 
-from populace.calibrate.problem import Calibration
-from populace.calibrate.targets import DateWindow, Targets, moving_average
-
-SERIES = ("cases", "deaths", "unemployment")
+from populace.calibrate.targets import DateWindow, Targets
 
 
 def split(targets: Targets, train: DateWindow) -> tuple[Targets, Targets]:
@@ -33,42 +30,36 @@ def split(targets: Targets, train: DateWindow) -> tuple[Targets, Targets]:
 
 
 @torch.no_grad()
-def forecast(calibration: Calibration, full: Targets, seeds: list[int]) -> dict[str, Tensor]:
-    """Seed-mean simulated series over `full`'s window (from the training start): `cases`, `deaths` [T, R] as 7-day
-    means, `unemployment` [M, R] on `full.months`."""
-    runs = [calibration.simulate(s, differentiable=False, days=full.window.days, months=full.months) for s in seeds]
-    mean = {name: torch.stack([r[name] for r in runs]).mean(0) for name in SERIES}
-    return {"cases": moving_average(mean["cases"]), "deaths": moving_average(mean["deaths"]),
-            "unemployment": mean["unemployment"]}
+def forecast(simulate: Callable[[int], Mapping[str, Tensor]], seeds: Iterable[int]) -> dict[str, Tensor]:
+    """The seed mean of `simulate(seed)`'s series, name by name."""
+    runs = [simulate(s) for s in seeds]
+    if not runs:
+        raise ValueError("forecast needs at least one seed")
+    return {name: torch.stack([r[name] for r in runs]).mean(0) for name in runs[0]}
 
 
-def held_out(series: dict[str, Tensor], full: Targets, test: Targets) -> dict[str, Tensor]:
-    """The rows of `series` (over `full`'s window) that fall in `test`'s window."""
-    first = full.window.dates.index(test.window.start)
-    rows = [full.months.index(m) for m in test.months]
-    return {"cases": series["cases"][first:first + test.window.days],
-            "deaths": series["deaths"][first:first + test.window.days], "unemployment": series["unemployment"][rows]}
+def held_out(series: Mapping[str, Tensor], full: Targets, test: DateWindow) -> dict[str, Tensor]:
+    """The rows of `series` (one per row of `full`'s series of that name) whose period touches `test`."""
+    return {name: values[full[name].rows_in(test)] for name, values in series.items()}
 
 
-def observed_smoothed(full: Targets) -> dict[str, Tensor]:
-    """The observed series as compared: 7-day means of cases and deaths, monthly unemployment."""
-    return {"cases": moving_average(full.cases), "deaths": moving_average(full.deaths),
-            "unemployment": full.unemployment}
+def errors(method: str, simulated: Mapping[str, Tensor], observed: Mapping[str, Tensor],
+           columns: Sequence[str]) -> pd.DataFrame:
+    """MAE, RMSE, ND per observed series and column (and 'all'): columns method, series, region, mae, rmse, nd.
 
-
-def errors(method: str, simulated: dict[str, Tensor], observed: dict[str, Tensor],
-           regions: tuple[str, ...]) -> pd.DataFrame:
-    """MAE, RMSE, ND per series and borough (and 'all'): columns method, series, region, mae, rmse, nd."""
+    Series are [rows, C] with C = len(columns); a series with no row is left out."""
     rows = []
-    for name in SERIES:
-        s, o = simulated[name].double(), observed[name].double()
+    for name, obs in observed.items():
+        if name not in simulated:
+            raise KeyError(f"no simulated series {name!r} to compare (simulated: {', '.join(simulated)})")
+        s, o = simulated[name].double(), obs.double()
         if s.shape != o.shape:
             raise ValueError(f"{name}: simulated {list(s.shape)} and observed {list(o.shape)} differ in shape")
         if o.numel() == 0:
             continue
-        for k, region in [*enumerate(regions), (None, "all")]:
+        for k, column in [*enumerate(columns), (None, "all")]:
             d = (s - o) if k is None else (s[:, k] - o[:, k])
             ref = o if k is None else o[:, k]
-            rows.append({"method": method, "series": name, "region": region, "mae": float(d.abs().mean()),
+            rows.append({"method": method, "series": name, "region": column, "mae": float(d.abs().mean()),
                          "rmse": float(d.pow(2).mean().sqrt()), "nd": float(d.abs().sum() / ref.abs().sum())})
     return pd.DataFrame(rows)

@@ -1,11 +1,16 @@
-r"""The fitting loop: Adam on the seed-averaged loss of differentiable runs, with checkpoints and resume.
+r"""The fitting loop: Adam on the seed-averaged loss of a `CalibrationProblem`, with checkpoints and resume.
 
-Iteration i runs the simulator with the seeds `iteration_seeds(seed, i, k)` (derived from the run seed, so an
-interrupted and resumed fit draws exactly what an uninterrupted one draws), averages the k losses, back-propagates
-through the runs (time-checkpointed), clips the gradient norm and takes one Adam step. A step whose loss or gradient
-is not finite is skipped with a warning (the history records it). Every `checkpoint_every` iterations the learned
-tensors, the optimiser state and the history are written to `checkpoint.pt` in the output folder (`torch.save` of
-plain tensors and numbers, read back with `weights_only=True`); `resume=True` continues from it.
+Iteration i runs the problem with the seeds `iteration_seeds(seed, i, k)` (derived from the run seed, so an
+interrupted and resumed fit draws exactly what an uninterrupted one draws), averages the k losses
+(`total_loss` of its named terms), back-propagates, clips the gradient norm and takes one Adam step at the learning
+rate lr_i = learning_rate x learning_rate_decay^i (a function of i alone, so a resumed fit needs no scheduler
+state). A step whose loss or gradient is not finite is skipped with a warning (the history records it). Every
+`checkpoint_every` iterations the trained tensors, the optimiser state and the history are written to
+`checkpoint.pt` in the output folder (`torch.save` of plain tensors and numbers, atomically, read back with
+`weights_only=True`); `resume=True` continues from it.
+
+The history has one row per iteration: `iteration`, `loss` (the weighted total), one column per loss term (named
+by the problem), `grad_norm` (before clipping), `skipped` (1 for a skipped step), `learning_rate`, `seconds`.
 """
 
 from __future__ import annotations
@@ -15,22 +20,24 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from populace.calibrate.problem import Calibration
+from populace.calibrate.problem import CalibrationProblem, total_loss, trainable
 
 CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_COLUMNS = ("iteration", "loss", "cases", "deaths", "unemployment", "grad_norm", "skipped", "seconds")
+FIRST_COLUMNS = ("iteration", "loss")
+LAST_COLUMNS = ("grad_norm", "skipped", "learning_rate", "seconds")
 
 
 @dataclasses.dataclass(frozen=True)
 class FitSettings:
-    """Settings of `fit`: iterations, Adam's learning rate (times `learning_rate_decay` ** iteration), clipping norm,
-    seeds per step, run seed, checkpoints."""
+    """Settings of `fit`: iterations, Adam's learning rate (times `learning_rate_decay` ** iteration), clipping norm
+    (`math.inf`: no clipping), seeds per step, run seed, checkpoints."""
 
     iterations: int = 30
     learning_rate: float = 0.05
@@ -49,18 +56,31 @@ class FitSettings:
         if not 0 < self.learning_rate_decay <= 1:
             raise ValueError(f"learning_rate_decay must be in (0, 1] (1: constant), got {self.learning_rate_decay}")
 
+    def learning_rate_at(self, iteration: int) -> float:
+        return self.learning_rate * self.learning_rate_decay**iteration
+
 
 def iteration_seeds(seed: int, iteration: int, k: int) -> list[int]:
     """The k simulator seeds of an iteration, a function of (run seed, iteration) only."""
     return [(seed * 1_000_003 + iteration * 7919 + j) % 2**31 for j in range(k)]
 
 
-def _checkpoint_state(calibration: Calibration, optimizer: torch.optim.Optimizer, iteration: int,
-                      history: list[dict[str, float]]) -> dict[str, object]:
+def history_columns(term_names: list[str]) -> list[str]:
+    """The history's columns for these loss terms; a term may not take a reserved column's name."""
+    clash = sorted(set(term_names) & {*FIRST_COLUMNS, *LAST_COLUMNS})
+    if clash:
+        raise ValueError(f"loss terms may not be named {clash}: the history has columns of those names; rename the "
+                         "terms in loss_terms")
+    return [*FIRST_COLUMNS, *term_names, *LAST_COLUMNS]
+
+
+def _checkpoint_state(problem: CalibrationProblem, optimizer: torch.optim.Optimizer, iteration: int,
+                      columns: list[str], history: list[dict[str, float]]) -> dict[str, object]:
     return {"iteration": iteration,
-            "trainable": {n: p.detach().clone() for n, p in calibration.trainable().items()},
+            "trainable": {n: p.detach().clone() for n, p in trainable(problem).items()},
             "optimizer": optimizer.state_dict(),
-            "history": {c: [float(row[c]) for row in history] for c in HISTORY_COLUMNS}}
+            "columns": columns,
+            "history": {c: [float(row[c]) for row in history] for c in columns}}
 
 
 def save_checkpoint(path: Path, state: dict[str, object]) -> None:
@@ -70,63 +90,75 @@ def save_checkpoint(path: Path, state: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, calibration: Calibration, optimizer: torch.optim.Optimizer) -> tuple[int, list]:
-    """Restore the learned tensors and the optimiser; return (iterations done, history rows)."""
+def load_checkpoint(path: Path, problem: CalibrationProblem,
+                    optimizer: torch.optim.Optimizer) -> tuple[int, list[str], list[dict[str, float]]]:
+    """Restore the trained tensors and the optimiser; return (iterations done, history columns, history rows)."""
     state = torch.load(path, weights_only=True)
-    trainable = calibration.trainable()
-    if set(state["trainable"]) != set(trainable):
-        raise ValueError(f"{path} holds {sorted(state['trainable'])} but this calibration learns "
-                         f"{sorted(trainable)}; resume with the same mode and targets, or start afresh")
+    params = trainable(problem)
+    if set(state["trainable"]) != set(params):
+        raise ValueError(f"{path} holds {sorted(state['trainable'])} but this problem trains {sorted(params)}; "
+                         "resume with the same problem (mode, targets, frozen tensors), or start afresh")
     with torch.no_grad():
         for name, value in state["trainable"].items():
-            trainable[name].copy_(value)
+            params[name].copy_(value)
     optimizer.load_state_dict(state["optimizer"])
-    history = [dict(zip(HISTORY_COLUMNS, values, strict=True))
-               for values in zip(*(state["history"][c] for c in HISTORY_COLUMNS), strict=True)]
-    return int(state["iteration"]), history
+    columns = list(state["columns"])
+    history = [{**dict(zip(columns, values, strict=True)), "iteration": int(values[0])}
+               for values in zip(*(state["history"][c] for c in columns), strict=True)]
+    return int(state["iteration"]), columns, history
 
 
-def gradient_step(calibration: Calibration, seeds: list[int]) -> tuple[float, dict[str, float]]:
+def gradient_step(problem: CalibrationProblem, seeds: list[int]) -> tuple[float, dict[str, float]]:
     """Accumulate the gradient of the mean loss over `seeds` (one backward per seed); return (loss, terms)."""
     total, parts = 0.0, {}
     for seed in seeds:
-        loss, terms = calibration.seed_loss(seed)
+        terms = problem.loss_terms(seed)
+        loss = total_loss(problem, terms)
         (loss / len(seeds)).backward()
         total += float(loss.detach()) / len(seeds)
         for name, value in terms.items():
-            parts[name] = parts.get(name, 0.0) + value / len(seeds)
+            parts[name] = parts.get(name, 0.0) + float(value.detach()) / len(seeds)
     return total, parts
 
 
-def fit(calibration: Calibration, settings: FitSettings, *, out: str | os.PathLike[str] | None = None,
-        resume: bool = False, progress: bool | None = None) -> pd.DataFrame:
-    """Fit `calibration.trainable()` by Adam; returns the history (one row per iteration, `HISTORY_COLUMNS`).
+def fit(problem: CalibrationProblem, settings: FitSettings, *, out: str | os.PathLike[str] | None = None,
+        resume: bool = False, progress: bool | None = None,
+        after_step: Callable[[], None] | None = None) -> pd.DataFrame:
+    """Fit `trainable(problem)` by Adam; returns the history (module docstring).
 
     With `out`, checkpoints go to `out/checkpoint.pt`; `resume=True` continues from there (a missing checkpoint
-    starts afresh). The learned tensors are left at the last iterate.
+    starts afresh). `after_step`, called under `no_grad` after every optimiser step, may change the trained
+    tensors in place (e.g. project them onto a constraint set). The trained tensors are left at the last iterate.
     """
-    trainable = calibration.trainable()
-    optimizer = torch.optim.Adam(trainable.values(), lr=settings.learning_rate)
+    params = trainable(problem)
+    if not params:
+        raise ValueError(f"{type(problem).__name__} has no parameter with requires_grad: nothing to fit")
+    optimizer = torch.optim.Adam(params.values(), lr=settings.learning_rate)
     path = None if out is None else Path(out) / CHECKPOINT_NAME
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    done, history = 0, []
+    done, columns, history = 0, None, []
     if resume:
         if path is None:
             raise ValueError("resume=True needs the output folder of the interrupted fit (out=...)")
         if path.exists():
-            done, history = load_checkpoint(path, calibration, optimizer)
+            done, columns, history = load_checkpoint(path, problem, optimizer)
     bar = tqdm(total=settings.iterations, initial=done, desc="calibrate", unit="it", disable=_disable(progress))
     with bar:
         for iteration in range(done, settings.iterations):
             started = time.perf_counter()
-            for group in optimizer.param_groups:  # a function of the iteration alone, so --resume needs no state
-                group["lr"] = settings.learning_rate * settings.learning_rate_decay**iteration
+            learning_rate = settings.learning_rate_at(iteration)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
             optimizer.zero_grad(set_to_none=True)
-            loss, parts = gradient_step(calibration, iteration_seeds(settings.seed, iteration,
-                                                                     settings.seeds_per_step))
-            grads = [p.grad for p in trainable.values() if p.grad is not None]
-            norm = float(torch.nn.utils.clip_grad_norm_(list(trainable.values()), settings.clip_norm)) if grads else 0.0
+            loss, parts = gradient_step(problem, iteration_seeds(settings.seed, iteration, settings.seeds_per_step))
+            if columns is None:
+                columns = history_columns(list(parts))
+            elif list(parts) != columns[len(FIRST_COLUMNS):-len(LAST_COLUMNS)]:
+                raise ValueError(f"iteration {iteration}: loss terms {list(parts)} differ from the first iteration's "
+                                 f"{columns[len(FIRST_COLUMNS):-len(LAST_COLUMNS)]}; return the same terms every run")
+            grads = [p.grad for p in params.values() if p.grad is not None]
+            norm = float(torch.nn.utils.clip_grad_norm_(list(params.values()), settings.clip_norm)) if grads else 0.0
             skipped = not (math.isfinite(loss) and math.isfinite(norm))
             if skipped:
                 warnings.warn(f"iteration {iteration}: loss {loss}, gradient norm {norm}: not finite, step skipped",
@@ -134,16 +166,18 @@ def fit(calibration: Calibration, settings: FitSettings, *, out: str | os.PathLi
                 optimizer.zero_grad(set_to_none=True)
             else:
                 optimizer.step()
-            history.append({"iteration": iteration, "loss": loss, "cases": parts.get("cases", math.nan),
-                            "deaths": parts.get("deaths", math.nan),
-                            "unemployment": parts.get("unemployment", math.nan), "grad_norm": norm,
-                            "skipped": float(skipped), "seconds": time.perf_counter() - started})
+                if after_step is not None:
+                    with torch.no_grad():
+                        after_step()
+            history.append({"iteration": iteration, "loss": loss, **parts, "grad_norm": norm,
+                            "skipped": float(skipped), "learning_rate": learning_rate,
+                            "seconds": time.perf_counter() - started})
             bar.set_postfix(loss=f"{loss:.4f}")
             bar.update(1)
             last = iteration + 1 == settings.iterations
             if path is not None and ((iteration + 1) % settings.checkpoint_every == 0 or last):
-                save_checkpoint(path, _checkpoint_state(calibration, optimizer, iteration + 1, history))
-    return pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
+                save_checkpoint(path, _checkpoint_state(problem, optimizer, iteration + 1, columns, history))
+    return pd.DataFrame(history, columns=columns)
 
 
 def _disable(progress: bool | None) -> bool | None:

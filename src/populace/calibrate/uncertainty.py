@@ -4,14 +4,15 @@ r"""Parameter uncertainty: an ensemble of fits, saved as parameter draws that th
 simulator seeds (member m uses run seed `seed + 1 + m`), from the same starting point. The spread of the members is
 the parameter uncertainty that the simulator's own noise leaves in the fit (a seed ensemble, warm-started: it does
 not explore other optima far from the fit). Each member is one draw: a mapping of the learned quantities
-(`Calibration.draw`, the network evaluated), loadable with `populace.calibrate.load_draw`.
+(by default the trained tensors; a model may give its own `draw`, e.g. COVID-NYC's `Calibration.draw` with its
+calibration network evaluated, loadable with `populace.models.covid_nyc.calibration.load_draw`).
 
 File format (`save_parameter_draws`, Parquet), one row per value:
 
 | column | type | meaning |
 |---|---|---|
 | draw | int32 | member number 0..M-1 |
-| name | string | `model.<parameter>` or `observation.<parameter>` (as in `state_dict`) |
+| name | string | the tensor's name, e.g. `model.<parameter>` or `observation.<parameter>` (as in `state_dict`) |
 | shape | string | the tensor's shape, e.g. "" (a number), "44", "44x5" |
 | index | int32 | position in the flattened (row-major) tensor |
 | value | float64 | the value, in the parameter's stored (unconstrained) units |
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -34,29 +35,30 @@ import torch
 from torch import Tensor
 
 from populace.calibrate.fit import FitSettings, fit
-from populace.calibrate.problem import Calibration
+from populace.calibrate.problem import CalibrationProblem, trainable
 
 METADATA_KEY = b"populace_calibration"
 
 
-def ensemble(calibration: Calibration, settings: FitSettings, *, members: int,
-             iterations: int) -> list[dict[str, Tensor]]:
-    """M draws (module docstring); the calibration is left at its starting point."""
+def ensemble(problem: CalibrationProblem, settings: FitSettings, *, members: int, iterations: int,
+             draw: Callable[[], dict[str, Tensor]] | None = None) -> list[dict[str, Tensor]]:
+    """M draws (module docstring), each `draw()` after a member's fit (default: the trained tensors, cloned); the
+    problem is left at its starting point."""
     if members < 1 or iterations < 1:
         raise ValueError(f"members and iterations must be >= 1, got {members} and {iterations}")
-    start = {n: p.detach().clone() for n, p in calibration.trainable().items()}
+    start = {n: p.detach().clone() for n, p in trainable(problem).items()}
     draws = []
     for m in range(members):
         member = dataclasses.replace(settings, iterations=iterations, seed=settings.seed + 1 + m)
-        fit(calibration, member, progress=False)
-        draws.append(calibration.draw())
-        _restore(calibration, start)
+        fit(problem, member, progress=False)
+        draws.append(draw() if draw is not None else {n: p.detach().clone() for n, p in trainable(problem).items()})
+        _restore(problem, start)
     return draws
 
 
-def _restore(calibration: Calibration, values: Mapping[str, Tensor]) -> None:
+def _restore(problem: CalibrationProblem, values: Mapping[str, Tensor]) -> None:
     with torch.no_grad():
-        for name, p in calibration.trainable().items():
+        for name, p in trainable(problem).items():
             p.copy_(values[name])
 
 
@@ -86,8 +88,8 @@ def save_parameter_draws(path: str | os.PathLike[str], draws: Sequence[Mapping[s
 def load_parameter_draws(path: str | os.PathLike[str]) -> list[dict[str, Tensor]]:
     """The draws of a file written by `save_parameter_draws`: one {name: float32 tensor} per draw, in draw order.
 
-    Load one into a model with `populace.calibrate.load_draw(draw, model, observation)`, the model built by
-    `calibration_model` with the same number of weeks and regions.
+    A COVID-NYC draw loads into a model with `populace.models.covid_nyc.calibration.load_draw(draw, model,
+    observation)`, the model built by `calibration_model` with the same number of weeks and regions.
     """
     frame = pd.read_parquet(path)
     missing = {"draw", "name", "shape", "index", "value"} - set(frame.columns)

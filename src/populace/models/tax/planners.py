@@ -6,17 +6,20 @@ r"""Planners: who sets the tax schedule. Each has `propose(model, world) -> TaxS
   fixed point where the rates reproduce themselves.
 - `GradientPlanner`: a Stackelberg leader: gradient ascent on a welfare metric over non-decreasing rates, through
   the workers' best responses (`populace.models.tax.workers` explains how gradients pass the kinks), as the AI
-  Economist's learned planner did by reinforcement learning (Zheng et al. 2022, Science Advances 8(18)).
+  Economist's learned planner did by reinforcement learning (Zheng et al. 2022, Science Advances 8(18)); its
+  Adam loop is the generic calibration fit (`populace.calibrate.fit`) on a `PlannerProblem`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from populace.calibrate import FitSettings, fit
 from populace.core import World
 from populace.models.tax.model import TaxPolicy
 from populace.models.tax.schedule import TaxSchedule
@@ -164,7 +167,8 @@ class GradientPlanner:
 
     Rates are t_k = sigmoid(theta_k), so they stay in (0, 1); theta starts at the logit of the starting schedule
     (default: the model's) and Adam (Kingma & Ba 2015) climbs W(t) = metric(workers' responses to t) for `steps`
-    steps. The thresholds stay fixed. One step is one population response and one backward pass: O(N K).
+    steps: the generic fit (`populace.calibrate.fit`, no gradient clipping) minimises the loss term -W of a
+    `PlannerProblem`. The thresholds stay fixed. One step is one population response and one backward pass: O(N K).
 
     With `non_decreasing=True` (the default) theta is projected after every step (and at the start) onto
     theta_0 <= ... <= theta_{K-1} (isotonic regression by pool-adjacent-violators), so the rates never fall with
@@ -197,26 +201,50 @@ class GradientPlanner:
     def propose(self, model: TaxPolicy, world: World, *, start: TaxSchedule | None = None) -> TaxSchedule:
         start = start or model.schedule
         theta = torch.logit(start.rates.detach().clamp(1e-4, 1 - 1e-4))
-        theta = (isotonic(theta) if self.non_decreasing else theta).requires_grad_(True)
-        optimiser = torch.optim.Adam([theta], lr=self.learning_rate)
-        values, best_value, best_rates = [], -math.inf, torch.sigmoid(theta.detach())
+        problem = PlannerProblem(isotonic(theta) if self.non_decreasing else theta, self.objective,
+                                 lambda rates: self.objective_value(model, world, start.with_rates(rates,
+                                                                                                   validate=False)))
+        settings = FitSettings(iterations=self.steps, learning_rate=self.learning_rate, clip_norm=math.inf)
         with torch.enable_grad():
-            for _ in range(self.steps + 1):
-                rates = torch.sigmoid(theta)
-                value = self.objective_value(model, world, start.with_rates(rates, validate=False))
-                values.append(float(value.detach()))
-                if values[-1] > best_value:
-                    best_value, best_rates = values[-1], rates.detach().clone()
-                if len(values) > self.steps:
-                    break
-                optimiser.zero_grad()
-                (-value).backward()
-                optimiser.step()
-                if self.non_decreasing:
-                    with torch.no_grad():
-                        theta.copy_(isotonic(theta))
-        self.history = PlannerHistory(self.objective, tuple(values))
-        return start.with_rates(best_rates)
+            fit(problem, settings, progress=False, after_step=problem.project if self.non_decreasing else None)
+        with torch.no_grad():
+            problem.loss_terms(0)  # the last step's point is evaluated too
+        self.history = PlannerHistory(self.objective, tuple(problem.values))
+        return start.with_rates(problem.best_rates)
+
+
+class PlannerProblem(nn.Module):
+    r"""The planner's problem for `populace.calibrate.fit`: logit rates theta [K] and the loss term -W(sigmoid(theta)).
+
+    `objective(rates [K]) -> W` is the welfare of the workers' response (differentiable). The world is fixed, so a
+    run ignores its seed. Every evaluation is recorded: `values` (W, in order), `best_rates` (the rates of the
+    highest W so far, the first on ties).
+    """
+
+    def __init__(self, theta: Tensor, objective: str, value: Callable[[Tensor], Tensor]):
+        super().__init__()
+        self.theta = nn.Parameter(theta.detach().clone())
+        self.term = f"minus_{objective}"
+        self.value = value
+        self.values: list[float] = []
+        self.best_value = -math.inf
+        self.best_rates = torch.sigmoid(self.theta.detach())
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        return {}
+
+    def loss_terms(self, seed: int, *, differentiable: bool = True) -> dict[str, Tensor]:
+        rates = torch.sigmoid(self.theta)
+        value = self.value(rates)
+        self.values.append(float(value.detach()))
+        if self.values[-1] > self.best_value:
+            self.best_value, self.best_rates = self.values[-1], rates.detach().clone()
+        return {self.term: -value}
+
+    def project(self) -> None:
+        """theta <- the closest non-decreasing sequence (`isotonic`), in place."""
+        self.theta.copy_(isotonic(self.theta))
 
 
 def isotonic(values: Tensor) -> Tensor:

@@ -21,19 +21,20 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from populace.calibrate import load_draw, load_parameter_draws
-from populace.calibrate.problem import (
+from populace.calibrate import load_parameter_draws
+from populace.data.boroughs import BOROUGHS
+from populace.models.covid_nyc.analysis.scenario import PopulationSpec, Scenario
+from populace.models.covid_nyc.calibration import (
     BETA_PARAMETER,
     IMPORTATION_PARAMETER,
     MODEL_PREFIX,
     WEEKLY_ISOLATION_PARAMETER,
+    load_draw,
 )
-from populace.calibrate.schedule import WeeklyIsolationDecisions
-from populace.data.boroughs import BOROUGHS
-from populace.models.covid_nyc.analysis.scenario import PopulationSpec, Scenario
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.params import CovidParams
+from populace.models.covid_nyc.schedules import WeeklyIsolationDecisions
 from populace.population.storage import Population
 from populace.population.synthetic import layered_synthetic_population
 

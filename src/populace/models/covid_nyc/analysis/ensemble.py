@@ -26,7 +26,6 @@ from torch import Tensor
 
 from populace.analysis import ensemble as runner
 from populace.analysis.ensemble import Member, Study, load_values
-from populace.calibrate.problem import OBSERVATION_PREFIX
 from populace.core.world import World
 from populace.models.covid_nyc.analysis.build import (
     baseline_models,
@@ -37,6 +36,7 @@ from populace.models.covid_nyc.analysis.build import (
 )
 from populace.models.covid_nyc.analysis.interventions import branch_date, policy_model
 from populace.models.covid_nyc.analysis.scenario import Policy, Scenario
+from populace.models.covid_nyc.calibration import OBSERVATION_PREFIX
 from populace.models.covid_nyc.disease import Stage
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, Observation, daily_tests_on

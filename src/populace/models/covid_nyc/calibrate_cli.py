@@ -1,15 +1,16 @@
 """`populace calibrate covid-nyc`: fit the NYC COVID-19 + labour model to DOHMH and NYS DOL by gradient descent.
 
 Builds the synthetic city at `--scale`, loads the targets on `--train` (and `--test`, the held-out window after it),
-fits by Adam (`populace.calibrate.fit`), and writes into `--out`: `parameters.json` (fitted values, natural units),
-`loss_history.parquet` and `loss_curve.png`, `checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
+fits by Adam (`populace.calibrate.fit` on `populace.models.covid_nyc.calibration.Calibration`), and writes into
+`--out`: `parameters.json` (fitted values, natural units), `loss_history.parquet` and `loss_curve.png`,
+`checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
 draws `draws.parquet` (`load_parameter_draws`), with `--test` the held-out errors `evaluation.parquet` (against the
 naive forecast and, with `--baseline`, the gradient-free optimiser at the same number of simulator runs), and
 `manifest.json`. With `--behavior llm` (and the `--llm-*` flags of `populace run covid-nyc`) the agents' decisions
 come from a language model asked per archetype and situation, whose per-archetype logit offsets are learned (mode
 free); the usage log `llm_steps.parquet` and `llm_usage.json` is written as by `populace run covid-nyc`. With
 `--warm-start-scale S` it first fits a city at the smaller scale S (`--warm-start-iterations`, checkpoints in
-`--out/warm-start`) and starts the main fit from there (`populace.calibrate.warm_start`).
+`--out/warm-start`) and starts the main fit from there (`populace.models.covid_nyc.calibration.warm_start`).
 """
 
 from __future__ import annotations
@@ -28,15 +29,31 @@ from populace import arguments
 from populace.behavior.interface import DecisionModel
 from populace.behavior.llm_decisions import LLMDecisions
 from populace.behavior.llm_run import add_llm_arguments, decision_model_from_args, llm_usage_report
-from populace.calibrate.baselines import evolution_strategy, naive_forecast
-from populace.calibrate.evaluate import errors, forecast, held_out, observed_smoothed, split
-from populace.calibrate.fit import CHECKPOINT_NAME, FitSettings, fit
-from populace.calibrate.nyc import INITIAL_INFECTED_CITY, STARTING_BETA, nyc_calibration, save_fit
-from populace.calibrate.problem import MODES, Calibration, warm_start
-from populace.calibrate.targets import DateWindow, Targets, load_targets
-from populace.calibrate.uncertainty import ensemble, save_parameter_draws
+from populace.calibrate import (
+    DateWindow,
+    FitSettings,
+    Targets,
+    ensemble,
+    errors,
+    evolution_strategy,
+    fit,
+    held_out,
+    save_parameter_draws,
+    split,
+)
+from populace.calibrate.fit import CHECKPOINT_NAME
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.calibration import MODES, Calibration, warm_start
+from populace.models.covid_nyc.calibration_run import (
+    INITIAL_INFECTED_CITY,
+    STARTING_BETA,
+    forecast,
+    naive_forecast,
+    nyc_calibration,
+    save_fit,
+)
+from populace.models.covid_nyc.targets import load_targets, observed_smoothed
 from populace.population.storage import Population
 
 WARM_START_DIR = "warm-start"
@@ -160,7 +177,7 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
         behaviour = decision_models(args, population.manifest["codes"]["region"])
 
         def problem(mode: str, city: Population = population, scale: float = args.scale) -> Calibration:
-            return nyc_calibration(city, train, scale=scale, mode=mode, full_cases=full.cases,
+            return nyc_calibration(city, train, scale=scale, mode=mode, full_cases=full["cases"].values,
                                    tests_days=full_window.days, data_dir=args.data_dir,
                                    initial_infected_city=args.initial_infected, beta_per_day=args.beta,
                                    behaviour=behaviour())
@@ -180,7 +197,8 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
             for path in save_fit(out, calibration, history, title=title):
                 manifest.add_output(path)
             if args.ensemble:
-                draws = ensemble(calibration, settings, members=args.ensemble, iterations=args.ensemble_iterations)
+                draws = ensemble(calibration, settings, members=args.ensemble, iterations=args.ensemble_iterations,
+                                 draw=calibration.draw)
                 path = save_parameter_draws(out / "draws.parquet", draws, {"window": str(args.train),
                                                                           "mode": args.mode, "scale": args.scale,
                                                                           "behaviour": args.behavior})
@@ -204,13 +222,14 @@ def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targ
              problem: Callable[[str], Calibration], settings: FitSettings) -> pd.DataFrame:
     """Held-out errors of the gradient fit, the naive forecast and (with --baseline) the gradient-free fit."""
     seeds = [10_000 + k for k in range(args.eval_seeds)]
-    observed = held_out(observed_smoothed(full), full, test)
-    tables = [errors("gradient", held_out(forecast(calibration, full, seeds), full, test), observed, test.regions),
-              errors("naive", naive_forecast(train, test.window.days, len(test.months)), observed, test.regions)]
+    observed = held_out(observed_smoothed(full), full, test.window)
+    tables = [errors("gradient", held_out(forecast(calibration, full, seeds), full, test.window), observed,
+                     test.columns),
+              errors("naive", naive_forecast(train, test), observed, test.columns)]
     if args.baseline:
         free = problem("free")
         evolution_strategy(free, simulator_runs=settings.iterations * settings.seeds_per_step,
                            seeds_per_evaluation=settings.seeds_per_step, seed=settings.seed)
-        tables.append(errors("gradient_free", held_out(forecast(free, full, seeds), full, test), observed,
-                             test.regions))
+        tables.append(errors("gradient_free", held_out(forecast(free, full, seeds), full, test.window), observed,
+                             test.columns))
     return pd.concat(tables, ignore_index=True)

@@ -1,6 +1,6 @@
-"""The NYC calibration set up from the real data: targets, tests, the model on a built city, the network features;
-and the outputs of a fit (parameters JSON, loss curve PNG and Parquet). Used by `populace calibrate covid-nyc` and
-the docs scripts."""
+"""The NYC calibration set up from the real data (targets, tests, the model on a built city, the network features),
+its held-out forecast and persistence baseline, and the outputs of a fit (parameters JSON, loss curve PNG and
+Parquet). Used by `populace calibrate covid-nyc` and the docs scripts."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ import pandas as pd
 import torch
 
 from populace.behavior.interface import DecisionModel
-from populace.calibrate.problem import Calibration, calibration_model, weeks_in
-from populace.calibrate.schedule import CalibrationNetwork, network_features
-from populace.calibrate.targets import LossWeights, Targets, region_order
+from populace.calibrate import Targets, persistence
+from populace.calibrate import forecast as seed_mean
+from populace.models.covid_nyc.calibration import Calibration, calibration_model, weeks_in
 from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale
 from populace.models.covid_nyc.observe import Observation, daily_tests_on
 from populace.models.covid_nyc.policy import nyc_2020_schedule
+from populace.models.covid_nyc.schedules import CalibrationNetwork, network_features
+from populace.models.covid_nyc.targets import LossWeights, compared, months_of, observed_smoothed, region_order
 from populace.population.storage import Population
 
 matplotlib.use("Agg")
@@ -58,7 +60,7 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
     if mode == "network":
         residents = torch.bincount(population.agents.region.long(), minlength=len(model.region_labels)).double()
         residents = residents[region_order(model.region_labels, train)]
-        cases = train.cases if full_cases is None else full_cases
+        cases = train["cases"].values if full_cases is None else full_cases
         features = network_features(train.window.start, weeks, cases, nyc_2020_schedule(),
                                     residents_by_region=(residents / scale).tolist(),
                                     last_observed_day=train.window.days)
@@ -67,6 +69,22 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
                                      seed=network_seed)
     return Calibration(model, Observation(), train, scale=scale, tests_per_day=tests, weights=weights, mode=mode,
                        network=network, checkpoint_days=checkpoint_days)
+
+
+def forecast(calibration: Calibration, full: Targets, seeds: list[int]) -> dict[str, torch.Tensor]:
+    """Seed-mean simulated series over `full`'s window (from the training start), as compared (`compared`):
+    `cases`, `deaths` [T, R] as 7-day means, `unemployment` [M, R] on `full`'s months."""
+    days, months = full.window.days, months_of(full)
+    mean = seed_mean(lambda s: calibration.simulate(s, differentiable=False, days=days, months=months), seeds)
+    return compared({name: mean[name] for name in full})
+
+
+def naive_forecast(train: Targets, test: Targets) -> dict[str, torch.Tensor]:
+    """Persistence from the training window onto `test`'s rows: each borough's last 7-day mean of cases and deaths,
+    its last monthly unemployment rate."""
+    if not len(months_of(train)):
+        raise ValueError(f"the training window {train.window} has no unemployment month to persist")
+    return persistence(observed_smoothed(train), {name: s.values.shape[0] for name, s in test.items()})
 
 
 def save_fit(out: Path, calibration: Calibration, history: pd.DataFrame, *, title: str) -> list[Path]:

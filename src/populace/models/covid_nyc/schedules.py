@@ -1,4 +1,4 @@
-r"""Time-varying calibrated quantities: weekly isolation propensity per borough, and the calibration network.
+r"""COVID-NYC's time-varying calibrated quantities: weekly isolation propensity per borough, the calibration network.
 
 Two are calibrated per week: the transmission rate beta(w) (`Transmission.beta_by_week`, citywide, [W]) and an
 isolation propensity o(w, r) per borough (`WeeklyIsolationDecisions.isolate_logit_by_week`, [W, R], a shift of
@@ -145,7 +145,8 @@ def attach_network(model: nn.Module, network: CalibrationNetwork) -> None:
     decisions = model.behaviour.decision_model
     if not isinstance(decisions, WeeklyIsolationDecisions):
         raise TypeError(f"the model's decision model is {type(decisions).__name__}; the calibration network drives "
-                        "WeeklyIsolationDecisions (build the model with populace.calibrate.calibration_model)")
+                        "WeeklyIsolationDecisions (build the model with "
+                        "populace.models.covid_nyc.calibration.calibration_model)")
     weeks, regions = network.features.shape[:2]
     if model.transmission.beta_by_week.shape != (weeks,) or decisions.isolate_logit_by_week.shape != (weeks, regions):
         raise ValueError(f"the network has {weeks} weeks x {regions} regions but the model has "
@@ -154,3 +155,20 @@ def attach_network(model: nn.Module, network: CalibrationNetwork) -> None:
     beta = _Output(network, 0, torch.exp)  # chained after Positive: exp(network log beta), the input ignored
     parametrize.register_parametrization(model.transmission, "beta_by_week", beta, unsafe=True)
     parametrize.register_parametrization(decisions, "isolate_logit_by_week", _Output(network, 1), unsafe=True)
+
+
+def network_outputs(model: nn.Module) -> dict[str, Tensor]:
+    """The tensors of `model` that a `CalibrationNetwork` computes (after `attach_network`): the network's output,
+    keyed as a model without the network stores it (`state_dict` key: the tensor's own name, or its
+    parametrization's `original` where the network replaced a later step); empty without a network."""
+    out = {}
+    for path, module in model.named_modules():
+        if not parametrize.is_parametrized(module):
+            continue
+        for name, chain in module.parametrizations.items():
+            steps = list(chain)
+            for k, step in enumerate(steps):
+                if isinstance(step, _Output):
+                    key = name if k == 0 else f"parametrizations.{name}.original"
+                    out[f"{path}.{key}" if path else key] = step.network()[step.index].detach().clone()
+    return out
