@@ -19,11 +19,11 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from populace.behavior.interface import Situation
+from populace.core.clock import DAYS_PER_WEEK
 from populace.core.world import World
 from populace.models.covid_nyc.decisions import ISOLATE, HeuristicDecisions
 from populace.models.covid_nyc.policy import PolicySchedule
 
-DAYS_PER_WEEK = 7
 FEATURES = ("week", "log_recent_cases_per_100k", "lockdown", "work_from_home_fraction")
 """Inputs of the calibration network for week w and borough r, in this order (see `network_features`)."""
 
