@@ -1,17 +1,14 @@
 """The generic calibration layer on a model other than COVID-NYC (SIR, differentiable): recovery of a known beta,
 history columns from the loss terms and their weights, exact resume, persistence and errors on a hand-computed toy
-series, and that `populace.calibrate` imports no model."""
+series (`tests/test_generic_layers.py` checks that `populace.calibrate` imports no model)."""
 
-import ast
 import datetime as dt
 import math
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-import populace.calibrate
 from populace.calibrate import (
     DateWindow,
     FitSettings,
@@ -165,12 +162,3 @@ def test_bad_targets_and_problems_are_refused(observed):
     frozen.requires_grad_(False)
     with pytest.raises(ValueError, match="no parameter with requires_grad: nothing to fit"):
         fit(frozen, FitSettings(iterations=1), progress=False)
-
-
-def test_the_calibrate_package_imports_no_model_data_or_population():
-    banned = ("populace.models", "populace.data", "populace.population")
-    for path in Path(populace.calibrate.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-            assert not any(n.startswith(banned) for n in names), (path.name, names)
