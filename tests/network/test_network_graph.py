@@ -28,6 +28,17 @@ def test_from_edges_symmetric_three_agents():
     assert layer.n_edges == 4
 
 
+def test_edges_list_each_contact_in_weight_order_and_a_weight_of_both_ends_aggregates_as_its_sum():
+    layer = ContactLayer.from_edges(4, [2, 0, 2, 0, 2], [3, 2, 0, 1, 3], [1.0, 2.0, 3.0, 4.0, 5.0], symmetric=False)
+    i, j = layer.edges()
+    assert (i.dtype, j.dtype) == (torch.int64, torch.int64)
+    contacts = list(zip(i.tolist(), j.tolist(), layer.weight.tolist(), strict=True))
+    assert contacts == [(0, 1, 4.0), (0, 2, 2.0), (2, 0, 3.0), (2, 3, 6.0)]
+    x = torch.tensor([0.1, 0.2, 0.4, 0.8])
+    y = layer.with_weight((x[j] - x[i]).abs()).aggregate(x)  # y_i = sum_j |x_j - x_i| x_j
+    assert y.tolist() == pytest.approx([0.1 * 0.2 + 0.3 * 0.4, 0.0, 0.3 * 0.1 + 0.4 * 0.8, 0.0])
+
+
 def test_from_edges_drops_self_loops_and_merges_unweighted_duplicates():
     layer = ContactLayer.from_edges(4, [3, 1, 1, 2, 0], [1, 3, 3, 2, 3], symmetric=False)
     assert neighbours(layer) == [[3], [3], [], [1]]  # 2 -> 2 dropped; 1 -> 3 listed twice, kept once

@@ -285,6 +285,11 @@ class ContactLayer(nn.Module):
         """[N] number of contacts of each agent (crow's integer dtype)."""
         return self.crow.diff()
 
+    def edges(self) -> tuple[Tensor, Tensor]:
+        """(i, j) of every contact j of agent i, int64 [E] each, in CSR order (the order of ``weight``): a weight
+        that depends on both ends, w_ij = f(x_i, x_j), is ``f(x[i], x[j])``, used with ``with_weight``."""
+        return self._pattern.rows(), self.col.long()
+
     def extra_repr(self) -> str:
         w = "None" if self.weight is None else str(self.weight.dtype)
         return (f"n_agents={self._n_agents}, n_edges={self.n_edges}, weight={w}, "
