@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F  # noqa: N812 (PyTorch's own convention)
 
 from populace import sampling
 from populace.behavior import (
@@ -175,11 +176,13 @@ def test_straight_through_gradient_of_a_linear_loss_is_the_gradient_of_its_expec
 
 def test_draw_options_is_the_categorical_inverse_cdf_for_every_k():
     gen = torch.Generator().manual_seed(5)
-    u = torch.rand(1000, generator=gen).clamp(1e-6, 1 - 1e-6)
+    world, smooth = world_of(1000, seed=5, step=2), world_of(1000, seed=5, step=2, differentiable=True)
+    u = world.uniform("draws").double()  # the step's uniforms of the stream
     for k in (2, 3, 5):
         probs = torch.softmax(torch.randn(1000, k, generator=gen, dtype=torch.float64), -1)
-        x = draw_options(probs, u.double(), straight_through=False)
-        assert torch.equal(x, sampling.categorical(probs, u.double()))
+        x = draw_options(world, "draws", probs)
+        assert torch.equal(x, sampling.categorical(probs, u))
+        assert torch.equal(draw_options(smooth, "draws", probs), F.one_hot(x, k).double())  # the same options
 
 
 class Fixed(nn.Module):

@@ -17,8 +17,9 @@ gives the same decisions in any agent order and in both modes:
   (`populace.sampling.categorical`), so gradients reach the decision model's parameters.
 
 For K = 2 the inverse CDF is x_i = 0 iff u_i < P_i0: the Bernoulli draw 1[u < p_yes] of a yes/no decision, which
-`decide` computes as such (`populace.sampling.bernoulli` on P[:, 0], dx_0/dP_0 = 1), so it does not depend on the
-rounding of P_0 + P_1. `chosen(x, k)` reads whether each agent took option k from either mode's draws.
+`decide` computes as such (`World.bernoulli` on P[:, 0], dx_0/dP_0 = 1), so it does not depend on the rounding of
+P_0 + P_1; other K go through `World.categorical`. `chosen(x, k)` reads whether each agent took option k from
+either mode's draws.
 
 Implementations: `LLMDecisions` (`populace.behavior.llm_decisions`, any options, from a language model) and a
 model's own (e.g. `populace.models.covid_nyc.decisions.HeuristicDecisions`). Decisions are made weekly by
@@ -34,7 +35,6 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from populace import sampling
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.world import World
 
@@ -139,13 +139,14 @@ def check_probabilities(decision: str, probs: object, options: Sequence[str], n_
     return probs
 
 
-def draw_options(probs: Tensor, u: Tensor, *, straight_through: bool) -> Tensor:
-    """The inverse-CDF option of each row of probs [N, K] for uniforms u [N]: int64 [N], or with `straight_through`
-    the one-hot float [N, K] carrying the straight-through gradient. K = 2: option 0 iff u < P_0 (a Bernoulli draw)."""
+def draw_options(world: World, stream: str, probs: Tensor) -> Tensor:
+    """The inverse-CDF option of each agent from probs [N, K] on this step's uniforms of `stream`
+    (`World.categorical`): int64 [N] in fast mode, the straight-through one-hot float [N, K] in differentiable mode.
+    K = 2: option 0 iff u < P_0, the Bernoulli draw of `World.bernoulli` (dx_0/dP_0 = 1)."""
     if probs.shape[-1] != 2:
-        return sampling.categorical(probs, u, straight_through=straight_through, validate=False)
-    first = sampling.bernoulli(probs[:, 0], u, straight_through=straight_through, validate=False)  # [N]
-    return torch.stack([first, 1 - first], dim=-1) if straight_through else (~first).long()
+        return world.categorical(stream, probs)
+    first = world.bernoulli(stream, probs[:, 0])  # [N]: bool | float 0/1
+    return torch.stack([first, 1 - first], dim=-1) if first.is_floating_point() else (~first).long()
 
 
 def chosen(draws: Tensor, option: int) -> Tensor:
@@ -165,5 +166,4 @@ def decide(model: DecisionModel, decision: str, world: World, situation: Situati
     n = world.agents.n
     check_situation(situation, n)
     probs = check_probabilities(decision, model.probabilities(decision, world, situation), options, n)
-    u = world.uniform(decision_stream(decision)).to(probs.dtype)  # [N]
-    return draw_options(probs, u, straight_through=world.differentiable)
+    return draw_options(world, decision_stream(decision), probs)

@@ -13,6 +13,7 @@ aggregation and observables need); `counts` sums each stage.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 
 import torch
@@ -48,6 +49,25 @@ class Stages:
         inside = stage == k
         return inside if excluding is None else inside & ~excluding
 
+    def member_any(self, stage: Tensor, ks: Sequence[int]) -> Tensor:
+        """Who is in any of the stages ks: bool [N] in fast mode (one range test when the codes are consecutive),
+        the summed float mass [N] (in the order of ks) in differentiable mode."""
+        ks = [int(k) for k in ks]
+        if not ks or len(set(ks)) != len(ks):
+            raise ValueError(f"member_any needs distinct stages of {self.enum.__name__}, got {ks}")
+        if stage.dim() == 2:
+            total = stage[:, ks[0]]
+            for k in ks[1:]:
+                total = total + stage[:, k]
+            return total
+        low, high = min(ks), max(ks)
+        if sorted(ks) == list(range(low, high + 1)):
+            return stage == low if low == high else (stage >= low) & (stage <= high)
+        inside = stage == ks[0]
+        for k in ks[1:]:
+            inside = inside | (stage == k)
+        return inside
+
     def mass(self, stage: Tensor, k: int) -> Tensor:
         """Float [N]: 1.0 / 0.0 in fast mode, the mass of stage k in differentiable mode."""
         return stage[:, k] if stage.dim() == 2 else (stage == k).float()
@@ -74,6 +94,25 @@ class Stages:
             return stage.index_add(0, rows, moved.unsqueeze(-1) * self._direction(stage, source, target))
         stage = stage.clone()
         stage[rows[moved]] = target
+        return stage
+
+    def move_rows_many(self, stage: Tensor, rows: Tensor, moves: Sequence[tuple[Tensor, int, int]]) -> Tensor:
+        """Several `move_rows` on the same agents `rows` at once, each move (moved [M], source, target) read from the
+        stage before any of them: one new column, not one per move. Fast mode: each agent moves at most once.
+
+        Example: E -> A or I and A -> R on today's event rows, `[(e * to_a, E, A), (e * to_i, E, I), (a * ends, A, R)]`.
+        """
+        if not moves:
+            return stage
+        if stage.dim() == 2:
+            deltas = [moved.unsqueeze(-1) * self._direction(stage, source, target) for moved, source, target in moves]
+            delta = deltas[0]  # [M, K]
+            for d in deltas[1:]:
+                delta = delta + d
+            return stage.index_add(0, rows, delta)
+        stage = stage.clone()
+        for moved, _, target in moves:
+            stage[rows[moved]] = target
         return stage
 
     def _direction(self, stage: Tensor, source: int, target: int) -> Tensor:

@@ -34,10 +34,10 @@ from torch import Tensor
 from populace.behavior.interface import YES_NO, DecisionModel, chosen, decide, is_decision_day
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
-from populace.core.ops import bincount, count_where
+from populace.core.ops import bincount, complement, count_where, indicator, select
 from populace.core.world import World
 from populace.models.covid_nyc.decisions import GO_TO_WORK, ISOLATE
-from populace.models.covid_nyc.disease import Stage, contact_factor_key
+from populace.models.covid_nyc.disease import STAGES, Stage, contact_factor_key
 from populace.models.covid_nyc.policy import WORK_FROM_HOME_KEY
 
 ISOLATION_CONTACT_FACTOR_BY_LAYER = {"school": 0.0, "community": 0.25}
@@ -73,7 +73,7 @@ def local_case_situation(world: World, *, window_days: int = 7) -> dict[str, Ten
     cases_before = count_where(region, before, n_regions)  # [R]
     incidence = PER_100K * cases / residents  # [R]
     growth = torch.log((cases + 1) / (cases_before + 1))  # [R]
-    is_symptomatic = a.stage[:, Stage.I] if world.differentiable else (a.stage == Stage.I).float()  # [N]
+    is_symptomatic = STAGES.mass(a.stage, Stage.I)  # [N]
     index = region.long()  # [N]
     return {"is_symptomatic": is_symptomatic, "incidence_per_100k": incidence[index], "case_growth": growth[index]}
 
@@ -143,9 +143,8 @@ class Behaviour(Substep):
         if "is_employed" not in agents:
             raise KeyError(f"agents have no column 'is_employed' (they have: {', '.join(agents.columns)})")
         employed = agents.is_employed.bool()  # [N]
-        isolating = torch.zeros_like(employed)
-        out = {"is_isolating": isolating.float() if differentiable else isolating,
-               "goes_to_work": employed.float() if differentiable else employed,
+        out = {"is_isolating": indicator(torch.zeros_like(employed), differentiable=differentiable),
+               "goes_to_work": indicator(employed, differentiable=differentiable),
                contact_factor_key(self.work_layer): employed.float()}
         out.update({contact_factor_key(layer): torch.ones(agents.n, device=agents.device)
                     for layer in self.isolation_contact_factor_by_layer})
@@ -163,14 +162,9 @@ class Behaviour(Substep):
             raise ValueError(f"world.env[{WORK_FROM_HOME_KEY!r}] must be a 0-dim tensor, got shape {list(w.shape)}")
         go = chosen(decide(self.decision_model, GO_TO_WORK, world,
                            {"work_from_home_fraction": w.expand(n), "is_isolating": isolating}), YES)
-        if world.differentiable:  # floats 0/1 carrying straight-through gradients
-            employed = a.is_employed.to(isolating.dtype)
-            goes = employed * (1 - isolating) * go
-            factors = {layer: 1 - isolating * (1 - k) for layer, k in self.isolation_contact_factor_by_layer.items()}
-        else:
-            goes = a.is_employed.bool() & ~isolating & go
-            factors = {layer: torch.where(isolating, k, 1.0)
-                       for layer, k in self.isolation_contact_factor_by_layer.items()}
+        # bools in fast mode; in differentiable mode floats 0/1 carrying straight-through gradients
+        goes = a.is_employed * complement(isolating) * go
+        factors = {layer: select(isolating, k, 1.0) for layer, k in self.isolation_contact_factor_by_layer.items()}
         out = {"is_isolating": isolating, "goes_to_work": goes, contact_factor_key(self.work_layer): goes.float()}
         out.update({contact_factor_key(layer): g.float() for layer, g in factors.items()})
         return out

@@ -27,7 +27,7 @@ from populace import sampling
 from populace.core import rng
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
-from populace.core.ops import flatnonzero
+from populace.core.ops import flatnonzero, hard
 from populace.core.parameters import Positive, natural_parameter
 from populace.core.stages import Stages
 from populace.core.world import World
@@ -48,6 +48,8 @@ class Stage(IntEnum):
 
 
 STAGES = Stages(Stage)
+INFECTED_ALIVE = (Stage.E, Stage.A, Stage.I)
+"""The stages of an infected agent that can still transmit (whatever its infectiousness today)."""
 
 
 def contact_scale_key(layer: str) -> str:
@@ -164,42 +166,41 @@ class Transmission(Substep):
 
     def forward(self, world: World) -> dict[str, Tensor]:
         a = world.agents
-        if world.differentiable:  # stage: float one-hot [N, 6]
-            f = self.infectiousness_per_agent(world)  # [N]
-            u = world.uniform("transmission")  # [N]
-            susceptibility = self.susceptibility[age_band_index(a.age)]  # [N]
-            stage = a.stage
-            infected_alive = stage[:, Stage.E] + stage[:, Stage.A] + stage[:, Stage.I]  # 1 or 0, with gradient
-            x = f * infected_alive
-            # off x's support f_j = 0, or j's mass is 0 and its derivative too (moved on to R or D): no gradient
-            # reaches anything through x there, so the contact products can push from the support alone
+        stage = a.stage  # uint8 [N] | float one-hot [N, 6]
+        infected = STAGES.member_any(stage, INFECTED_ALIVE)  # bool [N] | float mass [N]
+        # The one mode branch, two algorithms for speed: which agents x is computed on and which the draw covers.
+        if world.differentiable:
+            # x = f * mass over every agent, so that a zero mass with a nonzero derivative keeps its gradient when a
+            # layer takes the full product; off x's support f_j = 0, or j's mass is 0 and its derivative too (moved
+            # on to R or D): no gradient reaches anything through x there, so the products can push from it alone
+            x = self.infectiousness_per_agent(world) * infected  # [N]
             support = flatnonzero(x.detach() != 0)
-            pressure = self.contact_pressure(world, x, support=support)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
-            p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure)
-            # the "fired" draw is 0, with a zero gradient, wherever u >= p: compute it on the rows that fired only
-            rows = flatnonzero(u < p.detach())  # [M]
-            fired = sampling.bernoulli(p[rows], u[rows], straight_through=True, gradient="fired", validate=False)
-            new = stage[rows, Stage.S] * fired  # [M]
-            is_new = rows[new.detach() > 0.5]
-            infection_day = a.infection_day.clone()
-            infection_day[is_new] = world.step
-            return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
-                    "newly_infected": torch.zeros_like(p).index_put((rows,), new), "infection_day": infection_day}
-        stage = a.stage  # uint8 [N]
-        infected = flatnonzero((stage >= Stage.E) & (stage <= Stage.I))  # infected and alive
-        x = torch.zeros(a.n, dtype=self.infectiousness.dtype, device=stage.device)  # f * infected_alive, [N]
-        x[infected] = self._infectiousness(a.infection_day[infected], a.is_asymptomatic[infected], world.step)
-        pressure = self.contact_pressure(world, x)
-        # 1[u < p] never fires where p = 0: draw the uniforms (keyed on agent id, so the very same values as
-        # world.uniform) only for the susceptible agents under some pressure
-        rows = flatnonzero((stage == Stage.S) & (pressure > 0))  # [M]
-        susceptibility = self.susceptibility[age_band_index(a.age[rows])]  # [M]
-        p = -torch.expm1(-self.beta_on(world.step) * susceptibility * pressure[rows])
-        u = rng.uniform(world.seed, world.step, "transmission", a.ids[rows])
-        new = torch.zeros_like(stage, dtype=torch.bool)
-        new[rows] = sampling.bernoulli(p, u, validate=False)
-        return {"stage": torch.where(new, Stage.E, stage).to(torch.uint8), "newly_infected": new,
-                "infection_day": torch.where(new, world.step, a.infection_day).to(a.infection_day.dtype)}
+            susceptible = None  # draw for every agent: an S mass of value 0 (infected earlier) still has a gradient
+        else:
+            # f only on the infected rows; draw only for susceptible agents, the only ones a draw can move
+            rows = flatnonzero(infected)
+            x = torch.zeros(a.n, dtype=self.infectiousness.dtype, device=stage.device)  # f * infected, [N]
+            x[rows] = self._infectiousness(a.infection_day[rows], a.is_asymptomatic[rows], world.step)
+            support = None  # without autograd the products push from x's nonzero rows themselves
+            susceptible = STAGES.member(stage, Stage.S)
+        pressure = self.contact_pressure(world, x, support=support)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
+        # 1[u < p] never fires where p = 0: draw (uniforms keyed on agent id, the values of world.uniform) only for
+        # the agents under some pressure, and with a gradient only on the rows that fired (the "fired" surrogate is
+        # 0, with a zero gradient, wherever u >= p)
+        under_pressure = pressure.detach() > 0
+        rows = flatnonzero(under_pressure if susceptible is None else susceptible & under_pressure)  # [M]
+        p = -torch.expm1(-self.beta_on(world.step) * self.susceptibility[age_band_index(a.age[rows])] * pressure[rows])
+        u = rng.uniform(world.seed, world.step, "transmission", a.ids[rows])  # [M]
+        fired = flatnonzero(u < p.detach())  # [K], positions in rows
+        rows = rows[fired]
+        drawn = sampling.bernoulli(p[fired], u[fired], straight_through=world.differentiable, gradient="fired",
+                                   validate=False)  # all 1: bool [K] | float [K] with the "fired" gradient
+        new = STAGES.member(stage[rows], Stage.S) * drawn  # [K]
+        infection_day = a.infection_day.clone()
+        infection_day[rows[hard(new)]] = world.step
+        return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
+                "newly_infected": torch.zeros(a.n, dtype=new.dtype, device=stage.device).index_put((rows,), new),
+                "infection_day": infection_day}
 
 
 class Progression(Substep):
@@ -266,34 +267,17 @@ class Progression(Substep):
 
     def forward(self, world: World) -> dict[str, Tensor]:
         out = self.schedule(world)
-        if not world.differentiable:
-            return {**out, **self._move(world.agents.stage, out, world.step)}
-        # move each agent's float stage mass (and its gradient) with it, on the rows with an event today only
+        # move each agent's stage (with its float mass and gradient) on the rows with an event today only
         rows = flatnonzero((out["onset_day"] == world.step) | (out["end_day"] == world.step))  # [M]
         at_onset = out["onset_day"][rows] == world.step  # today's infections have onset > today
-        at_end = out["end_day"][rows] == world.step
+        at_end = out["end_day"][rows] == world.step  # an agent's onset and end never fall on the same day
         asymptomatic, fatal = out["is_asymptomatic"][rows], out["is_fatal"][rows]
-        stage = world.agents.stage  # float one-hot [N, 6]
-        e, a, i = stage[rows, Stage.E], stage[rows, Stage.A], stage[rows, Stage.I]
-        e_to_a, e_to_i = e * (at_onset & asymptomatic), e * (at_onset & ~asymptomatic)
-        a_to_r, i_to_r, i_to_d = a * at_end, i * (at_end & ~fatal), i * (at_end & fatal)
-        moved = torch.stack([torch.zeros_like(e), -e_to_a - e_to_i, e_to_a - a_to_r, e_to_i - i_to_r - i_to_d,
-                             a_to_r + i_to_r, i_to_d], dim=-1)  # [M, 6]
-        newly_dead = torch.zeros(stage.shape[0], dtype=stage.dtype, device=stage.device).index_put((rows,), i_to_d)
-        return {**out, "stage": stage.index_add(0, rows, moved), "newly_dead": newly_dead}
-
-    @staticmethod
-    def _move(stage: Tensor, events: dict[str, Tensor], step: int) -> dict[str, Tensor]:
-        """Fast mode: the same moves on the uint8 stage, touching only the agents with an event today (an agent's
-        onset and end never fall on the same day)."""
-        onset = flatnonzero(events["onset_day"] == step)  # E -> A or I
-        end = flatnonzero(events["end_day"] == step)  # A -> R, I -> R or D
-        stage = stage.clone()
-        stage[onset] = torch.where(events["is_asymptomatic"][onset], Stage.A, Stage.I).to(torch.uint8)
-        before = stage[end]
-        dies = (before == Stage.I) & events["is_fatal"][end]
-        ends = (before == Stage.A) | (before == Stage.I)
-        stage[end] = torch.where(dies, Stage.D, torch.where(ends, Stage.R, before)).to(torch.uint8)
-        newly_dead = torch.zeros_like(stage, dtype=torch.bool)
-        newly_dead[end] = dies
-        return {"stage": stage, "newly_dead": newly_dead}
+        stage = world.agents.stage  # uint8 [N] | float one-hot [N, 6]
+        before = stage[rows]
+        e, a, i = (STAGES.member(before, k) for k in (Stage.E, Stage.A, Stage.I))  # bool [M] | float mass [M]
+        i_to_d = i * (at_end & fatal)
+        stage = STAGES.move_rows_many(stage, rows, [
+            (e * (at_onset & asymptomatic), Stage.E, Stage.A), (e * (at_onset & ~asymptomatic), Stage.E, Stage.I),
+            (a * at_end, Stage.A, Stage.R), (i * (at_end & ~fatal), Stage.I, Stage.R), (i_to_d, Stage.I, Stage.D)])
+        newly_dead = torch.zeros(stage.shape[0], dtype=i_to_d.dtype, device=stage.device).index_put((rows,), i_to_d)
+        return {**out, "stage": stage, "newly_dead": newly_dead}

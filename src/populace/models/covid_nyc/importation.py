@@ -20,6 +20,7 @@ from torch import Tensor
 
 from populace.core import rng
 from populace.core.model import Substep
+from populace.core.ops import attach_gradient, hard
 from populace.core.parameters import Positive, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.disease import STAGES, Stage
@@ -92,21 +93,15 @@ class Importation(Substep):
         if rows.numel() == 0:
             return {}
         a = world.agents
+        stage = a.stage  # uint8 [N] | float one-hot [N, 6]
         rows = torch.unique(rows)
-        stage = a.stage
-        if world.differentiable:
-            rows = rows[stage[rows, Stage.S].detach() > 0.5]
-            rate = self.rate
-            level = rate / rate.detach()  # 1, derivative 1 in l = log rate
-            new = stage[rows, Stage.S] * level  # [M]: 1 on imported agents, with d/dl = 1 each
-            stage = STAGES.move_rows(stage, rows, new, Stage.S, Stage.E)
-            newly_infected = a.newly_infected.index_add(0, rows, new)
-        else:
-            rows = rows[stage[rows] == Stage.S]
-            stage = stage.clone()
-            stage[rows] = Stage.E
-            newly_infected = a.newly_infected.clone()
-            newly_infected[rows] = True
+        rows = rows[hard(STAGES.member(stage[rows], Stage.S))]  # [M], still susceptible
+        if rows.numel() == 0:
+            return {}
+        # True, or (differentiable mode) the S mass 1 times rate / stop_grad(rate): value 1, d/d log rate = 1 each
+        new = attach_gradient(STAGES.member(stage[rows], Stage.S), self.rate / self.rate.detach())  # [M]
         infection_day = a.infection_day.clone()
         infection_day[rows] = world.step
-        return {"stage": stage, "newly_infected": newly_infected, "infection_day": infection_day}
+        return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
+                "newly_infected": a.newly_infected.index_put((rows,), new),  # 0 there before: still susceptible
+                "infection_day": infection_day}

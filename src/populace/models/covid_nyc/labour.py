@@ -30,7 +30,7 @@ from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
-from populace.core.ops import count_where, group_sum
+from populace.core.ops import either, group_total, hard, indicator, without
 from populace.core.parameters import Positive, UnitInterval, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.decisions import TELEWORKABLE_FRACTION_BY_INDUSTRY
@@ -100,7 +100,7 @@ def labour_columns(agents: AgentTable, *, seed: int, differentiable: bool = Fals
         mix = mix / mix.sum()
         in_labour_force[chosen] = True
         job_industry[chosen] = sampling.categorical(mix.expand(n_unemployed, -1), u_industry[chosen].double())
-    is_employed = employed.float() if differentiable else employed
+    is_employed = indicator(employed, differentiable=differentiable)
     never = torch.full((agents.n,), NOT_YET, dtype=torch.int16)
     return {"in_labour_force": in_labour_force, "is_employed": is_employed,
             "job_industry": job_industry.to(torch.uint8), "lost_job_day": never}
@@ -108,14 +108,9 @@ def labour_columns(agents: AgentTable, *, seed: int, differentiable: bool = Fals
 
 def labour_counts_by_region(agents: AgentTable, n_regions: int) -> tuple[Tensor, Tensor]:
     """(labour force, unemployed) per region, float [R] each; in differentiable mode they carry gradients."""
-    region = agents.region
-    in_force = agents.in_labour_force.bool()
-    employed = agents.is_employed
-    force = count_where(region, in_force, n_regions)  # [R]
-    if employed.dtype == torch.bool:  # fast mode: count, touching only the unemployed
-        return force, count_where(region, in_force & ~employed, n_regions)
-    force = force.to(employed.dtype)
-    return force, force - group_sum(employed * in_force, region, n_regions)
+    region, in_force = agents.region, agents.in_labour_force.bool()
+    unemployed = without(in_force, agents.is_employed)  # bool [N] | float [N]
+    return group_total(in_force, region, n_regions), group_total(unemployed, region, n_regions)
 
 
 def unemployment_rate_by_region(agents: AgentTable, n_regions: int) -> Tensor:
@@ -207,19 +202,11 @@ class Labour(Substep):
         lam, rho = self.rates_per_week(world)
         p_loss = -torch.expm1(-lam)  # [N]
         p_hire = (-torch.expm1(-rho)).expand_as(p_loss)  # [N]
-        u = world.uniform("labour")  # [N]; one uniform per agent: each is either employed or not
-        in_force = a.in_labour_force.bool()
-        if world.differentiable:
-            employed = a.is_employed  # float [N]
-            lost = employed * sampling.bernoulli(p_loss, u, straight_through=True, validate=False)
-            hired = (in_force.to(employed.dtype) - employed) * sampling.bernoulli(p_hire, u, straight_through=True,
-                                                                                 validate=False)
-            is_lost = lost.detach() > 0.5
-            new_employed = employed - lost + hired
-        else:
-            employed = a.is_employed
-            is_lost = employed & sampling.bernoulli(p_loss, u, validate=False)
-            is_hired = in_force & ~employed & sampling.bernoulli(p_hire, u, validate=False)
-            new_employed = (employed & ~is_lost) | is_hired
-        return {"is_employed": new_employed,
-                "lost_job_day": torch.where(is_lost, world.step, a.lost_job_day).to(a.lost_job_day.dtype)}
+        # one uniform per agent for both draws (each agent is either employed or not), drawn once
+        u = world.uniform("labour")  # [N]
+        employed = a.is_employed  # bool [N] | float [N]
+        lost = employed * sampling.bernoulli(p_loss, u, straight_through=world.differentiable, validate=False)
+        hired = without(a.in_labour_force.bool(), employed) * sampling.bernoulli(
+            p_hire, u, straight_through=world.differentiable, validate=False)
+        return {"is_employed": either(without(employed, lost), hired),
+                "lost_job_day": torch.where(hard(lost), world.step, a.lost_job_day).to(a.lost_job_day.dtype)}

@@ -14,7 +14,7 @@ from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model
-from populace.core.ops import bincount, count_where, group_sum
+from populace.core.ops import attach_gradient, group_total, indicator
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.decisions import HeuristicDecisions
@@ -122,14 +122,13 @@ class CovidDisease(Model):
         first = torch.topk(u, self.initial_infected, largest=False).indices
         is_first = torch.zeros(n, dtype=torch.bool)
         is_first[first] = True
-        stage = torch.where(is_first, Stage.E, Stage.S).to(torch.uint8)
+        l = self.log_initial_infected  # noqa: E741 (the docstring's symbol)
+        first_infections = attach_gradient(indicator(is_first, differentiable=differentiable), 1 + (l - l.detach()))
+        susceptible = STAGES.encode(torch.full((n,), Stage.S, dtype=torch.uint8), differentiable=differentiable)
+        stage = STAGES.move(susceptible, first_infections, Stage.S, Stage.E)
         never = torch.full((n,), NOT_YET, dtype=torch.int16)
-        newly_infected, newly_dead = is_first, torch.zeros(n, dtype=torch.bool)
-        if differentiable:
-            level = self.log_initial_infected - self.log_initial_infected.detach()  # 0, derivative 1
-            first_mass = is_first.float() * level  # [N]
-            stage = STAGES.move(STAGES.encode(stage, differentiable=True), first_mass, Stage.S, Stage.E)
-            newly_infected, newly_dead = newly_infected.float() + first_mass, newly_dead.float()
+        newly_infected = first_infections
+        newly_dead = indicator(torch.zeros(n, dtype=torch.bool), differentiable=differentiable)
         return self.agents.with_columns({
             "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,
             "infection_day": torch.where(is_first, 0, never).to(torch.int16), "onset_day": never,
@@ -146,14 +145,9 @@ class CovidDisease(Model):
         a = world.agents
         n_regions = len(self.region_labels)
         region = a.region
-        if world.differentiable:
-            counts = a.stage.sum(0)  # [6]
-            infections = group_sum(a.newly_infected, region, n_regions)
-            deaths = group_sum(a.newly_dead, region, n_regions)
-        else:
-            counts = bincount(a.stage, len(Stage))
-            infections = count_where(region, a.newly_infected, n_regions)
-            deaths = count_where(region, a.newly_dead, n_regions)
+        counts = STAGES.counts(a.stage)  # [6]
+        infections = group_total(a.newly_infected, region, n_regions)
+        deaths = group_total(a.newly_dead, region, n_regions)
         return {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
                 "new_infections": infections, "new_deaths": deaths}
 

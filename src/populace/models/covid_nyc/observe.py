@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor, nn
 
-from populace.core.ops import count_where, flatnonzero, group_sum
+from populace.core.ops import flatnonzero, group_total
 from populace.core.trajectory import Trajectory
 from populace.core.world import World
 from populace.data.boroughs import borough_from
 from populace.data.dohmh import dohmh_daily, dohmh_tests
 from populace.data.nysdol import nysdol_unemployment
-from populace.models.covid_nyc.disease import Stage
+from populace.models.covid_nyc.disease import STAGES, Stage
 
 ONSET_OBSERVABLES = ("new_symptomatic_onsets", "new_asymptomatic_onsets")
 """Names under which `daily_observables` records the day's symptom onsets and asymptomatic onsets, per region."""
@@ -54,16 +54,10 @@ def daily_observables(world: World, n_regions: int) -> dict[str, Tensor]:
     float stage mass (I or A), so gradients reach the infection draws.
     """
     a = world.agents
-    today = (a.onset_day == world.step - 1) & (a.onset_day >= 0)  # [N]
-    region = a.region
-    if world.differentiable:  # sums over the agents with an onset that day only
-        rows = flatnonzero(today)
-        stage, asymptomatic_rows, region_rows = a.stage[rows], a.is_asymptomatic[rows], region[rows]
-        symptomatic = group_sum(stage[:, Stage.I] * ~asymptomatic_rows, region_rows, n_regions)
-        asymptomatic = group_sum(stage[:, Stage.A] * asymptomatic_rows, region_rows, n_regions)
-    else:
-        symptomatic = count_where(region, today & ~a.is_asymptomatic, n_regions)
-        asymptomatic = count_where(region, today & a.is_asymptomatic, n_regions)
+    rows = flatnonzero((a.onset_day == world.step - 1) & (a.onset_day >= 0))  # [M]: only the day's onsets
+    stage, asymptomatic, region = a.stage[rows], a.is_asymptomatic[rows], a.region[rows]
+    symptomatic = group_total(STAGES.member(stage, Stage.I) * ~asymptomatic, region, n_regions)
+    asymptomatic = group_total(STAGES.member(stage, Stage.A) * asymptomatic, region, n_regions)
     return {ONSET_OBSERVABLES[0]: symptomatic, ONSET_OBSERVABLES[1]: asymptomatic}
 
 
