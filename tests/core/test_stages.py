@@ -48,6 +48,38 @@ def test_moves_are_the_same_in_both_modes_and_carry_gradients():
     assert diff_rows.argmax(1).tolist() == by_rows.tolist()
 
 
+def test_member_any_is_the_union_of_stages_in_both_modes():
+    fast, diff = STAGES.encode(CODES, differentiable=False), STAGES.encode(CODES, differentiable=True)
+    for ks, expected in (((Stage.I, Stage.R), [False, True, True, True, False]),  # consecutive codes: a range test
+                         ((Stage.S, Stage.R), [True, False, False, True, True]),  # not consecutive
+                         ((Stage.I,), [False, True, True, False, False])):
+        assert STAGES.member_any(fast, ks).tolist() == expected
+        assert STAGES.member_any(diff, ks).tolist() == [float(e) for e in expected]
+    with pytest.raises(ValueError, match=r"distinct stages of Stage, got \[1, 1\]"):
+        STAGES.member_any(fast, (Stage.I, Stage.I))
+
+
+def test_several_moves_on_rows_read_the_stage_before_any_and_agree_across_modes():
+    rows = torch.tensor([0, 1, 3, 4])  # stages S, I, R, S
+    fast = STAGES.encode(CODES, differentiable=False)
+    before = fast[rows]
+    s, i = STAGES.member(before, Stage.S), STAGES.member(before, Stage.I)
+    infect = torch.tensor([True, True, True, False])  # row 1 is not in S: no S -> I move there
+    moved = STAGES.move_rows_many(fast, rows, [(s * infect, Stage.S, Stage.I), (i, Stage.I, Stage.R)])
+    assert moved.tolist() == [1, 2, 1, 2, 0]  # agent 0 S -> I only (not on to R: moves read the stage before)
+    level = torch.tensor(1.0, requires_grad=True)
+    diff = STAGES.encode(CODES, differentiable=True)
+    d_before = diff[rows]
+    d_s, d_i = STAGES.member(d_before, Stage.S), STAGES.member(d_before, Stage.I)
+    smooth = STAGES.move_rows_many(diff, rows, [(d_s * infect * level, Stage.S, Stage.I), (d_i * level, Stage.I,
+                                                                                          Stage.R)])
+    assert smooth.argmax(1).tolist() == moved.tolist()
+    assert torch.equal(smooth.sum(1), torch.ones(5))  # mass is conserved
+    (grad,) = torch.autograd.grad(STAGES.counts(smooth)[Stage.R], level)
+    assert float(grad) == 1.0  # one agent moved on to R
+    assert STAGES.move_rows_many(fast, rows, []) is fast
+
+
 def test_stage_values_must_be_consecutive():
     class Gap(IntEnum):
         A = 0
