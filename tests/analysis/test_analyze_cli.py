@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 import pytest
+from analysis_fixtures import TINY
 
 from populace.analysis.bands import QUANTILES, bands
 from populace.analysis.ensemble import Member
@@ -77,3 +78,16 @@ def test_bands_are_quantiles_over_members_and_metrics_are_paired():
     assert table.loc[("p", "infections_averted"), "q95"] == 46.0
     assert table.loc[("baseline", "infections"), "median"] == 200.0
     assert ("baseline", "infections_averted") not in table.index
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    ("{not json", "is not valid JSON"),
+    ('{"draws": [{"observation.logit_ascertainment": -2.0}]}', "parameter_draws is 2 but the parameters file has 1"),
+])
+def test_a_bad_parameters_file_is_one_line_of_error(tmp_path, capsys, parameters, message):
+    (tmp_path / "fitted.json").write_text(parameters)
+    (tmp_path / "bad.yaml").write_text(json.dumps(TINY))  # JSON is YAML; its parameters file is fitted.json
+    assert main(["analyze", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

@@ -155,3 +155,18 @@ def test_bad_studies_are_refused(tmp_path):
     late = Study("late", SPEC, 10, (SPEC.policy({"name": "late", "from": 11, "beta_factor": 0.5}),), seeds=1)
     with pytest.raises(ValueError, match=r"policy 'late' branches off the baseline at step 11, outside the study's"):
         ensemble.run_member(str(tmp_path), late, late.members[0])
+
+
+def test_a_run_folder_is_never_reused_by_accident(tmp_path):
+    first = study(seeds=1, steps=12, policies=())
+    run_ensemble(tmp_path, first, progress=False)
+    with pytest.raises(FileExistsError, match="already holds runs"):
+        run_ensemble(tmp_path, first, progress=False)  # without --resume
+    other = study(seeds=1, steps=12, policies=(), draws=tuple(reversed(draws())))
+    with pytest.raises(ValueError, match=r"holds runs of a different study \(changed: draws\)"):
+        run_ensemble(tmp_path, other, resume=True, progress=False)
+    assert run_ensemble(tmp_path, first, resume=True, progress=False) == first.members  # the same study resumes
+    unfinished = tmp_path / "unfinished"
+    (unfinished / "members" / "m0000" / "baseline").mkdir(parents=True)  # a killed run's leftovers
+    with pytest.raises(FileExistsError, match="finished or not"):
+        run_ensemble(unfinished, first, progress=False)

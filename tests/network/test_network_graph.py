@@ -292,3 +292,9 @@ def test_dense_refuses_huge_layers():
     layer = ContactLayer.from_edges(20_000, [0], [1])
     with pytest.raises(ValueError, match=r"dense\(\) of 20000 agents would hold 400,000,000 entries"):
         layer.dense()
+
+
+def test_graph_aggregate_refuses_layers_where_the_world_goes():
+    graph = ContactGraph(3, {"work": ContactLayer.from_edges(3, [0], [1])})
+    with pytest.raises(TypeError, match="pass the layers by keyword"):
+        graph.aggregate(torch.ones(3), ["work"])

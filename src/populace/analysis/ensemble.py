@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
@@ -38,6 +39,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from populace.analysis.policy import BASELINE, Vocabulary, slug
+from populace.core.errors import InputError
 from populace.core.model import Model
 from populace.core.runner import run
 from populace.core.snapshot import load_world, save_world
@@ -46,6 +48,7 @@ from populace.core.world import World
 MEMBERS_DIR = "members"
 PARAMETERS_FILE = "parameters.json"
 DONE_FILE = "done.json"
+STUDY_FILE = "study.json"
 
 
 class ScenarioModel(Protocol):
@@ -158,6 +161,19 @@ class Study:
     def members(self) -> list[Member]:
         return ensemble_members(self.seeds, self.first_seed, self.parameter_draws, len(self.draws))
 
+    def fingerprint(self) -> dict[str, object]:
+        """What must match for a run folder to be resumed with this study: its settings, policies, model type and
+        a hash of the draws."""
+        digest = hashlib.sha256()
+        for draw in self.draws:
+            for key in sorted(draw):
+                digest.update(key.encode())
+                digest.update(draw[key].detach().cpu().double().contiguous().numpy().tobytes())
+        return {"name": self.name, "model": type(self.model).__name__, "steps": self.steps,
+                "seeds": self.seeds, "first_seed": self.first_seed, "parameter_draws": self.parameter_draws,
+                "checkpoint_steps": self.checkpoint_steps, "policies": [repr(p) for p in self.policies],
+                "draws": digest.hexdigest()}
+
     @property
     def policy_names(self) -> list[str]:
         """The baseline, then every policy."""
@@ -170,9 +186,11 @@ def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume:
     run_dir = Path(run_dir)
     members = study.members
     todo = [m for m in members if not (run_dir / MEMBERS_DIR / m.name / DONE_FILE).is_file()]
-    if not resume and len(todo) < len(members):
-        raise FileExistsError(f"{run_dir} already holds finished runs; pass --resume to continue it or choose "
-                              "another --out")
+    started = (run_dir / MEMBERS_DIR).is_dir() and any((run_dir / MEMBERS_DIR).iterdir())
+    if not resume and started:
+        raise FileExistsError(f"{run_dir} already holds runs (finished or not); pass --resume to continue it or "
+                              "choose another --out")
+    _check_same_study(run_dir / STUDY_FILE, study.fingerprint())
     bar = tqdm(total=len(members), initial=len(members) - len(todo), desc=study.name, unit="member",
                disable=None if progress is None else not progress)
     with bar:
@@ -190,6 +208,19 @@ def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume:
                     job.result()
                     bar.update()
     return members
+
+
+def _check_same_study(path: Path, fingerprint: dict[str, object]) -> None:
+    """Write the study's fingerprint into a new run folder; refuse a folder that holds another study's runs."""
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored != fingerprint:
+            changed = sorted(k for k in {*stored, *fingerprint} if stored.get(k) != fingerprint.get(k))
+            raise InputError(f"{path.parent} holds runs of a different study (changed: {', '.join(changed)}); "
+                             "choose another --out, or resume with the study it was started with")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(fingerprint, indent=1) + "\n")
 
 
 def run_member(run_dir: str, study: Study, member: Member) -> None:

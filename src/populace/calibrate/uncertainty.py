@@ -36,6 +36,7 @@ from torch import Tensor
 
 from populace.calibrate.fit import FitSettings, fit
 from populace.calibrate.problem import CalibrationProblem, trainable
+from populace.core.errors import InputError
 
 METADATA_KEY = b"populace_calibration"
 
@@ -94,7 +95,7 @@ def load_parameter_draws(path: str | os.PathLike[str]) -> list[dict[str, Tensor]
     frame = pd.read_parquet(path)
     missing = {"draw", "name", "shape", "index", "value"} - set(frame.columns)
     if missing:
-        raise ValueError(f"{path} is not a parameter-draws file: it lacks column(s) {sorted(missing)}")
+        raise InputError(f"{path} is not a parameter-draws file: it lacks column(s) {sorted(missing)}")
     draws = []
     for _, rows in frame.sort_values(["draw", "name", "index"]).groupby("draw", sort=True):
         draw = {}

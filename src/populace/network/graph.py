@@ -514,6 +514,9 @@ class ContactGraph(nn.Module):
         factor on "work"); unlisted layers have s_l = 1, and a layer scaled by the number 0 is skipped.
         ``support``: see `populace.network.aggregate.aggregate`.
         """
+        if world is not None and not hasattr(world, "agents"):  # the old second positional was `layers`
+            raise TypeError(f"the second argument of ContactGraph.aggregate is the world, got {world!r}; pass the "
+                            "layers by keyword: aggregate(x, world, layers=[...])")
         check_agent_values(x, self._n_agents, self.device or x.device)
         names = self.names if layers is None else ((layers,) if isinstance(layers, str) else tuple(layers))
         for name in names:

@@ -71,8 +71,9 @@ MODEL_PREFIX, OBSERVATION_PREFIX = "model.", "observation."
 BETA_PARAMETER = "transmission.parametrizations.beta_by_week.original"
 IMPORTATION_PARAMETER = "importation.parametrizations.rate.original"
 WEEKLY_ISOLATION_PARAMETER = "behaviour.decision_model.isolate_logit_by_week"
-"""Keys in a parameter draw that `populace.analysis.build` reads to shape the baseline model (weeks of beta,
-importations, the weekly isolation shifts); what is learned is chosen by `requires_grad`, not by these."""
+"""Keys in a parameter draw that `populace.models.covid_nyc.analysis.build` reads to shape the baseline model
+(weeks of beta, importations, the weekly isolation shifts); what is learned is chosen by `requires_grad`, not by
+these."""
 
 
 def weeks_in(days: int) -> int:

@@ -60,7 +60,7 @@ class CovidParams:
         infectiousness_days: days after infection past which an agent no longer transmits (21).
         importations_per_million_per_day: residents exposed to an infection from outside the population per
             million per day (`Importation`). Default 0: a closed population, as the published runs assume;
-            calibration learns it (`populace.calibrate.calibration_model` starts it at 10).
+            calibration learns it (`populace.models.covid_nyc.calibration.calibration_model` starts it at 10).
 
     Progression (delays are drawn at infection and rounded to whole days, at least 1):
         incubation_days_meanlog, incubation_days_sdlog: infection to symptom onset (end of E), lognormal with

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from populace.calibrate import load_parameter_draws
+from populace.core.errors import InputError
 from populace.data.boroughs import BOROUGHS
 from populace.models.covid_nyc.analysis.scenario import PopulationSpec, Scenario
 from populace.models.covid_nyc.calibration import (
@@ -54,7 +55,7 @@ def population_scale(population: Population) -> float:
     """The population's fraction of the place it samples (manifest `scale`; 1 when absent)."""
     scale = float(population.manifest.get("scale", 1.0))
     if not 0 < scale <= 1:
-        raise ValueError(f"the population manifest gives scale {scale}; it must be in (0, 1]")
+        raise InputError(f"the population manifest gives scale {scale}; it must be in (0, 1]")
     return scale
 
 
@@ -80,17 +81,17 @@ def read_parameter_draws(path: str | Path) -> list[dict[str, Tensor]]:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err})") from None
+        raise InputError(f"{path} is not valid JSON ({err})") from None
     draws = data.get("draws", [data]) if isinstance(data, dict) else None
     if not isinstance(draws, list) or not draws or not all(isinstance(d, dict) for d in draws):
-        raise ValueError(f"{path}: expected {{key: value}} or {{\"draws\": [{{key: value}}, ...]}} with at least one "
+        raise InputError(f"{path}: expected {{key: value}} or {{\"draws\": [{{key: value}}, ...]}} with at least one "
                          "draw")
     out = []
     for i, draw in enumerate(draws):
         try:
             out.append({str(k): torch.tensor(v, dtype=torch.float64) for k, v in draw.items()})
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{path}: draw {i} has a value that is not a number or list of numbers ({err})") from None
+            raise InputError(f"{path}: draw {i} has a value that is not a number or list of numbers ({err})") from None
     return out
 
 

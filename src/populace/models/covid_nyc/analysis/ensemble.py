@@ -26,6 +26,7 @@ from torch import Tensor
 
 from populace.analysis import ensemble as runner
 from populace.analysis.ensemble import Member, Study, load_values
+from populace.core.errors import InputError
 from populace.core.world import World
 from populace.models.covid_nyc.analysis.build import (
     baseline_models,
@@ -111,7 +112,7 @@ def ensemble_members(scenario: Scenario, n_draws: int) -> list[Member]:
     enough draws."""
     e = scenario.ensemble
     if e.parameter_draws > n_draws:
-        raise ValueError(f"ensemble.parameter_draws is {e.parameter_draws} but the parameters file has {n_draws} "
+        raise InputError(f"ensemble.parameter_draws is {e.parameter_draws} but the parameters file has {n_draws} "
                          "draw(s)")
     return runner.ensemble_members(e.seeds, e.first_seed, e.parameter_draws, n_draws)
 
