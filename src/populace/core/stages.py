@@ -19,6 +19,8 @@ from enum import IntEnum
 import torch
 from torch import Tensor, nn
 
+from populace.core.ops import without
+
 
 class Stages:
     """The stages of an `IntEnum` whose values are 0..K-1, and the operations that know each mode's representation."""
@@ -44,10 +46,8 @@ class Stages:
         `excluding` (bool | float [N], a part of stage k, e.g. today's arrivals) is taken out: `& ~excluding` on
         bools, `- excluding` on masses, so its gradient cancels too.
         """
-        if stage.dim() == 2:
-            return stage[:, k] if excluding is None else stage[:, k] - excluding
-        inside = stage == k
-        return inside if excluding is None else inside & ~excluding
+        inside = stage[:, k] if stage.dim() == 2 else stage == k
+        return inside if excluding is None else without(inside, excluding)
 
     def member_any(self, stage: Tensor, ks: Sequence[int]) -> Tensor:
         """Who is in any of the stages ks: bool [N] in fast mode (one range test when the codes are consecutive),

@@ -86,10 +86,12 @@ class World:
         """Calendar date of the current step, or None when the run has no start date."""
         return None if self.start_date is None else self.step_length.date(self.start_date, self.step)
 
-    def uniform(self, stream: str, *, table: str = MAIN_TABLE, n: int | None = None,
+    def uniform(self, stream: str, *, rows: Tensor | None = None, table: str = MAIN_TABLE, n: int | None = None,
                 dtype: torch.dtype = torch.float32) -> Tensor:
-        """Uniforms in (0, 1) for this step, one per agent ([N], or [N, n]), keyed on (seed, step, stream, id)."""
-        return rng.uniform(self.seed, self.step, stream, self.table(table).ids, n=n, dtype=dtype)
+        """Uniforms in (0, 1) for this step, one per agent ([N], or [N, n]), keyed on (seed, step, stream, id); for
+        agents `rows` (int64 [M]) only, the same values as for everyone, indexed."""
+        ids = self.table(table).ids
+        return rng.uniform(self.seed, self.step, stream, ids if rows is None else ids[rows], n=n, dtype=dtype)
 
     def randint(self, stream: str, high: int, *, table: str = MAIN_TABLE, n: int | None = None) -> Tensor:
         """Integers in [0, high) for this step, one per agent ([N], or [N, n]), keyed like `uniform`."""
@@ -100,20 +102,16 @@ class World:
         """x = 1[u < p] for every agent (p [N]) or for agents `rows` (int64 [M], p [M]), u this step's uniforms of
         `stream` (the same u whichever rows are drawn): bool in fast mode; in differentiable mode the straight-
         through float with surrogate `gradient` (`populace.sampling.bernoulli`). p is not range-checked."""
-        return sampling.bernoulli(p, self._uniforms(stream, rows, table), straight_through=self.differentiable,
-                                  gradient=gradient, validate=False)
+        return sampling.bernoulli(p, self.uniform(stream, rows=rows, table=table),
+                                  straight_through=self.differentiable, gradient=gradient, validate=False)
 
     def categorical(self, stream: str, probs: Tensor, *, rows: Tensor | None = None,
                     table: str = MAIN_TABLE) -> Tensor:
         """One option per agent from probs [N, K] (or [M, K] for agents `rows`) by inverse CDF on this step's
         uniforms of `stream`: int64 [N] in fast mode, a straight-through one-hot float [N, K] in differentiable
         mode (`populace.sampling.categorical`). probs are not range-checked."""
-        return sampling.categorical(probs, self._uniforms(stream, rows, table), straight_through=self.differentiable,
-                                    validate=False)
-
-    def _uniforms(self, stream: str, rows: Tensor | None, table: str) -> Tensor:
-        ids = self.table(table).ids
-        return rng.uniform(self.seed, self.step, stream, ids if rows is None else ids[rows])
+        return sampling.categorical(probs, self.uniform(stream, rows=rows, table=table),
+                                    straight_through=self.differentiable, validate=False)
 
     # ---- changing (each returns a new World) ---------------------------------------------------------
 

@@ -24,7 +24,6 @@ import torch
 from torch import Tensor
 
 from populace import sampling
-from populace.core import rng
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
 from populace.core.ops import flatnonzero, hard
@@ -190,7 +189,7 @@ class Transmission(Substep):
         under_pressure = pressure.detach() > 0
         rows = flatnonzero(under_pressure if susceptible is None else susceptible & under_pressure)  # [M]
         p = -torch.expm1(-self.beta_on(world.step) * self.susceptibility[age_band_index(a.age[rows])] * pressure[rows])
-        u = rng.uniform(world.seed, world.step, "transmission", a.ids[rows])  # [M]
+        u = world.uniform("transmission", rows=rows)  # [M]
         fired = flatnonzero(u < p.detach())  # [K], positions in rows
         rows = rows[fired]
         drawn = sampling.bernoulli(p[fired], u[fired], straight_through=world.differentiable, gradient="fired",
@@ -250,7 +249,7 @@ class Progression(Substep):
         rows = flatnonzero(a.infection_day == world.step)  # [M]
         if rows.numel() == 0:
             return {name: a[name] for name in ("is_asymptomatic", "is_fatal", "onset_day", "end_day")}
-        u = rng.uniform(world.seed, world.step, "progression", a.ids[rows], n=5, dtype=torch.float64)  # [M, 5]
+        u = world.uniform("progression", rows=rows, n=5, dtype=torch.float64)  # [M, 5]
         is_asymptomatic = u[:, 0] < self.asymptomatic_fraction
         p_death = self.p_death_if_symptomatic[age_band_index(a.age[rows])]
         is_fatal = ~is_asymptomatic & (u[:, 1] < p_death)
