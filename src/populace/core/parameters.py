@@ -121,6 +121,12 @@ def natural_name(name: str) -> str:
     return _PARAMETRIZED.sub(r"\1\2", name)
 
 
+def _owner(module: nn.Module, natural: str) -> tuple[nn.Module, str]:
+    """The submodule that holds the attribute of natural name `natural`, and the attribute's name."""
+    owner, _, attribute = natural.rpartition(".")
+    return module.get_submodule(owner), attribute
+
+
 def natural_parameters(module: nn.Module) -> dict[str, Tensor]:
     """Every parameter of `module` by natural name, in natural units (detached): the values to report."""
     values = {}
@@ -129,8 +135,8 @@ def natural_parameters(module: nn.Module) -> dict[str, Tensor]:
         if natural == name:
             values[name] = parameter.detach()
         else:
-            owner, _, attribute = natural.rpartition(".")
-            values[natural] = getattr(module.get_submodule(owner), attribute).detach()
+            owner, attribute = _owner(module, natural)
+            values[natural] = getattr(owner, attribute).detach()
     return values
 
 
@@ -144,8 +150,8 @@ def natural_gradients(module: nn.Module) -> dict[str, Tensor]:
         if natural == name:
             gradients[name] = parameter.grad
             continue
-        owner, _, attribute = natural.rpartition(".")
-        (constraint,) = getattr(module.get_submodule(owner).parametrizations, attribute)
+        owner, attribute = _owner(module, natural)
+        (constraint,) = getattr(owner.parametrizations, attribute)
         u = parameter.detach().requires_grad_()
         (slope,) = torch.autograd.grad(constraint(u).sum(), u)  # dx/du, elementwise constraints only
         gradients[natural] = parameter.grad / slope
@@ -159,9 +165,9 @@ def unconstrained_value(module: nn.Module, name: str) -> Tensor:
     value; then it is the first constraint's inverse of that value. Detached.
     """
     natural = natural_name(name)
-    owner, _, attribute = natural.rpartition(".")
-    value = getattr(module.get_submodule(owner), attribute).detach()
+    owner, attribute = _owner(module, natural)
+    value = getattr(owner, attribute).detach()
     if natural == name:  # a plain parameter, or an attribute some parametrization computes
         return value
-    chain = getattr(module.get_submodule(owner).parametrizations, attribute)
+    chain = getattr(owner.parametrizations, attribute)
     return chain.original.detach() if len(chain) == 1 else chain[0].right_inverse(value)

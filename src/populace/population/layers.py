@@ -77,9 +77,9 @@ def contact_weights(layer: ContactLayer, age_band: Tensor, matrix: np.ndarray | 
     band = prem_band(age_band)
     n_by_band = torch.bincount(band, minlength=N_PREM_BANDS)
     c = reciprocal_contacts(matrix, n_by_band)
-    rows = torch.repeat_interleave(torch.arange(layer.n_agents), layer.degree().long(), output_size=layer.n_edges)
-    pair = band[rows] * N_PREM_BANDS + band[layer.col.long()]  # [E] band pair of each edge
-    del rows
+    rows, cols = layer.edges()
+    pair = band[rows] * N_PREM_BANDS + band[cols]  # [E] band pair of each edge
+    del rows, cols
     edges = torch.bincount(pair, minlength=N_PREM_BANDS**2).view(N_PREM_BANDS, N_PREM_BANDS).to(torch.float64)
     fitted = _fit_to_support(c, edges > 0)
     per_edge = torch.where(edges > 0, fitted / edges.clamp(min=1), 0.0)
