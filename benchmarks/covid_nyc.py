@@ -103,7 +103,7 @@ def main() -> None:
 
     if args.differentiable:
         start = time.perf_counter()
-        trajectory = model.run(days, seed=args.seed, differentiable=True, checkpoint_days=args.checkpoint_days,
+        trajectory = model.run(days, seed=args.seed, differentiable=True, checkpoint_steps=args.checkpoint_days,
                                progress=False)
         simulated = time.perf_counter()
         loss = trajectory["new_infections"].sum(-1).square().mean() + trajectory["new_deaths"].sum(-1).square().mean()

@@ -31,7 +31,7 @@ def main() -> None:
     start = time.perf_counter()
     model = SIR.random_network(args.agents, contacts_per_agent=args.contacts, beta_per_day=0.03)
     built = time.perf_counter()
-    traj = model.run(args.days, seed=1, differentiable=args.differentiable, checkpoint_days=args.checkpoint_days,
+    traj = model.run(args.days, seed=1, differentiable=args.differentiable, checkpoint_steps=args.checkpoint_days,
                      progress=False)
     done = time.perf_counter()
     if args.differentiable:

@@ -45,14 +45,14 @@ def test_time_checkpointing_gives_the_same_trajectory_and_gradient():
     # recomputing blocks of days in the backward pass redraws the same counter-based numbers: exact equality
     plain_model, checkpointed_model = Decay(2_000, P), Decay(2_000, P)
     plain = plain_model.run(DAYS, seed=4, differentiable=True, progress=False)
-    checkpointed = checkpointed_model.run(DAYS, seed=4, differentiable=True, checkpoint_days=3, progress=False)
+    checkpointed = checkpointed_model.run(DAYS, seed=4, differentiable=True, checkpoint_steps=3, progress=False)
     assert checkpointed.steps == plain.steps
     assert torch.equal(checkpointed["alive"].detach(), plain["alive"].detach())
     (grad_plain,) = torch.autograd.grad(plain["alive"].sum(), plain_model.death.logit_death)
     (grad_checkpointed,) = torch.autograd.grad(checkpointed["alive"].sum(), checkpointed_model.death.logit_death)
     assert torch.equal(grad_checkpointed, grad_plain)
-    with pytest.raises(ValueError, match="checkpoint_days must be an int >= 1"):
-        run(Decay(10, P), 2, checkpoint_days=0)
+    with pytest.raises(ValueError, match="checkpoint_steps must be an int >= 1"):
+        run(Decay(10, P), 2, checkpoint_steps=0)
 
 
 def test_record_every_keeps_first_and_last_day():

@@ -6,10 +6,10 @@ import contextlib
 
 import torch
 from torch.utils.checkpoint import checkpoint
-from tqdm.auto import tqdm
 
 from populace.core.clock import StepLength
 from populace.core.model import Model
+from populace.core.progress import progress_bar
 from populace.core.trajectory import Trajectory
 from populace.core.world import World
 
@@ -25,7 +25,7 @@ def run(
     device: str | torch.device | None = None,
     record_every: int = 1,
     max_records: int = 100_000,
-    checkpoint_days: int | None = None,
+    checkpoint_steps: int | None = None,
     progress: bool | None = None,
 ) -> Trajectory:
     """Advance `model` by `steps` steps and return the recorded `Trajectory`.
@@ -41,9 +41,9 @@ def run(
         device: move the model and world here first ("cpu", "cuda"); default: where they are.
         record_every: record observables every this many steps (the first and last step are always kept).
         max_records: cap on the records kept (bounded memory).
-        checkpoint_days: in differentiable mode, keep for the backward pass only the world at every
-            `checkpoint_days`-th step and recompute the steps in between during backward (time checkpointing,
-            `torch.utils.checkpoint`): memory grows with steps / checkpoint_days instead of steps, for about one
+        checkpoint_steps: in differentiable mode, keep for the backward pass only the world at every
+            `checkpoint_steps`-th step and recompute the steps in between during backward (time checkpointing,
+            `torch.utils.checkpoint`): memory grows with steps / checkpoint_steps instead of steps, for about one
             more forward pass of compute. The counter-based RNG makes the recomputation draw the same numbers.
         progress: show a progress bar; None shows it only on an interactive terminal.
     """
@@ -60,8 +60,8 @@ def run(
     if n_records > max_records:
         raise ValueError(f"{steps} {what} recorded every {record_every} need up to {n_records} records but "
                          f"max_records is {max_records}; raise max_records or record_every")
-    if checkpoint_days is not None and (not isinstance(checkpoint_days, int) or checkpoint_days < 1):
-        raise ValueError(f"checkpoint_days must be an int >= 1 or None, got {checkpoint_days!r}")
+    if checkpoint_steps is not None and (not isinstance(checkpoint_steps, int) or checkpoint_steps < 1):
+        raise ValueError(f"checkpoint_steps must be an int >= 1 or None, got {checkpoint_steps!r}")
     check_parameters(model)
     if device is not None:
         model = model.to(device)
@@ -81,29 +81,29 @@ def run(
                                 step_length=world.step_length, max_records=max_records)
         trajectory.record(world.step, model.observe(world))
         last_step = world.step + steps
-        bar = tqdm(total=steps, desc=type(model).__name__, unit=world.step_length.value, disable=_disable(progress),
-                   leave=False)
-        block = checkpoint_days if (differentiable and checkpoint_days) else 1
+        bar = progress_bar(steps, desc=type(model).__name__, unit=world.step_length.value, progress=progress,
+                           leave=False)
+        block = checkpoint_steps if (differentiable and checkpoint_steps) else 1
         with bar:
             while world.step < last_step:
-                n_days = min(block, last_step - world.step)
+                n_steps = min(block, last_step - world.step)
                 if block > 1:
-                    world, records = checkpoint(_advance, model, world, n_days, record_every, last_step,
+                    world, records = checkpoint(_advance, model, world, n_steps, record_every, last_step,
                                                 use_reentrant=False)
                 else:
-                    world, records = _advance(model, world, n_days, record_every, last_step)
+                    world, records = _advance(model, world, n_steps, record_every, last_step)
                 for step, values in records:
                     trajectory.record(step, values)
-                bar.update(n_days)
+                bar.update(n_steps)
     trajectory.final_world = world
     return trajectory
 
 
-def _advance(model: Model, world: World, n_days: int, record_every: int,
+def _advance(model: Model, world: World, n_steps: int, record_every: int,
              last_step: int) -> tuple[World, list[tuple[int, dict[str, torch.Tensor]]]]:
-    """Step `n_days` days; return the new world and the observables of the days to record."""
+    """Take `n_steps` steps; return the new world and the observables of the steps to record."""
     records = []
-    for _ in range(n_days):
+    for _ in range(n_steps):
         world = model(world).advance()
         if world.step % record_every == 0 or world.step == last_step:
             records.append((world.step, model.observe(world)))
@@ -118,7 +118,3 @@ def check_parameters(model: torch.nn.Module) -> None:
     if bad:
         raise ValueError(f"{type(model).__name__} has NaN or infinite values in {', '.join(bad)}; "
                          "check the values it was built with (or the last optimiser step)")
-
-
-def _disable(progress: bool | None) -> bool | None:
-    return None if progress is None else not progress

@@ -134,9 +134,9 @@ class World:
         new = {k: v if isinstance(v, Tensor) else torch.tensor(v, device=self.device) for k, v in values.items()}
         return dataclasses.replace(self, env={**self.env, **new})
 
-    def advance(self, days: int = 1) -> World:
-        """The same state one (or `days`) step(s) later."""
-        return dataclasses.replace(self, step=self.step + days)
+    def advance(self, steps: int = 1) -> World:
+        """The same state `steps` steps (of `step_length`) later."""
+        return dataclasses.replace(self, step=self.step + steps)
 
     def to(self, device: str | torch.device) -> World:
         return dataclasses.replace(

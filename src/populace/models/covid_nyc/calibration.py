@@ -177,7 +177,7 @@ class Calibration(nn.Module):
         if self.tests_per_day is not None and self.tests_per_day.numel() < days:
             raise ValueError(f"tests_per_day covers {self.tests_per_day.numel()} days, the run {days}")
         return run(self.model, days, seed=seed, differentiable=differentiable, progress=False,
-                   checkpoint_days=self.checkpoint_days if differentiable else None)
+                   checkpoint_steps=self.checkpoint_days if differentiable else None)
 
     def series(self, trajectory: Trajectory, *, months: Sequence[dt.date] | None = None) -> dict[str, Tensor]:
         """The observed series of a run (see `simulate`), through the observation model."""
