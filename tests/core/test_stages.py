@@ -80,6 +80,17 @@ def test_several_moves_on_rows_read_the_stage_before_any_and_agree_across_modes(
     assert STAGES.move_rows_many(fast, rows, []) is fast
 
 
+def test_move_rows_many_refuses_an_agent_moved_twice_in_fast_mode():
+    fast = STAGES.encode(CODES, differentiable=False)  # S I I R S
+    rows = torch.tensor([4, 0])
+    s = STAGES.member(fast[rows], Stage.S)  # [True, True]
+    to_i, to_r = s & torch.tensor([True, False]), s  # agent 4 in both
+    with pytest.raises(ValueError, match=r"moves 1 agent\(s\) more than once in fast mode \(rows \[4\]\)"):
+        STAGES.move_rows_many(fast, rows, [(to_i, Stage.S, Stage.I), (to_r, Stage.S, Stage.R)])
+    disjoint = STAGES.move_rows_many(fast, rows, [(to_i, Stage.S, Stage.I), (to_r & ~to_i, Stage.S, Stage.R)])
+    assert disjoint.tolist() == [2, 1, 1, 2, 1]  # agent 4 S -> I, agent 0 S -> R
+
+
 def test_stage_values_must_be_consecutive():
     class Gap(IntEnum):
         A = 0

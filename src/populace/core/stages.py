@@ -97,8 +97,11 @@ class Stages:
         return stage
 
     def move_rows_many(self, stage: Tensor, rows: Tensor, moves: Sequence[tuple[Tensor, int, int]]) -> Tensor:
-        """Several `move_rows` on the same agents `rows` at once, each move (moved [M], source, target) read from the
-        stage before any of them: one new column, not one per move. Fast mode: each agent moves at most once.
+        """Several `move_rows` on the same agents `rows` (distinct, int64 [M]) at once, each move (moved [M], source,
+        target) read from the stage before any of them: one new column, not one per move.
+
+        Fast mode: each agent moves at most once (the masks are disjoint; checked, with one reduction, since a second
+        move would silently overwrite the first). Differentiable mode adds every move's mass.
 
         Example: E -> A or I and A -> R on today's event rows, `[(e * to_a, E, A), (e * to_i, E, I), (a * ends, A, R)]`.
         """
@@ -110,6 +113,7 @@ class Stages:
             for d in deltas[1:]:
                 delta = delta + d
             return stage.index_add(0, rows, delta)
+        _check_disjoint(rows, [moved for moved, _, _ in moves])
         stage = stage.clone()
         for moved, _, target in moves:
             stage[rows[moved]] = target
@@ -119,3 +123,16 @@ class Stages:
         direction = torch.zeros(self.k, dtype=stage.dtype, device=stage.device)
         direction[source], direction[target] = -1, 1
         return direction
+
+
+def _check_disjoint(rows: Tensor, masks: Sequence[Tensor]) -> None:
+    """Refuse bool masks [M] of which two mark the same row (one `any` over M after 2 ops per mask)."""
+    seen, twice = masks[0], torch.zeros_like(masks[0])
+    for mask in masks[1:]:
+        twice, seen = twice | (seen & mask), seen | mask
+    if bool(twice.any()):
+        agents = rows[twice]
+        raise ValueError(f"move_rows_many moves {agents.numel()} agent(s) more than once in fast mode (rows "
+                         f"{agents[:5].tolist()}); a second move would overwrite the first: make the moves' masks "
+                         "disjoint (e.g. `e * to_a` and `e * ~to_a`), or apply the moves one after another with "
+                         "move_rows")
