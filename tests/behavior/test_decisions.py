@@ -16,10 +16,12 @@ from populace.behavior import (
     decide,
     decision_stream,
     draw_options,
+    is_decision_step,
     options_of,
     yes_no,
 )
 from populace.core import AgentTable, World
+from populace.core.clock import StepLength
 
 HARVEST = "harvest"
 LEVELS = ("low", "medium", "high")
@@ -209,3 +211,14 @@ def test_bad_probabilities_of_k_options_are_refused(probs, match):
 def test_a_decision_needs_two_options():
     with pytest.raises(DecisionError, match=r"'one' needs at least two options, got \['only'\]"):
         decide(Fixed(torch.ones(4, 1)), "one", world_of(4), {})
+
+
+def test_weekly_decisions_follow_the_step_length():
+    table = AgentTable({"id": torch.arange(2, dtype=torch.int32)})
+    daily = [is_decision_step(World.of(table, step=t)) for t in range(15)]
+    assert [t for t, yes in enumerate(daily) if yes] == [0, 7, 14]  # once a week in a model of day steps
+    assert [t for t in range(15) if is_decision_step(World.of(table, step=t), day_of_week=3)] == [3, 10]
+    for length in (StepLength.WEEK, StepLength.MONTH, StepLength.YEAR):  # a step lasts the week: every step
+        assert all(is_decision_step(World.of(table, step=t, step_length=length)) for t in range(15))
+    with pytest.raises(ValueError, match=r"day_of_week must be an int in 0\.\.6, got 7"):
+        is_decision_step(World.of(table), day_of_week=7)

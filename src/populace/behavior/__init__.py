@@ -15,7 +15,7 @@ from populace.behavior.interface import (
     decide,
     decision_stream,
     draw_options,
-    is_decision_day,
+    is_decision_step,
     options_of,
     yes_no,
 )
@@ -43,7 +43,7 @@ __all__ = [
     "decision_stream",
     "draw_options",
     "group_keys",
-    "is_decision_day",
+    "is_decision_step",
     "options_of",
     "package_template",
     "package_template_names",

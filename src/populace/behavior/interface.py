@@ -23,7 +23,7 @@ either mode's draws.
 
 Implementations: `LLMDecisions` (`populace.behavior.llm_decisions`, any options, from a language model) and a
 model's own (e.g. `populace.models.covid_nyc.decisions.HeuristicDecisions`). Decisions are made weekly by
-convention: `is_decision_day`.
+convention, or every step when a step is a week or longer: `is_decision_step`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from populace.core.clock import DAYS_PER_WEEK
+from populace.core.clock import DAYS_PER_WEEK, StepLength
 from populace.core.world import World
 
 YES_NO = ("yes", "no")
@@ -76,9 +76,15 @@ def yes_no(p_yes: Tensor) -> Tensor:
     return torch.stack([p_yes, 1 - p_yes], dim=-1)
 
 
-def is_decision_day(step: int, *, day_of_week: int = 0) -> bool:
-    """True on the steps t with t % 7 == day_of_week, when weekly decisions are made (day 0 by default)."""
-    return step % DAYS_PER_WEEK == day_of_week
+def is_decision_step(world: World, *, day_of_week: int = 0) -> bool:
+    """Whether weekly decisions are made at the world's step, by its `step_length`: with day steps on the steps t with
+    t % 7 == day_of_week (day 0 by default), so once a week; with steps of a week, a month or a year at every step
+    (a decision lasts one step)."""
+    if day_of_week not in range(DAYS_PER_WEEK):
+        raise ValueError(f"day_of_week must be an int in 0..{DAYS_PER_WEEK - 1}, got {day_of_week!r}")
+    if world.step_length is StepLength.DAY:
+        return world.step % DAYS_PER_WEEK == day_of_week
+    return True
 
 
 def decision_stream(decision: str) -> str:

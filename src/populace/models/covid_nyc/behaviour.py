@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from populace.behavior.interface import YES_NO, DecisionModel, chosen, decide, is_decision_day
+from populace.behavior.interface import YES_NO, DecisionModel, chosen, decide, is_decision_step
 from populace.core.agents import AgentTable
 from populace.core.model import Substep
 from populace.core.ops import bincount, complement, count_where, indicator, select
@@ -88,7 +88,8 @@ class Behaviour(Substep):
     Args:
         decision_model: answers `ISOLATE` and `GO_TO_WORK` with the options `YES_NO` (e.g. `HeuristicDecisions()`);
             its parameters become this substep's, so calibration reaches them.
-        day_of_week: decisions are made on the steps t with t % 7 == day_of_week (0..6).
+        day_of_week: decisions are made on the steps t with t % 7 == day_of_week (0..6), in a model of day steps
+            (`populace.behavior.is_decision_step`).
         work_layer: the contact layer of workplaces.
         isolation_contact_factor_by_layer: {layer: k_l in [0, 1]}, the contact factor of an isolating agent.
         window_days: W of `local_case_situation`.
@@ -151,7 +152,7 @@ class Behaviour(Substep):
         return out
 
     def forward(self, world: World) -> dict[str, Tensor]:
-        if not is_decision_day(world.step, day_of_week=self.day_of_week):
+        if not is_decision_step(world, day_of_week=self.day_of_week):
             return {}
         a = world.agents
         n = a.n
