@@ -51,9 +51,13 @@ class Yearly(Model):
 
 def test_a_yearly_model_runs_in_years_and_its_rows_are_years(tmp_path):
     traj = Yearly().run(3, progress=False)
-    assert traj.dates == [dt.date(2018, 1, 1), dt.date(2019, 1, 1), dt.date(2020, 1, 1), dt.date(2021, 1, 1)]
+    # each row is dated by the year it closes: the start (end of 2017), then after 2018, 2019, 2020
+    assert traj.steps == [0, 1, 2, 3]
+    assert traj.periods == [-1, 0, 1, 2]
+    assert traj.dates == [dt.date(2017, 1, 1), dt.date(2018, 1, 1), dt.date(2019, 1, 1), dt.date(2020, 1, 1)]
     frame = traj.to_pandas()
-    assert frame["date"].dt.year.tolist() == [2018, 2019, 2020, 2021]
+    assert frame["date"].dt.year.tolist() == [2017, 2018, 2019, 2020]
+    assert frame["period"].tolist() == [-1, 0, 1, 2]
     assert frame["x"].tolist() == [0.0, 3.0, 6.0, 9.0]
     assert traj.final_world.date == dt.date(2021, 1, 1)
     assert traj.plot().axes[0].get_xlabel() == "date"

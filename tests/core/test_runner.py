@@ -65,9 +65,11 @@ def test_trajectory_to_pandas_parquet_and_plot(tmp_path):
     traj.record(0, {"cases": torch.tensor([1.0, 2.0]), "total": torch.tensor(3.0)})
     traj.record(1, {"cases": torch.tensor([4.0, 5.0]), "total": torch.tensor(9.0)})
     frame = traj.to_pandas()
-    assert list(frame.columns) == ["step", "date", "cases[Bronx]", "cases[Queens]", "total"]
+    assert list(frame.columns) == ["step", "period", "date", "cases[Bronx]", "cases[Queens]", "total"]
     assert frame["cases[Queens]"].tolist() == [2.0, 5.0]
-    assert frame["date"].tolist() == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-02")]
+    # the record at step s closes period s - 1 and is dated by its first day: the start, then day 0
+    assert frame["period"].tolist() == [-1, 0]
+    assert frame["date"].tolist() == [pd.Timestamp("2020-02-29"), pd.Timestamp("2020-03-01")]
     back = pd.read_parquet(traj.to_parquet(tmp_path / "t.parquet"))
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
     fig = traj.plot(["cases"])

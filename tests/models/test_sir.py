@@ -1,7 +1,10 @@
 """SIR: final sizes against closed forms, gradients against finite differences, modes, order, errors."""
 
+import dataclasses
+import datetime as dt
 import math
 
+import pandas as pd
 import pytest
 import torch
 from scipy import optimize
@@ -168,3 +171,21 @@ def test_sir_in_both_modes_is_at_most_70_lines_of_code():
     code = [line for number, line in enumerate(source.splitlines(), 1)
             if line.strip() and not line.strip().startswith("#") and number not in docstrings]
     assert len(code) <= 70, len(code)
+
+
+def test_new_infections_of_day_d_are_on_day_ds_row():
+    # row of day d: the infections drawn while stepping day d, which are the fall of S from the end of day d - 1
+    # (the row before; for day 0, the initial state) to the end of day d, and which are infectious by then
+    model = SIR.random_network(2_000, contacts_per_agent=10, beta_per_day=0.05, initial_infected=20)
+    start = dt.date(2020, 3, 1)
+    world = dataclasses.replace(model.initial_world(seed=3), start_date=start)
+    frame = model.run(30, world=world, progress=False).to_pandas()
+    assert frame["period"].tolist() == list(range(-1, 30))
+    assert frame["date"].tolist() == [pd.Timestamp(start + dt.timedelta(days=d)) for d in range(-1, 30)]
+    assert frame["new_infections"].iloc[0] == 0  # the world before day 0
+    fall = frame["susceptible"].shift(1) - frame["susceptible"]
+    assert (frame["new_infections"].iloc[1:] == fall.iloc[1:]).all()
+    assert frame["new_infections"].iloc[1:].sum() > 100  # an epidemic, so the check compares real numbers
+    day_0 = model(world)  # stepping day 0 by hand: its infections are the row of 2020-03-01
+    on_start_date = frame.set_index("date").loc[pd.Timestamp(start), "new_infections"]
+    assert on_start_date == float(day_0.agents.newly_infected.sum())

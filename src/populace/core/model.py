@@ -47,7 +47,8 @@ class Model(nn.Module):
     - `initial_world(seed=..., differentiable=...) -> World`: the state at step 0;
     - `forward(world) -> World`: apply the substeps in order (the runner then advances the clock);
     - `observe(world) -> dict[str, Tensor]`: the aggregates to record each step (scalars, or [G] per group,
-      with group labels in `observable_labels`).
+      with group labels in `observable_labels`), of the world after a step: stocks at the step's end and flows
+      during it (what its substeps wrote), which the trajectory dates by the step's first day (`Trajectory`).
 
     Because a model is an `nn.Module`, `parameters()`, `state_dict()` and `.to(device)` just work.
     """

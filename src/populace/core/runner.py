@@ -28,7 +28,9 @@ def run(
     checkpoint_steps: int | None = None,
     progress: bool | None = None,
 ) -> Trajectory:
-    """Advance `model` by `steps` steps and return the recorded `Trajectory`.
+    """Advance `model` by `steps` steps and return the recorded `Trajectory`: `model.observe` of the world it starts
+    from, then of the world after each step, a row per period with its stocks at the end and its flows during it,
+    dated by the period's first day (the convention of `Trajectory`).
 
     Args:
         model: the model to step.

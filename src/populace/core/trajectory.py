@@ -22,13 +22,28 @@ if TYPE_CHECKING:
 class Trajectory:
     """Named observables recorded step by step: `traj["infectious"]` is a tensor [T] (or [T, G] per group).
 
+    Dating convention: a record observes the world after a period (one step: a day, a year ...). The runner records
+    the world it starts from, at step s0 (usually 0), then the world after each period p = s0, s0 + 1, ...; the
+    world after period p has clock `step` p + 1. So each row holds
+
+        period = step - 1,   date = the first day of the period (`StepLength.date(start_date, period)`),
+        stocks (agents susceptible, employed ...) at the end of the period,
+        flows (new infections, a year's tax revenue ...) during the period,
+
+    and a model's `observe` reports as flows what its substeps wrote while stepping the world (e.g. an agent column
+    `newly_infected` set by the day's transmission). The first row, the world the run starts from, is the end of
+    the period before it (period s0 - 1, dated one step before the start): its stocks are the initial state, its
+    flows what the initial world says (zero, or the model's seeding). A tax run starting in 2018 therefore has rows
+    2017 (the untaxed economy), 2018 (the first year's revenue), ...; a daily run's infections of day d are on the
+    row of day d.
+
     Memory is bounded by design: it grows with steps x observables, not with the number of agents, and
     `max_records` caps the steps kept (recording past it raises, with the fix). In differentiable runs the
     recorded tensors keep their autograd history, so a loss on them back-propagates into the model.
 
     Attributes:
-        steps: the step of each record.
-        start_date: calendar date of step 0, or None.
+        steps: the world's step (clock) at each record: the periods completed since step 0.
+        start_date: calendar date of step 0 (the first day of period 0), or None.
         step_length: the calendar time of one step (rows are dated by it).
         labels: group labels of the per-group observables.
         final_world: the world after the last step (set by the runner).
@@ -80,15 +95,21 @@ class Trajectory:
         return torch.stack(self._values[name])
 
     @property
+    def periods(self) -> list[int]:
+        """The period each record closes: step - 1 (the first record of a run from step 0 closes period -1)."""
+        return [s - 1 for s in self.steps]
+
+    @property
     def dates(self) -> list[dt.date] | None:
-        """The calendar date of each record (by `step_length`), or None without a start date."""
+        """The first day of each record's period (by `step_length`), or None without a start date."""
         if self.start_date is None:
             return None
-        return [self.step_length.date(self.start_date, s) for s in self.steps]
+        return [self.step_length.date(self.start_date, p) for p in self.periods]
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per record: `step` (and `date`), then one column per observable or `name[group]`."""
-        frame: dict[str, object] = {"step": self.steps}
+        """One row per record: `step`, `period` (and `date`, the period's first day), then one column per observable
+        or `name[group]` (see the class docstring for what a row covers)."""
+        frame: dict[str, object] = {"step": self.steps, "period": self.periods}
         if self.dates is not None:
             frame["date"] = pd.to_datetime(self.dates).as_unit("ms")  # the unit Parquet keeps: round trips equal
         for name in self._values:
@@ -114,7 +135,7 @@ class Trajectory:
 
         names = list(names or self.names)
         frame = self.to_pandas()
-        x = frame["date"] if "date" in frame else frame["step"]
+        x = frame["date"] if "date" in frame else frame["period"]
         fig = Figure(figsize=(8, 4.5), layout="constrained")
         ax = fig.add_subplot()
         for name in names:

@@ -17,8 +17,9 @@ DOHMH counts cases by date of diagnosis and deaths by date of death, so the defa
 set one to compare with reports as they stood on a given day. Monthly unemployment (`monthly_unemployment_rate`)
 sums unemployed and labour force over the days of each calendar month; NYS DOL's rates are monthly estimates too.
 
-The model records the series each day with `daily_observables(world, n_regions)` (onsets, by region); the runner
-records them at step s for the day s - 1 (`series_from_trajectory` dates them so).
+The model records the series each day with `daily_observables(world, n_regions)` (onsets, by region); by the
+trajectory's convention (`populace.core.Trajectory`) the record after day d (world step d + 1) holds day d's flows
+and is dated day d, so `series_from_trajectory` keeps every record but the first (the world before day 0).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ DAILY_MEASURES = ("cases", "deaths")
 
 
 def daily_observables(world: World, n_regions: int) -> dict[str, Tensor]:
-    """Per region [R], the agents whose incubation ended on the day just simulated (step - 1), with or without symptoms.
+    """Per region [R], the agents whose incubation ended on the day just simulated (the period step - 1 that the
+    record closes), with or without symptoms.
 
     Call it from a model's `observe` (after the runner's `advance`). Differentiable mode: each agent counts with its
     float stage mass (I or A), so gradients reach the infection draws.
@@ -185,8 +187,9 @@ class Observation(nn.Module):
 
 
 def series_from_trajectory(trajectory: Trajectory, names: Sequence[str]) -> dict[str, Tensor]:
-    """Daily per-region counts [T, R] recorded by a run (every day), without the step-0 record: row t is the day
-    steps[t + 1] - 1 of the run. Raises ValueError when the run was not recorded every day."""
+    """Daily per-region counts [T, R] recorded by a run (every day), without the first record (the world the run
+    starts from): row t is day t of the run, `series_dates(trajectory)[t]`, its flows during the day and its stocks
+    at the day's end. Raises ValueError when the run was not recorded every day."""
     steps = trajectory.steps
     if len(steps) < 2 or any(b - a != 1 for a, b in itertools.pairwise(steps)):
         raise ValueError(f"the observation model needs a record every day (record_every=1) and at least one day, got "
@@ -198,7 +201,7 @@ def series_dates(trajectory: Trajectory) -> list[dt.date]:
     """Calendar date of each row of `series_from_trajectory` (needs the run's start date)."""
     if trajectory.start_date is None:
         raise ValueError("the trajectory has no start_date; build the world with World(..., start_date=...)")
-    return [trajectory.start_date + dt.timedelta(days=s - 1) for s in trajectory.steps[1:]]
+    return trajectory.dates[1:]
 
 
 def daily_tests_on(dates: Sequence[dt.date], tests: pd.DataFrame | None = None, *,

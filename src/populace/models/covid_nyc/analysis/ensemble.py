@@ -150,12 +150,12 @@ def run_tables(frame: pd.DataFrame, labels: list[str], final: World, observation
                tests: torch.Tensor | None, scale: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(daily by region, totals by age band) of one run from its daily records, at the size of the city."""
     series = {name: torch.tensor(frame[[f"{name}[{r}]" for r in labels]].to_numpy()[1:], dtype=torch.float64)
-              for name in SERIES}  # [T, R]: row t is the day steps[t + 1] - 1
+              for name in SERIES}  # [T, R]: the records after each day, row t on the day of record t + 1
     with torch.no_grad():
         cases = observation.double().reported_cases(series[ONSET_OBSERVABLES[0]], series[ONSET_OBSERVABLES[1]],
                                                     None if tests is None else tests.double())
         deaths = observation.reported_deaths(series["new_deaths"])
-    dates = pd.to_datetime(frame["date"].iloc[:-1].to_numpy())
+    dates = pd.to_datetime(frame["date"].iloc[1:].to_numpy())
     values = {"infections": series["new_infections"], "reported_cases": cases, "deaths": deaths,
               "labour_force": series["labour_force"], "unemployed": series["unemployed"]}
     daily = pd.DataFrame({"date": dates.repeat(len(labels)), "region": labels * len(dates)})
