@@ -8,6 +8,7 @@ import pytest
 import torch
 from analysis_fixtures import BETA, DRAWS
 
+from populace.core.parameters import unconstrained
 from populace.models.covid_nyc.analysis.build import baseline_models, read_parameter_draws
 from populace.models.covid_nyc.analysis.ensemble import ensemble_members
 from populace.models.covid_nyc.analysis.scenario import parse_scenario
@@ -25,7 +26,8 @@ def test_each_member_runs_with_its_draw(tiny_run):
         assert stored["draw"] == k
         assert stored["seed"] == 1 + k
         assert stored["values"][BETA] == pytest.approx(draw[BETA], abs=1e-7)
-        assert stored["values"]["observation.logit_ascertainment"] == pytest.approx(
+        # the draws name the ascertainment by its former key (a logit); it loads as the same unconstrained value
+        assert stored["values"]["observation.parametrizations.reference_ascertainment.original"] == pytest.approx(
             [draw["observation.logit_ascertainment"]], abs=1e-7)
 
 
@@ -41,7 +43,7 @@ def test_draws_are_read_loaded_and_assigned(tmp_path):
     (draw,) = read_parameter_draws(tmp_path / "one.json")
     model, observation = baseline_models(scenario, layered_synthetic_population(300, seed=1), draw)
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.2)
-    assert float(torch.sigmoid(observation.logit_ascertainment.detach())) == pytest.approx(0.1)  # left at its default
+    assert float(observation.reference_ascertainment.detach()) == pytest.approx(0.1)  # left at its default
     with pytest.raises(KeyError, match=r"parameters \['transmission.log_betta'\] are not in CovidNYC"):
         load_draw({"transmission.log_betta": torch.zeros(1)}, model, observation)
     with pytest.raises(KeyError, match=r"\['observation.slope'\] are not in Observation"):
@@ -63,7 +65,7 @@ def test_draws_written_by_calibration_load_into_the_baseline(tmp_path):
     draw = {"model." + BETA: torch.log(torch.tensor([0.3, 0.2, 0.1, 0.15])),
             "model.behaviour.decision_model.isolate_logit_by_week": torch.full((weeks, regions), 0.5),
             "model.labour.parametrizations.rehire_per_week.original": torch.tensor(math.log(0.25)),
-            "observation.logit_ascertainment": torch.tensor(-1.0)}
+            "observation.logit_ascertainment": torch.tensor(-1.0)}  # its former key: still loads
     path = save_parameter_draws(tmp_path / "draws.parquet", [draw])
     (loaded,) = read_parameter_draws(path)
     assert BETA in loaded
@@ -71,4 +73,4 @@ def test_draws_written_by_calibration_load_into_the_baseline(tmp_path):
     assert torch.allclose(model.transmission.beta_by_week.detach(), torch.tensor([0.3, 0.2, 0.1, 0.15]))
     assert torch.equal(model.behaviour.decision_model.isolate_logit_by_week.detach(), torch.full((weeks, regions), 0.5))
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.25)
-    assert float(observation.logit_ascertainment.detach()) == pytest.approx(-1.0)
+    assert float(unconstrained(observation, "reference_ascertainment").detach()) == pytest.approx(-1.0)

@@ -9,6 +9,7 @@ import torch
 
 from populace.behavior.interface import DecisionModel
 from populace.calibrate import DateWindow, Targets, total_loss
+from populace.core.parameters import unconstrained
 from populace.models.covid_nyc.calibration import Calibration, calibration_model, weeks_in
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.policy import nyc_2020_schedule
@@ -100,7 +101,8 @@ def seed_loss(calibration: Calibration, seed: int, **options: bool) -> tuple[tor
 def set_values(calibration: Calibration, *, ascertainment: float, rehire_per_week: float,
                lockdown_job_loss_per_week: float | None = None) -> None:
     with torch.no_grad():
-        calibration.observation.logit_ascertainment.fill_(math.log(ascertainment / (1 - ascertainment)))
+        alpha = unconstrained(calibration.observation, "reference_ascertainment")
+        alpha.fill_(math.log(ascertainment / (1 - ascertainment)))
         calibration.model.labour.parametrizations.rehire_per_week.original.fill_(math.log(rehire_per_week))
         if lockdown_job_loss_per_week is not None:
             calibration.model.labour.parametrizations.lockdown_job_loss_per_week.original.fill_(math.log(lockdown_job_loss_per_week))

@@ -19,6 +19,7 @@ from populace.calibrate import (
 from populace.calibrate.baselines import mean_loss
 from populace.calibrate.fit import CHECKPOINT_NAME, iteration_seeds
 from populace.calibrate.uncertainty import draws_metadata
+from populace.core.parameters import unconstrained
 from populace.models.covid_nyc.calibration import Calibration, calibration_model, load_draw, warm_start
 from populace.models.covid_nyc.observe import Observation
 
@@ -131,7 +132,8 @@ def test_parameter_draws_round_trip_into_a_fresh_model(tmp_path):
     model, observation = fresh.model, Observation()
     load_draw(loaded[1], model, observation)
     assert torch.allclose(model.transmission.parametrizations.beta_by_week.original, draws[1][BETA])
-    assert torch.allclose(observation.logit_ascertainment, draws[1]["observation.logit_ascertainment"])
+    assert torch.allclose(unconstrained(observation, "reference_ascertainment"),
+                          draws[1]["observation.parametrizations.reference_ascertainment.original"])
     with pytest.raises(ValueError, match="build the model with as many weeks and regions"):
         load_draw(loaded[0], calibration_model(regional_population(400), start_date="2020-03-01", weeks=3),
                   Observation())
@@ -150,9 +152,10 @@ def test_a_fit_on_a_coarser_population_warm_starts_a_finer_one():
     fit(coarse, FitSettings(iterations=12, learning_rate=0.1, seed=3), progress=False)
     warm_start(fine, coarse)
     for name, value in trainable(coarse).items():
-        if name != "model.log_initial_infected":
+        if name != "model.parametrizations.initial_infections.original":
             torch.testing.assert_close(trainable(fine)[name], value, msg=name)
-    shift = float((fine.model.log_initial_infected - coarse.model.log_initial_infected).detach())
+    shift = float((unconstrained(fine.model, "initial_infections")
+                   - unconstrained(coarse.model, "initial_infections")).detach())
     assert shift == pytest.approx(math.log(2))  # twice the agents: twice the first infections
     assert mean_loss(fine, seeds) < 0.7 * cold
     with pytest.raises(ValueError, match="learn different tensors"):

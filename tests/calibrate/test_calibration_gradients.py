@@ -8,6 +8,7 @@ import torch
 from calibrate_fixtures import seed_loss, synthetic_problem
 
 from populace.calibrate import total_loss, trainable
+from populace.core.parameters import unconstrained
 
 SEEDS = range(4)
 H = 0.3
@@ -57,8 +58,10 @@ def problem(request):
 
 def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
     calibration, grad = problem
-    expected = {"model.log_initial_infected", "model.importation.parametrizations.rate.original",
-                "model.labour.parametrizations.rehire_per_week.original", "observation.logit_ascertainment",
+    expected = {"model.parametrizations.initial_infections.original",
+                "model.importation.parametrizations.rate.original",
+                "model.labour.parametrizations.rehire_per_week.original",
+                "observation.parametrizations.reference_ascertainment.original",
                 "observation.tests_slope"}
     if calibration.mode == "free":
         expected |= {"model.transmission.parametrizations.beta_by_week.original",
@@ -112,7 +115,7 @@ def test_observation_gradients_equal_finite_differences(problem):
             return sum(float(total_loss(calibration, t)) for t in terms) / len(runs)
 
     params = trainable(calibration)
-    for name in ("observation.logit_ascertainment", "observation.tests_slope"):
+    for name in ("observation.parametrizations.reference_ascertainment.original", "observation.tests_slope"):
         values = []
         for step in (0.01, -0.02):
             with torch.no_grad():
@@ -149,10 +152,10 @@ def test_initial_infections_are_a_straight_through_count():
     diff = model.initial_world(seed=3, differentiable=True).agents
     assert int((fast.stage == 1).sum()) == k == 20
     assert torch.equal(diff.stage.detach().argmax(-1), fast.stage.long())  # the same agents, values exactly 0/1
-    (grad,) = torch.autograd.grad(diff.stage[:, 1].sum(), model.log_initial_infected)
+    (grad,) = torch.autograd.grad(diff.stage[:, 1].sum(), unconstrained(model, "initial_infections"))
     assert float(grad) == k  # d(first infections)/d log n0 = n0
     with torch.no_grad():
-        model.log_initial_infected += 0.5
+        unconstrained(model, "initial_infections").add_(0.5)
     assert model.initial_infected == round(20 * 2.718281828**0.5)
 
 

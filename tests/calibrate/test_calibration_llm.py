@@ -69,7 +69,8 @@ def problem(cache):
 def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
     _, grad = problem
     assert {ISOLATE, GO_TO_WORK, "model.transmission.parametrizations.beta_by_week.original",
-            "model.importation.parametrizations.rate.original", "observation.logit_ascertainment"} <= set(grad)
+            "model.importation.parametrizations.rate.original",
+            "observation.parametrizations.reference_ascertainment.original"} <= set(grad)
     assert not any("isolate_logit_by_week" in name for name in grad)  # the heuristic's shifts are not there
     assert len(grad) == 12  # 5 labour, initial infections, importations, beta, 2 offsets, 2 observation
     for name, g in grad.items():
@@ -191,8 +192,8 @@ def test_fit_lowers_the_loss_and_the_draw_holds_the_offsets(problem, cache, tmp_
         load_draw(loaded, model, observation)
         torch.testing.assert_close(model.behaviour.decision_model.logit_offset["go_to_work"].detach(),
                                    offsets["go_to_work"].detach())
-        assert float(observation.logit_ascertainment.detach()) == pytest.approx(
-            float(calibration.observation.logit_ascertainment.detach()))
+        assert float(observation.reference_ascertainment.detach()) == pytest.approx(
+            float(calibration.observation.reference_ascertainment.detach()))
     finally:
         with torch.no_grad():
             for name, p in trainable(calibration).items():

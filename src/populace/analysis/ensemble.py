@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from populace.analysis.policy import BASELINE, Vocabulary, slug
 from populace.core.errors import InputError
 from populace.core.model import Model
+from populace.core.parameters import current_keys
 from populace.core.runner import run
 from populace.core.snapshot import load_world, save_world
 from populace.core.world import World
@@ -313,7 +314,8 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def load_values(model: nn.Module, values: Mapping[str, Tensor]) -> None:
     """Copy `values` into `model` by `state_dict` key; unlike `load_state_dict(strict=False)`, an unknown key or a
-    wrong shape is an error naming it. Keys left out keep their values."""
+    wrong shape is an error naming it. Keys left out keep their values; former keys (`renamed_parameter`) load."""
+    values = current_keys(model, values)
     state = model.state_dict()
     unknown = sorted(set(values) - set(state))
     if unknown:

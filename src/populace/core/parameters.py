@@ -116,6 +116,34 @@ def natural_parameter(module: nn.Module, name: str, value: float | Sequence[floa
         getattr(module.parametrizations, name).original.copy_(unconstrained)
 
 
+def unconstrained(module: nn.Module, name: str) -> Tensor:
+    """The trainable u behind natural parameter `name` of `module`, with its gradient: log x (`Positive`), logit x
+    (`UnitInterval`), what a formula on the log or logit scale reads exactly (no log of an exp)."""
+    return getattr(module.parametrizations, name).original
+
+
+def renamed_parameter(module: nn.Module, old: str, new: str) -> None:
+    """Keep loading values that name a parameter of `module` by its former key `old` (e.g. "logit_p", now "new" =
+    "parametrizations.p.original", the same unconstrained value): `load_state_dict` maps it, `current_keys` too."""
+    renames = module.__dict__.setdefault("_renamed_parameters", {})
+    if not renames:
+        module.register_load_state_dict_pre_hook(_load_renamed)
+    renames[old] = new
+
+
+def current_keys(module: nn.Module, values: dict[str, object]) -> dict[str, object]:
+    """`values` by `state_dict` key of `module`, with the former keys of `renamed_parameter` replaced by the present."""
+    renames = {f"{prefix}.{old}".lstrip("."): f"{prefix}.{new}".lstrip(".") for prefix, owner in module.named_modules()
+               for old, new in owner.__dict__.get("_renamed_parameters", {}).items()}
+    return {renames.get(key, key): value for key, value in values.items()}
+
+
+def _load_renamed(module: nn.Module, state_dict: dict[str, Tensor], prefix: str, *_: object) -> None:
+    for old, new in module.__dict__["_renamed_parameters"].items():
+        if prefix + old in state_dict:
+            state_dict[prefix + new] = state_dict.pop(prefix + old)
+
+
 def natural_name(name: str) -> str:
     """The natural name of a parameter: "a.parametrizations.beta.original" -> "a.beta"; others unchanged."""
     return _PARAMETRIZED.sub(r"\1\2", name)

@@ -237,7 +237,8 @@ def test_probability_gradients_match_finite_differences():
             assert float(param.grad.view(-1)[k]) == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9), name
 
 
-@pytest.mark.parametrize("parameter", ["logit_isolate_baseline", "isolate_logit_per_log_incidence", "logit_at_work"])
+@pytest.mark.parametrize("parameter", ["parametrizations.p_isolate_baseline.original",
+                                       "isolate_logit_per_log_incidence", "parametrizations.p_at_work.original"])
 def test_straight_through_gradient_matches_a_seed_averaged_finite_difference(parameter):
     # L = mean_i (is_isolating_i + goes_to_work_i), linear in the draws, so the straight-through gradient is unbiased
     # for dE[L]/dtheta. Central difference of L over the same 16 seeds at theta +- h (common random numbers: only

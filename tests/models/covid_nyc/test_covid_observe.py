@@ -86,7 +86,7 @@ def test_gradients_of_reported_cases_match_finite_differences():
             return self.obs.reported_cases(*series)
 
     def reported(logit, slope):
-        params = {"obs.logit_ascertainment": logit, "obs.tests_slope": slope}
+        params = {"obs.parametrizations.reference_ascertainment.original": logit, "obs.tests_slope": slope}
         return functional_call(Reported(), params, (onsets, asymptomatic, tests))
 
     logit = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)

@@ -4,7 +4,7 @@ the targets, and what is learned; the named loss terms of a run.
 What is learned (the parameters with `requires_grad`, named as in `named_parameters()`: `model.` the model's,
 `observation.` the observation's, `network.` the calibration network's):
 
-- static: `observation.logit_ascertainment` and `observation.tests_slope` (the latter only with a test series),
+- static: `observation.reference_ascertainment` and `observation.tests_slope` (the latter only with a test series),
   the model's initial infections (agents infected on day 0), its importation rate (infections imported from
   outside, when the model has importations), and the labour response (job loss at baseline and under lockdown,
   the effect of staying home, re-hiring and its reduction under lockdown): every parameter of the model outside
@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from populace.behavior.interface import DecisionModel
 from populace.calibrate.problem import trainable
 from populace.calibrate.targets import Targets
+from populace.core.parameters import current_keys, unconstrained
 from populace.core.runner import run
 from populace.core.trajectory import Trajectory
 from populace.models.covid_nyc.model import CovidNYC
@@ -243,10 +244,10 @@ class Calibration(nn.Module):
                      if p.requires_grad and id(p) not in weights}
         behaviour.update({name: value.tolist() for name, value in network_outputs(decisions).items()})
         return {
-            "ascertainment": float(torch.sigmoid(obs.logit_ascertainment)),
+            "ascertainment": float(obs.reference_ascertainment),
             "tests_slope": float(obs.tests_slope),
-            "initial_infected_in_population": float(model.log_initial_infected.exp()),
-            "initial_infected_city_scale": float(model.log_initial_infected.exp()) / self.scale,
+            "initial_infected_in_population": float(model.initial_infections),
+            "initial_infected_city_scale": float(model.initial_infections) / self.scale,
             "importations_per_million_per_day": model.importation.per_million_per_day,
             "job_loss_per_week": float(labour.job_loss_per_week),
             "lockdown_job_loss_per_week": float(labour.lockdown_job_loss_per_week),
@@ -280,7 +281,7 @@ def warm_start(target: Calibration, source: Calibration) -> None:
             raise ValueError(f"{name} has shape {list(value.shape)} in the source and {list(mine[name].shape)} in the "
                              "target: fit the same window (weeks) and regions")
         mine[name].copy_(value)
-    initial = target.model.log_initial_infected
+    initial = unconstrained(target.model, "initial_infections")  # log of the count
     if initial.requires_grad:
         initial += math.log(target.scale / source.scale)
 
@@ -304,6 +305,7 @@ def load_draw(draw: Mapping[str, Tensor], model: nn.Module, observation: nn.Modu
 def _load_state(target: nn.Module, values: Mapping[str, Tensor], *, shown_prefix: str) -> None:
     """`target.load_state_dict(values, strict=False)`, refusing unknown keys and wrong shapes by name (shown with
     `shown_prefix`)."""
+    values = current_keys(target, values)  # former keys (e.g. logit_ascertainment) -> the present ones
     state = target.state_dict()
     unknown = sorted(set(values) - set(state))
     if unknown:

@@ -27,8 +27,11 @@ q = sigmoid(a_q): the share of workers at work in a usual week (default 0.97: ro
 r[k] = sigmoid(c_k): the share of industry k's workers who can work from home, `TELEWORKABLE_FRACTION_BY_INDUSTRY`
 by default. So the orders send home a share w of those who can telework; the others still go in.
 
-Every quantity above is an `nn.Parameter` stored as a logit (or, for slopes, in logit units), so calibration reaches
-it; the properties give natural units. `probabilities` returns the rows (p_i, 1 - p_i) over `YES_NO`.
+The probabilities p_0, p_s, q and r are natural parameters (`UnitInterval`: trained as their logits a_0, a_s, a_q,
+c_k, which the formulas read exactly, `populace.core.parameters.unconstrained`); the slopes b_I, b_g are plain
+`nn.Parameter`s in logit units. Values saved under the former keys (`logit_isolate_baseline`,
+`logit_isolate_if_symptomatic`, `logit_at_work`, `logit_teleworkable`) still load. `probabilities` returns the rows
+(p_i, 1 - p_i) over `YES_NO`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from populace.behavior.interface import YES_NO, DecisionError, Situation, yes_no
+from populace.core.parameters import UnitInterval, natural_parameter, renamed_parameter, unconstrained
 from populace.core.world import World
 
 ISOLATE = "isolate"
@@ -69,12 +73,14 @@ American Time Use Survey); EPI's sectors are coarser than the ACS groups, so who
 The labour substep uses the same figures for an industry's exposure to the shock. An assumption for New York City,
 whose workers (more often in offices) can likely telework more than the national shares say."""
 
+FORMER_KEYS = {"logit_isolate_baseline": "p_isolate_baseline",
+               "logit_isolate_if_symptomatic": "p_isolate_if_symptomatic",
+               "logit_at_work": "p_at_work", "logit_teleworkable": "teleworkable_fraction_by_industry"}
+"""`HeuristicDecisions`' former parameter keys (logits) -> the natural parameters whose unconstrained values they
+were."""
+
 ISOLATE_FEATURES = ("is_symptomatic", "incidence_per_100k", "case_growth")
 GO_TO_WORK_FEATURES = ("work_from_home_fraction",)
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1 - p))
 
 
 def _check_probability(name: str, p: float) -> float:
@@ -121,31 +127,16 @@ class HeuristicDecisions(nn.Module):
         if not r or not all(0 < x < 1 for x in r):
             raise ValueError(f"teleworkable_fraction_by_industry needs one value in the open interval (0, 1) per "
                              f"industry (stored as logits), got {r}")
-        self.logit_isolate_baseline = nn.Parameter(torch.tensor(_logit(p0)))
-        self.logit_isolate_if_symptomatic = nn.Parameter(torch.tensor(_logit(ps)))
+        natural_parameter(self, "p_isolate_baseline", p0, UnitInterval())
+        natural_parameter(self, "p_isolate_if_symptomatic", ps, UnitInterval())
         self.isolate_logit_per_log_incidence = nn.Parameter(torch.tensor(float(isolate_logit_per_log_incidence)))
         self.isolate_logit_per_growth = nn.Parameter(torch.tensor(float(isolate_logit_per_growth)))
-        self.logit_at_work = nn.Parameter(torch.tensor(_logit(q)))
-        self.logit_teleworkable = nn.Parameter(torch.tensor([_logit(x) for x in r]))  # [K]
+        natural_parameter(self, "p_at_work", q, UnitInterval())
+        natural_parameter(self, "teleworkable_fraction_by_industry", r, UnitInterval())  # r [K]
+        for old, name in FORMER_KEYS.items():
+            renamed_parameter(self, old, f"parametrizations.{name}.original")
         self.incidence_reference_per_100k = float(incidence_reference_per_100k)
         self.industry_column = industry_column
-
-    @property
-    def p_isolate_baseline(self) -> Tensor:
-        return torch.sigmoid(self.logit_isolate_baseline)
-
-    @property
-    def p_isolate_if_symptomatic(self) -> Tensor:
-        return torch.sigmoid(self.logit_isolate_if_symptomatic)
-
-    @property
-    def p_at_work(self) -> Tensor:
-        return torch.sigmoid(self.logit_at_work)
-
-    @property
-    def teleworkable_fraction_by_industry(self) -> Tensor:
-        """r [K] in natural units."""
-        return torch.sigmoid(self.logit_teleworkable)
 
     @torch.no_grad()
     def extra_repr(self) -> str:
@@ -154,7 +145,8 @@ class HeuristicDecisions(nn.Module):
                 f"isolate_logit_per_log_incidence={float(self.isolate_logit_per_log_incidence):.3g}, "
                 f"incidence_reference_per_100k={self.incidence_reference_per_100k:g}, "
                 f"isolate_logit_per_growth={float(self.isolate_logit_per_growth):.3g}, "
-                f"p_at_work={float(self.p_at_work):.3g}, industries={self.logit_teleworkable.numel()}")
+                f"p_at_work={float(self.p_at_work):.3g}, "
+                f"industries={self.teleworkable_fraction_by_industry.numel()}")
 
     def probabilities(self, decision: str, world: World, situation: Situation) -> Tensor:
         """[N, 2] (float32): rows (p_i, 1 - p_i) over `YES_NO` for `ISOLATE` or `GO_TO_WORK`; p_i from
@@ -165,8 +157,8 @@ class HeuristicDecisions(nn.Module):
         """p [N] (float32) of "yes" to `ISOLATE` or `GO_TO_WORK`; see the module docstring for the formulas."""
         if decision == ISOLATE:
             s, incidence, growth = _features(decision, situation, ISOLATE_FEATURES)
-            logit = (self.logit_isolate_baseline
-                     + (self.logit_isolate_if_symptomatic - self.logit_isolate_baseline) * s
+            a_0, a_s = unconstrained(self, "p_isolate_baseline"), unconstrained(self, "p_isolate_if_symptomatic")
+            logit = (a_0 + (a_s - a_0) * s
                      + self.isolate_logit_per_log_incidence * torch.log1p(incidence / self.incidence_reference_per_100k)
                      + self.isolate_logit_per_growth * growth)  # [N]
             return torch.sigmoid(logit)

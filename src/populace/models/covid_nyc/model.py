@@ -4,17 +4,17 @@ disease with dated orders, weekly isolation and go-to-work decisions, and the la
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model
 from populace.core.ops import attach_gradient, group_total, indicator
+from populace.core.parameters import Positive, natural_parameter, renamed_parameter, unconstrained
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.decisions import HeuristicDecisions
@@ -77,7 +77,8 @@ class CovidDisease(Model):
             raise ValueError(f"region codes go up to {n_regions - 1} but only {len(labels)} region_labels were given")
         self.agents = agents
         self.params = params
-        self.log_initial_infected = nn.Parameter(torch.tensor(math.log(initial_infected)))
+        natural_parameter(self, "initial_infections", float(initial_infected), Positive())
+        renamed_parameter(self, "log_initial_infected", "parametrizations.initial_infections.original")
         self.region_labels = labels
         self.observable_labels = {"new_infections": labels, "new_deaths": labels}
         self.transmission = Transmission(
@@ -102,8 +103,10 @@ class CovidDisease(Model):
 
     @property
     def initial_infected(self) -> int:
-        """Agents exposed on day 0: exp(`log_initial_infected`) rounded, within [1, N]."""
-        return min(max(round(float(self.log_initial_infected.detach().exp())), 1), self.agents.n)
+        """Agents exposed on day 0: the natural parameter `initial_infections` (a `Positive` count, trained as its
+        log, key `parametrizations.initial_infections.original`; draws naming the former key `log_initial_infected`
+        still load) rounded, within [1, N]."""
+        return min(max(round(float(self.initial_infections.detach())), 1), self.agents.n)
 
     def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
         return World.of(self.initial_agents(seed=seed, differentiable=differentiable), seed=seed,
@@ -113,7 +116,7 @@ class CovidDisease(Model):
         """The agents at step 0 with the disease columns: `initial_infected` exposed on day 0, the rest susceptible.
 
         The first infections are the `initial_infected` agents with the smallest uniforms of the seed. In
-        differentiable mode their E mass is 1 + (l - stop_grad(l)), l = `log_initial_infected` (value 1, derivative
+        differentiable mode their E mass is 1 + (l - stop_grad(l)), l = log `initial_infections` (value 1, derivative
         1 each), a straight-through count: d(sum of first infections)/dl = initial_infected = exp(l), so gradients
         reach the calibrated initial level while both modes seed exactly the same agents.
         """
@@ -122,7 +125,7 @@ class CovidDisease(Model):
         first = torch.topk(u, self.initial_infected, largest=False).indices
         is_first = torch.zeros(n, dtype=torch.bool)
         is_first[first] = True
-        l = self.log_initial_infected  # noqa: E741 (the docstring's symbol)
+        l = unconstrained(self, "initial_infections")  # noqa: E741 (the docstring's symbol)
         first_infections = attach_gradient(indicator(is_first, differentiable=differentiable), 1 + (l - l.detach()))
         susceptible = STAGES.encode(torch.full((n,), Stage.S, dtype=torch.uint8), differentiable=differentiable)
         stage = STAGES.move(susceptible, first_infections, Stage.S, Stage.E)

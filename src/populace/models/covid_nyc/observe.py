@@ -9,9 +9,10 @@ r"""The observation model: from simulated infections to what DOHMH and NYS DOL r
 y_r(t), z_r(t): symptomatic and asymptomatic onsets in region r on day t; m: ascertainment of an asymptomatic
 infection relative to a symptomatic one; d: the delay from onset to diagnosis (days 0..K-1, a pmf); D_r(t): deaths
 on day t; b: the delay from death to its report; T(t): tests per day (`dohmh_tests()`, citywide), T_ref a reference
-level; alpha (`logit_ascertainment`, the log-odds of ascertainment at T_ref tests a day) and gamma (`tests_slope`)
-are calibrated `nn.Parameter`s. Without a test series a(t) = sigmoid(alpha). Everything is differentiable in the
-series and the parameters; the sums are truncated at the series' start (counts delayed past its end are lost).
+level; sigmoid(alpha) (`reference_ascertainment`, the ascertainment at T_ref tests a day, a `UnitInterval` natural
+parameter whose unconstrained value is alpha) and gamma (`tests_slope`) are calibrated. Without a test series
+a(t) = sigmoid(alpha). Everything is differentiable in the series and the parameters; the sums are truncated at the
+series' start (counts delayed past its end are lost).
 
 DOHMH counts cases by date of diagnosis and deaths by date of death, so the default death delay is none (b = [1]):
 set one to compare with reports as they stood on a given day. Monthly unemployment (`monthly_unemployment_rate`)
@@ -36,6 +37,7 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor, nn
 
 from populace.core.ops import flatnonzero, group_total
+from populace.core.parameters import UnitInterval, natural_parameter, renamed_parameter, unconstrained
 from populace.core.trajectory import Trajectory
 from populace.core.world import World
 from populace.data.boroughs import borough_from
@@ -107,9 +109,11 @@ class Observation(nn.Module):
     Shapes: onsets and deaths [T, R] (days x regions), tests [T]; outputs [T, R].
 
     Attributes:
-        logit_ascertainment: alpha, log-odds that a symptomatic infection is diagnosed at `reference_tests_per_day`
-            (nn.Parameter). Default 0.1: about 1 in 11 infections in New York State had been diagnosed by the end of
-            April 2020 (Rosenberg ES et al. 2020, Annals of Epidemiology 48:23-29, serosurvey).
+        reference_ascertainment: sigmoid(alpha), the probability that a symptomatic infection is diagnosed at
+            `reference_tests_per_day` (natural parameter, `UnitInterval`: trained as alpha, the key
+            `parametrizations.reference_ascertainment.original`; draws naming it by its former key
+            `logit_ascertainment` still load). Default 0.1: about 1 in 11 infections in New York State had been
+            diagnosed by the end of April 2020 (Rosenberg ES et al. 2020, Annals of Epidemiology 48:23-29, serosurvey).
         tests_slope: gamma, change of that log-odds per unit log tests (nn.Parameter). Default 1.0, an assumption.
         case_delay: buffer, onset-to-diagnosis pmf over days. Default `delay_pmf(4, 3, 21)`, an assumption (no
             estimate for NYC in the data directory).
@@ -130,7 +134,8 @@ class Observation(nn.Module):
             raise ValueError(f"reference_tests_per_day must be finite and > 0, got {reference_tests_per_day}")
         if not 0 <= asymptomatic_ascertainment <= 1:
             raise ValueError(f"asymptomatic_ascertainment must be in [0, 1], got {asymptomatic_ascertainment}")
-        self.logit_ascertainment = nn.Parameter(torch.tensor(math.log(ascertainment / (1 - ascertainment))))
+        natural_parameter(self, "reference_ascertainment", ascertainment, UnitInterval())
+        renamed_parameter(self, "logit_ascertainment", "parametrizations.reference_ascertainment.original")
         self.tests_slope = nn.Parameter(torch.tensor(float(tests_slope)))
         self.register_buffer("case_delay", _check_pmf("case_delay", delay_pmf(4.0, 3.0, 21) if case_delay is None
                                                       else case_delay).float())
@@ -139,7 +144,7 @@ class Observation(nn.Module):
         self.asymptomatic_ascertainment = float(asymptomatic_ascertainment)
 
     def extra_repr(self) -> str:
-        return (f"ascertainment={float(torch.sigmoid(self.logit_ascertainment)):.4g}, "
+        return (f"ascertainment={float(self.reference_ascertainment):.4g}, "
                 f"tests_slope={float(self.tests_slope):.4g}, reference_tests_per_day={self.reference_tests_per_day:g}, "
                 f"asymptomatic_ascertainment={self.asymptomatic_ascertainment}, "
                 f"case_delay_days={self.case_delay.numel()}, death_delay_days={self.death_delay.numel()}")
@@ -147,12 +152,13 @@ class Observation(nn.Module):
     def ascertainment(self, days: int, tests_per_day: Tensor | None = None) -> Tensor:
         """a(t) for t = 0..days-1, [T]; tests below 1 a day count as 1."""
         if tests_per_day is None:
-            return torch.sigmoid(self.logit_ascertainment).expand(days)
+            return self.reference_ascertainment.expand(days)
         if tests_per_day.shape != (days,):
             raise ValueError(f"tests_per_day must have one value per day, shape [{days}], got "
                              f"{list(tests_per_day.shape)}")
         log_ratio = torch.log(tests_per_day.to(self.tests_slope.dtype).clamp(min=1) / self.reference_tests_per_day)
-        return torch.sigmoid(self.logit_ascertainment + self.tests_slope * log_ratio)
+        alpha = unconstrained(self, "reference_ascertainment")
+        return torch.sigmoid(alpha + self.tests_slope * log_ratio)
 
     def reported_cases(self, symptomatic_onsets: Tensor, asymptomatic_onsets: Tensor | None = None,
                        tests_per_day: Tensor | None = None) -> Tensor:

@@ -2,7 +2,8 @@
 
 Parameter files (`parameters:` in a scenario) hold values by `state_dict` key: keys of the model (e.g.
 `transmission.parametrizations.beta_by_week.original`, the log of the weekly rates) and of the observation model,
-prefixed `observation.` (e.g. `observation.logit_ascertainment`). A JSON file is either one mapping {key: number or
+prefixed `observation.` (e.g. `observation.parametrizations.reference_ascertainment.original`, or by its former
+key `observation.logit_ascertainment`). A JSON file is either one mapping {key: number or
 nested list} or {"draws": [mapping, ...]} (posterior draws, one per ensemble member in turn). Other files are the
 Parquet draws of `populace calibrate` (`populace.calibrate.load_parameter_draws`; their `model.` key prefix is
 dropped). The baseline takes its number of weekly betas from a draw's `transmission.parametrizations.beta_by_week.
