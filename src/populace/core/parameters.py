@@ -111,7 +111,10 @@ def natural_parameter(module: nn.Module, name: str, value: float | Sequence[floa
         raise ValueError(f"{type(module).__name__}.{name} must be {constraint.support()}, got {value}")
     unconstrained = constraint.right_inverse(natural)  # float64, then rounded once
     module.register_parameter(name, nn.Parameter(natural.to(dtype)))
+    cls = type(module)
     parametrize.register_parametrization(module, name, constraint)
+    if type(module) is not cls:  # torch's subclass "Parametrized<cls>": keep the name errors and reprs show
+        type(module).__name__, type(module).__qualname__ = cls.__name__, cls.__qualname__
     with torch.no_grad():
         getattr(module.parametrizations, name).original.copy_(unconstrained)
 
