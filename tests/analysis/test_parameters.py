@@ -3,6 +3,7 @@ to ensemble members in turn; unknown keys, wrong shapes and too few draws are re
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,3 +75,21 @@ def test_draws_written_by_calibration_load_into_the_baseline(tmp_path):
     assert torch.equal(model.behaviour.decision_model.isolate_logit_by_week.detach(), torch.full((weeks, regions), 0.5))
     assert float(model.labour.rehire_per_week.detach()) == pytest.approx(0.25)
     assert float(unconstrained(observation, "reference_ascertainment").detach()) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("name", ["calibration-spring-draws", "calibration-2020-draws"])
+def test_the_committed_calibration_draws_load_into_the_baseline(name):
+    path = Path(__file__).resolve().parents[2] / "docs" / f"{name}.parquet"
+    draws = read_parameter_draws(path)
+    assert len(draws) == 3
+    for draw in draws:
+        model, observation = baseline_models(parse_scenario(SCENARIO), layered_synthetic_population(300, seed=1), draw)
+        weeks = draw[BETA].numel()
+        assert model.transmission.beta_by_week.shape == (weeks,)
+        torch.testing.assert_close(model.transmission.beta_by_week.detach(), draw[BETA].exp())
+        torch.testing.assert_close(model.behaviour.decision_model.isolate_logit_by_week.detach(),
+                                   draw["behaviour.decision_model.isolate_logit_by_week"])
+        assert float(unconstrained(observation, "reference_ascertainment").detach()) == float(
+            draw["observation.logit_ascertainment"])  # the former key of the same unconstrained value
+        assert float(model.labour.rehire_per_week.detach()) == pytest.approx(
+            math.exp(float(draw["labour.parametrizations.rehire_per_week.original"])), rel=1e-6)

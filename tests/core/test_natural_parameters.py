@@ -1,4 +1,5 @@
-"""Natural-unit parameters: values, inverses, names, gradients by the chain rule, errors."""
+"""Natural-unit parameters: values, inverses, names, gradients by the chain rule, loading values by natural name or
+state_dict key, errors."""
 
 import math
 
@@ -10,6 +11,7 @@ from populace.core.parameters import (
     Bounded,
     Positive,
     UnitInterval,
+    load_values,
     natural_gradients,
     natural_name,
     natural_parameter,
@@ -98,3 +100,38 @@ def test_unconstrained_value_inverts_what_a_later_parametrization_computes():
     assert module.rate.tolist() == pytest.approx([1.0, 4.0])
     assert unconstrained_value(module, "parametrizations.rate.original").tolist() == pytest.approx(
         [0.0, math.log(4.0)], abs=1e-6)
+
+
+def test_values_load_by_natural_name_or_state_dict_key_after_a_prefix():
+    module = nn.Module()
+    module.inner = Rates()
+    module.register_buffer("scale", torch.tensor(1.0))
+    load_values(module, {"model.inner.rate": [0.25, 4.0],  # natural units: u = log x
+                         "model.inner.parametrizations.share.original": torch.tensor(math.log(3.0)),  # stored: u
+                         "inner.slope": 2.0,  # the prefix is dropped where present
+                         "model.inner.plain": torch.tensor(-1.0, dtype=torch.float64), "model.scale": 3.0},
+                prefix="model.")
+    assert module.inner.parametrizations.rate.original.tolist() == [
+        torch.tensor(math.log(0.25)).item(), torch.tensor(math.log(4.0)).item()]
+    assert module.inner.share.item() == pytest.approx(0.75)  # sigmoid(log 3)
+    assert module.inner.slope.item() == pytest.approx(2.0)  # 1 + 2 sigmoid(0)
+    assert module.inner.parametrizations.slope.original.item() == pytest.approx(0.0, abs=1e-7)
+    assert module.inner.plain.item() == -1.0
+    assert module.inner.plain.dtype == torch.float32
+    assert module.scale.item() == 3.0
+    load_values(module, {})  # names left out keep their values
+    assert module.inner.share.item() == pytest.approx(0.75)
+
+
+def test_unknown_names_wrong_shapes_and_values_outside_the_support_are_refused():
+    module = Rates()
+    with pytest.raises(KeyError, match=r"parameters \['m.rtae'\] are not in Rates \(its parameters and buffers, by "
+                                       r"natural name after the prefix 'm.': plain, rate, share, slope; or by"):
+        load_values(module, {"m.rtae": 1.0, "m.share": 0.5}, prefix="m.")
+    with pytest.raises(ValueError, match=r"parameter rate has shape \[3\], the model's \[2\]"):
+        load_values(module, {"rate": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match=r"parameter parametrizations.rate.original has shape \[\], the model's \[2\]"):
+        load_values(module, {"parametrizations.rate.original": 0.0})  # no broadcasting
+    with pytest.raises(ValueError, match=r"parameter share must be a number in \(0, 1\), got 1.5"):
+        load_values(module, {"share": 1.5})
+    assert module.share.item() == pytest.approx(0.25)  # nothing loaded from a refused mapping

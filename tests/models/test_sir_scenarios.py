@@ -1,13 +1,15 @@
 """The generic ensemble runner on SIR: a policy run branched from the baseline's snapshot equals the baseline exactly up
 to its step and the same policy run from step 0 after it; lower beta gives fewer infections; bands are the
 interpolated quantiles over members; a killed ensemble resumes to identical files without redoing finished work;
-members with parameter draws run with them; a process pool gives what inline runs give."""
+members with parameter draws run with them, a fit's draws among them; a process pool gives what inline runs give."""
 
 import json
+import math
 
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from populace.analysis import ensemble
 from populace.analysis.bands import bands, collect_runs
@@ -87,8 +89,13 @@ def test_members_take_their_draws(finished):
     for member in study().members:
         stored = json.loads((finished / "members" / member.name / "parameters.json").read_text())
         assert (stored["seed"], stored["draw"]) == (member.seed, member.index % 2)
-        expected = {name: value.double().reshape(-1).tolist() for name, value in draws()[member.draw].items()}
-        assert stored["values"] == pytest.approx(expected)
+        u = draws()[member.draw]  # stored units: beta = exp(u), p_recovery = sigmoid(u); reported in natural units
+        expected = {"transmission.beta_per_day": [math.exp(u["transmission.parametrizations.beta_per_day.original"])],
+                    "recovery.p_recovery": [1 / (1 + math.exp(-u["recovery.parametrizations.p_recovery.original"]))]}
+        assert stored["values"].keys() == expected.keys()
+        for name, value in expected.items():
+            assert stored["values"][name] == pytest.approx(value, rel=1e-6), name
+        assert stored["values"]["transmission.beta_per_day"] == pytest.approx([[0.05, 0.06][member.draw]])
     with pytest.raises(KeyError, match=r"parameters \['transmission.betta'\] are not in SIR"):
         SPEC.build({"transmission.betta": torch.zeros(())})
     with pytest.raises(ValueError, match="parameter_draws is 3 but there are 2 draw"):
@@ -170,3 +177,41 @@ def test_a_run_folder_is_never_reused_by_accident(tmp_path):
     (unfinished / "members" / "m0000" / "baseline").mkdir(parents=True)  # a killed run's leftovers
     with pytest.raises(FileExistsError, match="finished or not"):
         run_ensemble(unfinished, first, progress=False)
+
+
+class SIRFit(nn.Module):
+    """A tiny `CalibrationProblem` on SPEC's model (held as `model`, so its draws are keyed `model.<name>`): squared
+    error of prevalence against a flat series."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = SPEC.build(None)
+        self.model.recovery.requires_grad_(False)
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        return {"infectious": 1.0}
+
+    def loss_terms(self, seed: int, *, differentiable: bool = True) -> dict[str, torch.Tensor]:
+        infectious = run(self.model, 8, seed=seed, differentiable=differentiable, progress=False)["infectious"]
+        return {"infectious": ((infectious - 100.0) ** 2).mean() / 1e4}
+
+
+def test_the_draws_of_a_fit_load_into_the_build_and_run_in_the_ensemble(tmp_path):
+    from populace.calibrate import FitSettings, ensemble, load_parameter_draws, save_parameter_draws
+
+    fitted = ensemble(SIRFit(), FitSettings(learning_rate=0.2), members=2, iterations=3)
+    draws = load_parameter_draws(save_parameter_draws(tmp_path / "draws.parquet", fitted))  # as `calibrate` writes
+    key = "model.transmission.parametrizations.beta_per_day.original"
+    assert sorted(draws[0]) == [key]
+    betas = [math.exp(float(d[key])) for d in draws]
+    assert betas[0] != pytest.approx(0.05)  # the fit moved beta away from its start
+    assert betas[0] != pytest.approx(betas[1])  # two members, two seeds
+    for draw, beta in zip(draws, betas, strict=True):
+        assert float(SPEC.build(draw).transmission.beta_per_day) == pytest.approx(beta, rel=1e-6)
+    fit_study = Study("fit", SPEC, steps=6, seeds=2, draws=tuple(draws), parameter_draws=2, checkpoint_steps=3)
+    run_ensemble(tmp_path / "runs", fit_study, progress=False)
+    for member, beta in zip(fit_study.members, betas, strict=True):
+        stored = json.loads((tmp_path / "runs" / "members" / member.name / "parameters.json").read_text())
+        assert stored["values"]["transmission.beta_per_day"] == pytest.approx([beta], rel=1e-6)
+        assert stored["values"]["recovery.p_recovery"] == pytest.approx([0.2], rel=1e-6)  # 1 / infectious_days

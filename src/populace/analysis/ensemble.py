@@ -35,13 +35,13 @@ from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from populace.analysis.policy import BASELINE, Vocabulary, slug
 from populace.core.errors import InputError
 from populace.core.model import Model
-from populace.core.parameters import current_keys
+from populace.core.parameters import load_values, natural_parameters
 from populace.core.runner import run
 from populace.core.snapshot import load_world, save_world
 from populace.core.world import World
@@ -50,6 +50,9 @@ MEMBERS_DIR = "members"
 PARAMETERS_FILE = "parameters.json"
 DONE_FILE = "done.json"
 STUDY_FILE = "study.json"
+DRAW_PREFIX = "model."
+"""Dropped from a draw's keys by `Scenarios.load`: a calibration problem that holds its model as `model` names the
+model's tensors `model.<name>` (as `populace.calibrate.ensemble`'s draws do)."""
 
 
 class ScenarioModel(Protocol):
@@ -82,7 +85,9 @@ class Scenarios:
     """A `ScenarioModel` whose policies come from a `Vocabulary` (`populace.analysis.policy`) and start at their
     `start` step; a run's one table, "records", is its trajectory: step (and date), then every observable.
 
-    Subclasses set `vocabulary` and implement `build`; they are dataclasses of plain values, so they pickle.
+    Subclasses set `vocabulary` and implement `build` (`self.load(model, draw)` loads a draw: values by natural name
+    or `state_dict` key, e.g. a calibration's `model.`-prefixed draws); they are dataclasses of plain values, so
+    they pickle. A member's `parameters.json` reports the model's parameters in natural units.
     """
 
     vocabulary: ClassVar[Vocabulary]
@@ -105,8 +110,15 @@ class Scenarios:
                 ) -> dict[str, pd.DataFrame]:
         return {"records": records}
 
+    def load(self, model: Model, draw: Mapping[str, Tensor] | None) -> Model:
+        """`model` with the draw's values loaded (`populace.core.parameters.load_values`: by natural name or
+        `state_dict` key, a leading `DRAW_PREFIX` dropped; unknown names and wrong shapes are refused by name)."""
+        load_values(model, draw or {}, prefix=DRAW_PREFIX)
+        return model
+
     def parameter_values(self, model: Model, draw: Mapping[str, Tensor] | None) -> dict[str, list[float]]:
-        return {name: value.detach().double().reshape(-1).tolist() for name, value in model.named_parameters()}
+        """Every parameter by natural name, in natural units (`populace.core.parameters.natural_parameters`)."""
+        return {name: value.double().reshape(-1).tolist() for name, value in natural_parameters(model).items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,20 +322,3 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     partial = path.with_name(f".{path.name}.partial")
     frame.to_parquet(partial, index=False)
     partial.replace(path)
-
-
-def load_values(model: nn.Module, values: Mapping[str, Tensor]) -> None:
-    """Copy `values` into `model` by `state_dict` key; unlike `load_state_dict(strict=False)`, an unknown key or a
-    wrong shape is an error naming it. Keys left out keep their values; former keys (`renamed_parameter`) load."""
-    values = current_keys(model, values)
-    state = model.state_dict()
-    unknown = sorted(set(values) - set(state))
-    if unknown:
-        raise KeyError(f"parameters {unknown} are not in {type(model).__name__} (its keys: {', '.join(state)})")
-    loaded = {}
-    for key, value in values.items():
-        value = torch.as_tensor(value)
-        if value.shape != state[key].shape:
-            raise ValueError(f"parameter {key} has shape {list(value.shape)}, the model's {list(state[key].shape)}")
-        loaded[key] = value.to(state[key].dtype)
-    model.load_state_dict(loaded, strict=False)

@@ -11,6 +11,7 @@ behind it, through `torch.nn.utils.parametrize`:
     self.beta_per_day                                   # tensor(0.0300), differentiable in u
     self.beta_per_day = torch.tensor(0.05)              # sets u = log 0.05
     # named_parameters(): "parametrizations.beta_per_day.original" (u); natural_parameters(): "beta_per_day" (x)
+    load_values(self, {"beta_per_day": 0.05})           # or {"parametrizations.beta_per_day.original": log 0.05}
 
 u is computed in float64 from the value given and then rounded, so a parameter holds exactly the u that
 `math.log(value)` gives. Parametrized modules cannot be pickled (a torch limitation): save them by `state_dict()`.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -202,3 +203,56 @@ def unconstrained_value(module: nn.Module, name: str) -> Tensor:
         return value
     chain = getattr(owner.parametrizations, attribute)
     return chain.original.detach() if len(chain) == 1 else chain[0].right_inverse(value)
+
+
+def load_values(module: nn.Module, values: Mapping[str, Tensor | float | Sequence[float]], *, prefix: str = ""
+                ) -> None:
+    """Set parameters and buffers of `module` from `values`, each keyed by its natural name in natural units
+    ("transmission.beta_per_day": 0.05, as `natural_parameters` reports it) or by its `state_dict` key in stored
+    units ("transmission.parametrizations.beta_per_day.original": log 0.05, as `named_parameters()` and a fit's
+    draws name it); a leading `prefix` is dropped first (e.g. "model.", where a calibration problem holds the model
+    as `model`), and former keys (`renamed_parameter`) map to the present ones. Names left out keep their values.
+
+    Unlike `load_state_dict(strict=False)`, an unknown name is a KeyError listing the known ones, and a value of the
+    wrong shape, or outside its parameter's constraint, a ValueError naming it.
+    """
+    state = module.state_dict()
+    by_natural = {natural_name(key): key for key in state if natural_name(key) != key}
+    given = current_keys(module, {name[len(prefix):] if prefix and name.startswith(prefix) else name: name
+                                  for name in values})  # {key, former keys renamed: the name as given}
+    loaded, unknown = {}, []
+    for key, name in given.items():
+        value = values[name]
+        if key in state:
+            loaded[key] = _checked(name, torch.as_tensor(value), state[key]).to(state[key].dtype)
+        elif key in by_natural:
+            loaded[by_natural[key]] = _stored(module, name, key, torch.as_tensor(value, dtype=torch.float64))
+        else:
+            unknown.append(name)
+    if unknown:
+        known = ", ".join(natural_name(key) for key in state)
+        raise KeyError(f"parameters {unknown} are not in {type(module).__name__} (its parameters and buffers, by "
+                       f"natural name{f' after the prefix {prefix!r}' if prefix else ''}: {known}; or by state_dict "
+                       "key)")
+    module.load_state_dict(loaded, strict=False)
+
+
+def _checked(name: str, value: Tensor, like: Tensor) -> Tensor:
+    """`value`, refused by `name` unless it has the shape of `like`."""
+    if value.shape != like.shape:
+        raise ValueError(f"parameter {name} has shape {list(value.shape)}, the model's {list(like.shape)}")
+    return value
+
+
+def _stored(module: nn.Module, name: str, natural: str, value: Tensor) -> Tensor:
+    """The stored (unconstrained) value u that gives the natural parameter `natural` of `module` the value x."""
+    owner, attribute = _owner(module, natural)
+    chain = getattr(owner.parametrizations, attribute)
+    _checked(name, value, getattr(owner, attribute))
+    if len(chain) != 1:
+        raise ValueError(f"parameter {name} is computed by {len(chain)} parametrizations (e.g. a network's output); "
+                         f"give its stored value by state_dict key instead")
+    (constraint,) = chain
+    if isinstance(constraint, Constraint) and not constraint.contains(value):
+        raise ValueError(f"parameter {name} must be {constraint.support()}, got {value.tolist()}")
+    return constraint.right_inverse(value).to(chain.original.dtype)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from populace.behavior.interface import DecisionModel
 from populace.calibrate.problem import trainable
 from populace.calibrate.targets import Targets
-from populace.core.parameters import current_keys, unconstrained
+from populace.core.parameters import load_values, unconstrained
 from populace.core.runner import run
 from populace.core.trajectory import Trajectory
 from populace.models.covid_nyc.model import CovidNYC
@@ -287,37 +287,18 @@ def warm_start(target: Calibration, source: Calibration) -> None:
 
 
 def load_draw(draw: Mapping[str, Tensor], model: nn.Module, observation: nn.Module) -> None:
-    """Copy fitted values into a model and an `Observation`, by `state_dict` key.
+    """Copy fitted values into a model and an `Observation` (`populace.core.parameters.load_values`: by natural name
+    or `state_dict` key).
 
-    Keys `observation.<key>` go to `observation`; the others, bare or prefixed `model.` (as `Calibration.draw` and
-    `load_parameter_draws` name them), to `model`. Keys left out keep their values. Unlike `load_state_dict`, an
-    unknown key or a wrong shape is an error naming it (build the model with `calibration_model` and as many weeks
-    and regions as the fit).
+    Keys `observation.<name>` go to `observation`; the others, bare or prefixed `model.` (as `Calibration.draw` and
+    `load_parameter_draws` name them), to `model`. Keys left out keep their values; an unknown key or a wrong shape
+    is an error naming it (build the model with `calibration_model`, the fit's decision model and as many weeks and
+    regions as the fit).
     """
-    values: dict[str, dict[str, Tensor]] = {MODEL_PREFIX: {}, OBSERVATION_PREFIX: {}}
-    for name, value in draw.items():
-        prefix = OBSERVATION_PREFIX if name.startswith(OBSERVATION_PREFIX) else MODEL_PREFIX
-        values[prefix][name.removeprefix(prefix)] = value
-    _load_state(model, values[MODEL_PREFIX], shown_prefix="")
-    _load_state(observation, values[OBSERVATION_PREFIX], shown_prefix=OBSERVATION_PREFIX)
-
-
-def _load_state(target: nn.Module, values: Mapping[str, Tensor], *, shown_prefix: str) -> None:
-    """`target.load_state_dict(values, strict=False)`, refusing unknown keys and wrong shapes by name (shown with
-    `shown_prefix`)."""
-    values = current_keys(target, values)  # former keys (e.g. logit_ascertainment) -> the present ones
-    state = target.state_dict()
-    unknown = sorted(set(values) - set(state))
-    if unknown:
-        known = ", ".join(shown_prefix + k for k in list(state)[:8])
-        raise KeyError(f"parameters {[shown_prefix + k for k in unknown]} are not in {type(target).__name__} (its "
-                       f"keys include: {known}, ...); build the model with "
-                       "populace.models.covid_nyc.calibration.calibration_model, with the fit's decision model")
-    loaded = {}
-    for key, value in values.items():
-        value = torch.as_tensor(value)
-        if value.shape != state[key].shape:
-            raise ValueError(f"parameter {shown_prefix + key} has shape {list(value.shape)}, the model's "
-                             f"{list(state[key].shape)}; build the model with as many weeks and regions")
-        loaded[key] = value.to(state[key].dtype)
-    target.load_state_dict(loaded, strict=False)
+    observed = {name: value for name, value in draw.items() if name.startswith(OBSERVATION_PREFIX)}
+    try:
+        load_values(model, {name: value for name, value in draw.items() if name not in observed}, prefix=MODEL_PREFIX)
+        load_values(observation, observed, prefix=OBSERVATION_PREFIX)
+    except (KeyError, ValueError) as err:
+        raise type(err)(f"{err.args[0]}; build the model with as many weeks and regions as the fit and its decision "
+                        "model (populace.models.covid_nyc.calibration.calibration_model)") from None

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from populace.analysis.ensemble import Scenarios, load_values
+from populace.analysis.ensemble import Scenarios
 from populace.analysis.policy import Change, FromStep, Number, Vocabulary
 from populace.models.sir.model import SIR, Transmission
 
@@ -43,7 +43,8 @@ SIR_POLICIES = Vocabulary("SIR", [Change("beta_per_day", Number(gt=0), with_beta
 @dataclasses.dataclass(frozen=True)
 class SIRScenarios(Scenarios):
     """SIR on an Erdős–Rényi network (`SIR.random_network` with these arguments) for the generic runner; a draw
-    holds values by `state_dict` key (e.g. from another model's `named_parameters()`)."""
+    holds values by natural name ("transmission.beta_per_day") or `state_dict` key, e.g. a fit's draws
+    (`Scenarios.load`)."""
 
     n_agents: int
     contacts_per_agent: float = 20.0
@@ -57,5 +58,4 @@ class SIRScenarios(Scenarios):
         model = SIR.random_network(self.n_agents, contacts_per_agent=self.contacts_per_agent,
                                    network_seed=self.network_seed, beta_per_day=self.beta_per_day,
                                    infectious_days=self.infectious_days, initial_infected=self.initial_infected)
-        load_values(model, draw or {})
-        return model
+        return self.load(model, draw)

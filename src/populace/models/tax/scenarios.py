@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from populace.analysis.ensemble import Scenarios, load_values
+from populace.analysis.ensemble import Scenarios
 from populace.analysis.policy import Change, Number, Numbers, Vocabulary
 from populace.core import Model, World
 from populace.models.tax.model import TaxPolicy, with_schedule
@@ -66,7 +66,8 @@ TAX_POLICIES = Vocabulary("TaxPolicy", [Change("top_rate", Number(ge=0, le=1), w
 @dataclasses.dataclass(frozen=True)
 class TaxScenarios(Scenarios):
     """`TaxPolicy(n_workers)` under the 2018 US federal schedule for the generic runner: rational workers, or
-    `BoundedLabourSupply()` ones (random choices each year) with `bounded`; a draw holds values by `state_dict` key."""
+    `BoundedLabourSupply()` ones (random choices each year) with `bounded`; a draw holds values by natural name or
+    `state_dict` key (`Scenarios.load`)."""
 
     n_workers: int
     bounded: bool = False
@@ -74,5 +75,4 @@ class TaxScenarios(Scenarios):
 
     def build(self, draw: Mapping[str, Tensor] | None) -> TaxPolicy:
         model = TaxPolicy(self.n_workers, labour_supply=BoundedLabourSupply() if self.bounded else None)
-        load_values(model, draw or {})
-        return model
+        return self.load(model, draw)

@@ -25,8 +25,9 @@ import torch
 from torch import Tensor
 
 from populace.analysis import ensemble as runner
-from populace.analysis.ensemble import Member, Study, load_values
+from populace.analysis.ensemble import Member, Study
 from populace.core.errors import InputError
+from populace.core.parameters import load_values
 from populace.core.world import World
 from populace.models.covid_nyc.analysis.build import (
     baseline_models,
@@ -85,8 +86,8 @@ class CovidNYCScenarios:
     def observation(self, draw: Mapping[str, Tensor] | None) -> Observation:
         """The observation model of a member (the draw's `observation.` values loaded)."""
         observation = Observation()
-        load_values(observation, {k.removeprefix(OBSERVATION_PREFIX): v for k, v in (draw or {}).items()
-                                  if k.startswith(OBSERVATION_PREFIX)})
+        load_values(observation, {k: v for k, v in (draw or {}).items() if k.startswith(OBSERVATION_PREFIX)},
+                    prefix=OBSERVATION_PREFIX)
         return observation
 
     def parameter_values(self, model: CovidNYC, draw: Mapping[str, Tensor] | None) -> dict[str, list[float]]:
