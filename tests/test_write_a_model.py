@@ -156,7 +156,8 @@ def test_policy_runs_are_the_baseline_until_day_10_and_act_after(guide):
     namespace, _, folder = guide
     study = namespace["study"]
     out = folder / "populace-out" / "opinions"
-    draw = {name: value.double().reshape(-1).tolist() for name, value in namespace["draw"].items()}
+    natural = namespace["natural_parameters"](namespace["problem"].model)  # the fitted values, natural units
+    draw = {name: value.double().reshape(-1).tolist() for name, value in natural.items()}
     for member in study.members:
         runs = out / "members" / member.name
         base = pd.read_parquet(runs / "baseline.records.parquet")
@@ -183,3 +184,19 @@ def test_a_bad_policy_gets_the_message_the_guide_quotes(guide):
         namespace["spec"].policy({"name": "p", "from": 10, "confidence": 1.5})
     with pytest.raises(PolicyError, match="Opinions accepts: confidence, zealots"):
         namespace["spec"].policy({"name": "p", "from": 10, "zealot": 0.1})
+
+
+def test_the_changes_of_one_policy_compose_in_either_order(guide):
+    namespace, _, _ = guide
+    spec = namespace["spec"]
+    both = [spec.apply(spec.build(None), spec.policy({"name": "both", "from": 10, **dict(changes)}))
+            for changes in ((("zealots", 0.05), ("confidence", 0.3)), (("confidence", 0.3), ("zealots", 0.05)))]
+    for model in both:
+        assert float(model.bounded_confidence.before.confidence.detach()) == pytest.approx(0.2)  # until day 10
+        assert float(model.bounded_confidence.after.inner.confidence.detach()) == pytest.approx(0.3)
+        assert model.bounded_confidence.after.fraction == 0.05
+    runs = [run(model, 15, seed=3, progress=False).to_pandas() for model in both]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    alone = run(spec.build(None), 15, seed=3, progress=False).to_pandas()
+    pd.testing.assert_frame_equal(runs[0].iloc[:11], alone.iloc[:11])
+    assert runs[0]["extreme_fraction"].iloc[-1] > 0.05  # the zealots act with the wider bound

@@ -3,6 +3,7 @@ to its step and the same policy run from step 0 after it; lower beta gives fewer
 interpolated quantiles over members; a killed ensemble resumes to identical files without redoing finished work;
 members with parameter draws run with them, a fit's draws among them; a process pool gives what inline runs give."""
 
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,8 @@ from torch import nn
 from populace.analysis import ensemble
 from populace.analysis.bands import bands, collect_runs
 from populace.analysis.ensemble import Study, run_ensemble
-from populace.analysis.policy import PolicyError
+from populace.analysis.policy import Change, Number, PolicyError, Vocabulary
+from populace.core.errors import InputError
 from populace.core.runner import run
 from populace.models.sir.scenarios import SIR_POLICIES, SIRScenarios
 
@@ -208,10 +210,41 @@ def test_the_draws_of_a_fit_load_into_the_build_and_run_in_the_ensemble(tmp_path
     assert betas[0] != pytest.approx(0.05)  # the fit moved beta away from its start
     assert betas[0] != pytest.approx(betas[1])  # two members, two seeds
     for draw, beta in zip(draws, betas, strict=True):
-        assert float(SPEC.build(draw).transmission.beta_per_day) == pytest.approx(beta, rel=1e-6)
+        assert float(SPEC.build(draw).transmission.beta_per_day.detach()) == pytest.approx(beta, rel=1e-6)
     fit_study = Study("fit", SPEC, steps=6, seeds=2, draws=tuple(draws), parameter_draws=2, checkpoint_steps=3)
     run_ensemble(tmp_path / "runs", fit_study, progress=False)
     for member, beta in zip(fit_study.members, betas, strict=True):
         stored = json.loads((tmp_path / "runs" / "members" / member.name / "parameters.json").read_text())
         assert stored["values"]["transmission.beta_per_day"] == pytest.approx([beta], rel=1e-6)
         assert stored["values"]["recovery.p_recovery"] == pytest.approx([0.2], rel=1e-6)  # 1 / infectious_days
+
+
+def test_changes_of_one_policy_compose_in_the_order_given():
+    set_then_scale = SPEC.apply(SPEC.build(None), SPEC.policy(
+        {"name": "p", "from": 5, "beta_per_day": 0.08, "beta_factor": 0.5}))
+    scale_then_set = SPEC.apply(SPEC.build(None), SPEC.policy(
+        {"name": "p", "from": 5, "beta_factor": 0.5, "beta_per_day": 0.08}))
+    assert float(set_then_scale.transmission.before.beta_per_day.detach()) == pytest.approx(0.05)  # to step 5
+    assert float(set_then_scale.transmission.after.beta_per_day.detach()) == pytest.approx(0.04)  # 0.08 x 0.5
+    assert float(scale_then_set.transmission.after.beta_per_day.detach()) == pytest.approx(0.08)  # then 0.08
+    alone = SPEC.apply(SPEC.build(None), SPEC.policy({"name": "p", "from": 5, "beta_per_day": 0.04}))
+    pd.testing.assert_frame_equal(run(set_then_scale, 12, seed=2, progress=False).to_pandas(),
+                                  run(alone, 12, seed=2, progress=False).to_pandas())
+
+
+def test_a_policy_that_cannot_be_applied_fails_before_any_member_starts(tmp_path, monkeypatch):
+    def broken(model, value, step):
+        raise ValueError(f"no such contacts: {value}")
+
+    spec = dataclasses.replace(SPEC)
+    monkeypatch.setattr(type(spec), "vocabulary", Vocabulary("SIR", [*SIR_POLICIES.changes.values(),
+                                                                      Change("broken", Number(), broken)]))
+    bad = Study("bad", spec, 10, (spec.policy({"name": "fine", "from": 2, "beta_factor": 0.5}),
+                                  spec.policy({"name": "broken one", "from": 2, "broken": 3})), seeds=2)
+    with pytest.raises(InputError, match=r"policy 'broken one' cannot be applied to SIR: no such contacts: 3"):
+        run_ensemble(tmp_path, bad, workers=2, progress=False)
+    assert not (tmp_path / "members").exists()  # nothing ran
+    late = Study("late", SPEC, 10, (SPEC.policy({"name": "late", "from": 11, "beta_factor": 0.5}),), seeds=1)
+    with pytest.raises(InputError, match=r"policy 'late' cannot be applied to SIR: policy 'late' branches off the "
+                                         r"baseline at step 11, outside the study's steps 0 to 10"):
+        run_ensemble(tmp_path, late, progress=False)

@@ -199,6 +199,8 @@ def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume:
     run_dir = Path(run_dir)
     members = study.members
     todo = [m for m in members if not (run_dir / MEMBERS_DIR / m.name / DONE_FILE).is_file()]
+    if todo:
+        check_policies(study)
     started = (run_dir / MEMBERS_DIR).is_dir() and any((run_dir / MEMBERS_DIR).iterdir())
     if not resume and started:
         raise FileExistsError(f"{run_dir} already holds runs (finished or not); pass --resume to continue it or "
@@ -236,17 +238,40 @@ def _check_same_study(path: Path, fingerprint: dict[str, object]) -> None:
     path.write_text(json.dumps(fingerprint, indent=1) + "\n")
 
 
+def check_policies(study: Study) -> None:
+    """Dry-run every policy of `study` on freshly built models (of member 0's draw): its `apply`, and its branch step
+    within the study's steps. `run_ensemble` calls it before any member starts, so a policy that cannot be applied
+    (a wrong-length list, changes that do not compose) fails at once as an InputError naming it, not inside a worker.
+    """
+    first = study.members[0]
+    draw = study.draws[first.draw] if first.draw is not None else None
+    spec = study.model
+    baseline = spec.build(draw)
+    for policy in study.policies:
+        try:
+            spec.apply(spec.build(draw), policy)
+            branch_steps(study, baseline, [policy])
+        except Exception as err:  # any failure of a policy's apply is the policy's; --debug shows the chain
+            raise InputError(f"policy {policy.name!r} cannot be applied to {type(baseline).__name__}: {err}") from err
+
+
+def branch_steps(study: Study, model: Model, policies: Sequence[Any]) -> dict[str, int]:
+    """{policy name: the step its run branches off the baseline `model`}, each within the study's steps."""
+    branches = {p.name: study.model.branch_step(model, p) for p in policies}
+    for name, step in branches.items():
+        if not 0 <= step <= study.steps:
+            raise ValueError(f"policy {name!r} branches off the baseline at step {step}, outside the study's steps 0 "
+                             f"to {study.steps}; start it within them")
+    return branches
+
+
 def run_member(run_dir: str, study: Study, member: Member) -> None:
     """Run one member's baseline and policies into `run_dir/members/<member>` (a process pool's task)."""
     out = Path(run_dir) / MEMBERS_DIR / member.name
     draw = study.draws[member.draw] if member.draw is not None else None
     spec = study.model
     model = spec.build(draw)
-    branches = {p.name: spec.branch_step(model, p) for p in study.policies}
-    for name, step in branches.items():
-        if not 0 <= step <= study.steps:
-            raise ValueError(f"policy {name!r} branches off the baseline at step {step}, outside the study's steps 0 "
-                             f"to {study.steps}; start it within them")
+    branches = branch_steps(study, model, study.policies)
     write_parameters(out / PARAMETERS_FILE, member, spec.parameter_values(model, draw))
     baseline, final = baseline_run(model, study.steps, out / BASELINE, member.seed, set(branches.values()),
                                    study.checkpoint_steps)

@@ -142,7 +142,9 @@ class FromStep(nn.Module):
     """A substep that runs `before` until step `step` and `after` from then on (both return the same columns).
 
     Replacing a model's substep by `FromStep(substep, changed, step)` makes the model act as before on every day
-    whose world is at a step < `step`, so its runs equal the baseline's draw for draw up to that step.
+    whose world is at a step < `step`, so its runs equal the baseline's draw for draw up to that step. A policy's
+    changes compose through `FromStep.change`: each is handed the substep in effect from the step on (the `after`
+    the change before it left), and `before` stays the baseline's.
     """
 
     def __init__(self, before: nn.Module, after: nn.Module, step: int):
@@ -150,6 +152,16 @@ class FromStep(nn.Module):
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise ValueError(f"step must be an int >= 0, got {step!r}")
         self.before, self.after, self.step = before, after, step
+
+    @classmethod
+    def change(cls, substep: nn.Module, step: int, change: Callable[[nn.Module], nn.Module]) -> FromStep:
+        """`substep` until `step` and `change(now)` from then on, where `now` is what runs from `step` on: the
+        `after` of `substep` when it is a `FromStep` of the same step (an earlier change of the same policy), else
+        `substep` itself. So `FromStep.change(FromStep.change(s, k, f), k, g)` runs s before k and g(f(s)) after.
+        """
+        if isinstance(substep, FromStep) and substep.step == step:
+            return cls(substep.before, change(substep.after), step)
+        return cls(substep, change(substep), step)
 
     def extra_repr(self) -> str:
         return f"step={self.step}"

@@ -9,6 +9,7 @@ import torch
 from populace.analysis.bands import bands, collect_runs
 from populace.analysis.ensemble import Study, run_ensemble
 from populace.analysis.policy import PolicyError
+from populace.core.errors import InputError
 from populace.core.runner import run
 from populace.models.tax.scenarios import TAX_POLICIES, TaxScenarios
 from populace.models.tax.schedule import US_FEDERAL_2018_RATES, US_FEDERAL_2018_THRESHOLDS_USD
@@ -68,3 +69,13 @@ def test_changes_compose_and_bad_ones_are_refused():
         TAX_POLICIES.policy({"name": "p", "from": 1, "vat": 0.2})
     with pytest.raises(ValueError, match=r"need one marginal rate per bracket: 7 thresholds"):
         spec.apply(spec.build(None), spec.policy({"name": "p", "from": 1, "rates": [0.1, 0.2]}))
+
+
+def test_wrong_length_rates_fail_before_any_worker_starts(tmp_path):
+    spec = TaxScenarios(n_workers=100)
+    study = Study("short", spec, steps=3, seeds=2, policies=(spec.policy({"name": "two rates", "from": 1,
+                                                                          "rates": [0.1, 0.2]}),))
+    with pytest.raises(InputError, match=r"policy 'two rates' cannot be applied to TaxPolicy: need one marginal rate "
+                                         r"per bracket: 7 thresholds"):
+        run_ensemble(tmp_path, study, workers=2, progress=False)
+    assert not (tmp_path / "members").exists()

@@ -5,6 +5,8 @@
 | `beta_per_day` | a number > 0 | the transmission rate beta is this from `from` on |
 | `beta_factor` | a number > 0 | beta is multiplied by this from `from` on (0.5: contacts halved; composes with draws) |
 
+Changes of one policy apply in the order given, each to the beta the one before left.
+
 ```python
 spec = SIRScenarios(n_agents=2000, contacts_per_agent=8)
 study = Study("distancing", spec, steps=60, policies=(spec.policy({"name": "halve", "from": 20, "beta_factor": 0.5}),))
@@ -26,14 +28,17 @@ from populace.models.sir.model import SIR, Transmission
 
 def with_beta(model: SIR, beta_per_day: float, step: int) -> SIR:
     """`model` whose transmission uses `beta_per_day` from `step` on (the same contacts; before: unchanged)."""
-    before = model.transmission
-    model.transmission = FromStep(before, Transmission(before.contacts, beta_per_day=beta_per_day), step)
+    model.transmission = FromStep.change(model.transmission, step,
+                                         lambda now: Transmission(now.contacts, beta_per_day=beta_per_day))
     return model
 
 
 def scale_beta(model: SIR, factor: float, step: int) -> SIR:
-    """`model` whose beta is multiplied by `factor` from `step` on."""
-    return with_beta(model, factor * float(model.transmission.beta_per_day.detach()), step)
+    """`model` whose beta from `step` on is `factor` times the beta in effect then (after the policy's earlier
+    changes)."""
+    model.transmission = FromStep.change(model.transmission, step, lambda now: Transmission(
+        now.contacts, beta_per_day=factor * float(now.beta_per_day.detach())))
+    return model
 
 
 SIR_POLICIES = Vocabulary("SIR", [Change("beta_per_day", Number(gt=0), with_beta),
