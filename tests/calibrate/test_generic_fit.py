@@ -1,7 +1,9 @@
 """The generic calibration layer on a model other than COVID-NYC (SIR, differentiable): recovery of a known beta,
-history columns from the loss terms and their weights, exact resume, persistence and errors on a hand-computed toy
+history columns from the loss terms and their weights (a misspelt weight refused), exact resume (refused with
+other settings, weights or shapes), persistence and errors on a hand-computed toy
 series (`tests/test_generic_layers.py` checks that `populace.calibrate` imports no model)."""
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -162,3 +164,46 @@ def test_bad_targets_and_problems_are_refused(observed):
     frozen.requires_grad_(False)
     with pytest.raises(ValueError, match="no parameter with requires_grad: nothing to fit"):
         fit(frozen, FitSettings(iterations=1), progress=False)
+
+
+class Quadratic(nn.Module):
+    """A `CalibrationProblem` with one loss term, `square` = sum_i x_i^2, of a parameter x of `shape`."""
+
+    def __init__(self, shape: tuple[int, ...], weights: dict[str, float] | None = None):
+        super().__init__()
+        self.x = nn.Parameter(torch.ones(shape))
+        self.weights = weights or {}
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        return self.weights
+
+    def loss_terms(self, seed: int, *, differentiable: bool = True) -> dict[str, torch.Tensor]:
+        return {"square": (self.x**2).sum()}
+
+
+def test_resume_refuses_other_settings_weights_and_shapes(tmp_path):
+    settings = FitSettings(iterations=2, learning_rate=0.1, checkpoint_every=1)
+    fit(Quadratic(()), settings, out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"other fit settings: learning_rate \(0.1 in the checkpoint, 0.2 now\), "
+                                         r"seed \(0 in the checkpoint, 3 now\); resume with the settings"):
+        fit(Quadratic(()), FitSettings(iterations=2, learning_rate=0.2, seed=3, checkpoint_every=1), out=tmp_path,
+            resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"loss_weights \{\}, this problem has \{'square': 2.0\}"):
+        fit(Quadratic((), {"square": 2.0}), settings, out=tmp_path, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"trained tensors of other shapes: x \(\[\] in the checkpoint, \[3\] now\)"):
+        fit(Quadratic((3,)), settings, out=tmp_path, resume=True, progress=False)  # no broadcasting
+    further = Quadratic(())
+    history = fit(further, dataclasses.replace(settings, iterations=3), out=tmp_path, resume=True, progress=False)
+    assert history["iteration"].tolist() == [0, 1, 2]  # more iterations: the same fit, continued
+    whole = Quadratic(())
+    fit(whole, dataclasses.replace(settings, iterations=3), progress=False)
+    assert torch.equal(further.x, whole.x)
+    assert float(whole.x.detach()) < 0.8  # three Adam steps of at most lr = 0.1 each from x = 1 (one of exactly lr)
+
+
+def test_a_misspelt_loss_weight_names_the_loss_terms(observed):
+    misspelt = SIRFit(sir(0.03), observed, weights={"new_infections": 1.0, "infectous": 2.0})
+    with pytest.raises(ValueError, match=r"loss_weights of SIRFit name \['infectous'\], which are not among its loss "
+                                         r"terms \(new_infections, infectious\)"):
+        fit(misspelt, FitSettings(iterations=1), progress=False)

@@ -7,7 +7,8 @@ rate lr_i = learning_rate x learning_rate_decay^i (a function of i alone, so a r
 state). A step whose loss or gradient is not finite is skipped with a warning (the history records it). Every
 `checkpoint_every` iterations the trained tensors, the optimiser state and the history are written to
 `checkpoint.pt` in the output folder (`torch.save` of plain tensors and numbers, atomically, read back with
-`weights_only=True`); `resume=True` continues from it.
+`weights_only=True`); `resume=True` continues from it, and refuses a checkpoint written with other settings
+(`iterations` aside: a resumed fit may go further), other loss weights or other shapes of the trained tensors.
 
 The history has one row per iteration: `iteration`, `loss` (the weighted total), one column per loss term (named
 by the problem), `grad_norm` (before clipping), `skipped` (1 for a skipped step), `learning_rate`, `seconds`.
@@ -74,9 +75,16 @@ def history_columns(term_names: list[str]) -> list[str]:
     return [*FIRST_COLUMNS, *term_names, *LAST_COLUMNS]
 
 
-def _checkpoint_state(problem: CalibrationProblem, optimizer: torch.optim.Optimizer, iteration: int,
-                      columns: list[str], history: list[dict[str, float]]) -> dict[str, object]:
+RESUMED_MAY_CHANGE = ("iterations",)
+"""The `FitSettings` a resumed fit may change: how far it goes (the rest must be the checkpoint's, or the resumed
+fit would not be the uninterrupted one)."""
+
+
+def _checkpoint_state(problem: CalibrationProblem, settings: FitSettings, optimizer: torch.optim.Optimizer,
+                      iteration: int, columns: list[str], history: list[dict[str, float]]) -> dict[str, object]:
     return {"iteration": iteration,
+            "settings": dataclasses.asdict(settings),
+            "loss_weights": {name: float(w) for name, w in problem.loss_weights.items()},
             "trainable": {n: p.detach().clone() for n, p in trainable(problem).items()},
             "optimizer": optimizer.state_dict(),
             "columns": columns,
@@ -90,14 +98,33 @@ def save_checkpoint(path: Path, state: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, problem: CalibrationProblem,
+def load_checkpoint(path: Path, problem: CalibrationProblem, settings: FitSettings,
                     optimizer: torch.optim.Optimizer) -> tuple[int, list[str], list[dict[str, float]]]:
-    """Restore the trained tensors and the optimiser; return (iterations done, history columns, history rows)."""
+    """Restore the trained tensors and the optimiser; return (iterations done, history columns, history rows).
+
+    Refuses (ValueError naming what differs) a checkpoint of other settings (but `RESUMED_MAY_CHANGE`), other loss
+    weights, other trained tensors or other shapes of them.
+    """
     state = torch.load(path, weights_only=True)
+    fix = "resume with the settings and problem the fit was started with, or start afresh in another folder"
+    stored = state.get("settings", {})
+    changed = [f"{name} ({stored.get(name)!r} in the checkpoint, {value!r} now)"
+               for name, value in dataclasses.asdict(settings).items()
+               if name not in RESUMED_MAY_CHANGE and stored.get(name) != value]
+    if changed:
+        raise ValueError(f"{path} was written with other fit settings: {', '.join(changed)}; {fix}")
+    weights = {name: float(w) for name, w in problem.loss_weights.items()}
+    if state.get("loss_weights") != weights:
+        raise ValueError(f"{path} was written with loss_weights {state.get('loss_weights')}, this problem has "
+                         f"{weights}; {fix}")
     params = trainable(problem)
     if set(state["trainable"]) != set(params):
         raise ValueError(f"{path} holds {sorted(state['trainable'])} but this problem trains {sorted(params)}; "
                          "resume with the same problem (mode, targets, frozen tensors), or start afresh")
+    shapes = [f"{name} ({list(value.shape)} in the checkpoint, {list(params[name].shape)} now)"
+              for name, value in state["trainable"].items() if value.shape != params[name].shape]
+    if shapes:
+        raise ValueError(f"{path} holds trained tensors of other shapes: {', '.join(shapes)}; {fix}")
     with torch.no_grad():
         for name, value in state["trainable"].items():
             params[name].copy_(value)
@@ -142,7 +169,7 @@ def fit(problem: CalibrationProblem, settings: FitSettings, *, out: str | os.Pat
         if path is None:
             raise ValueError("resume=True needs the output folder of the interrupted fit (out=...)")
         if path.exists():
-            done, columns, history = load_checkpoint(path, problem, optimizer)
+            done, columns, history = load_checkpoint(path, problem, settings, optimizer)
     bar = tqdm(total=settings.iterations, initial=done, desc="calibrate", unit="it", disable=_disable(progress))
     with bar:
         for iteration in range(done, settings.iterations):
@@ -176,7 +203,7 @@ def fit(problem: CalibrationProblem, settings: FitSettings, *, out: str | os.Pat
             bar.update(1)
             last = iteration + 1 == settings.iterations
             if path is not None and ((iteration + 1) % settings.checkpoint_every == 0 or last):
-                save_checkpoint(path, _checkpoint_state(problem, optimizer, iteration + 1, columns, history))
+                save_checkpoint(path, _checkpoint_state(problem, settings, optimizer, iteration + 1, columns, history))
     return pd.DataFrame(history, columns=columns)
 
 

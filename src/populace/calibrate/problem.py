@@ -4,7 +4,8 @@ A problem is any `nn.Module` with
 
 - `loss_terms(seed, *, differentiable=True) -> {name: scalar tensor}`: the loss of one run of the simulator with
   `seed`, as named terms (e.g. {"cases": ..., "deaths": ...}); the names become columns of the fit's history;
-- `loss_weights -> {name: weight}`: the weight of each term in the total (a term it leaves out weighs 1), so
+- `loss_weights -> {name: weight}`: the weight of each term in the total (a term it leaves out weighs 1; a name
+  that is not a term of the run is an error, so a misspelt weight is not silently ignored), so
 
       L = sum_k w_k L_k   (`total_loss`).
 
@@ -43,8 +44,13 @@ def trainable(problem: CalibrationProblem) -> dict[str, nn.Parameter]:
 
 
 def total_loss(problem: CalibrationProblem, terms: Mapping[str, Tensor]) -> Tensor:
-    """L = sum_k w_k L_k over the terms (w_k from `problem.loss_weights`, 1 for a term it leaves out)."""
+    """L = sum_k w_k L_k over the terms (w_k from `problem.loss_weights`, 1 for a term it leaves out); a weight of no
+    term is a ValueError naming the terms."""
     if not terms:
         raise ValueError(f"{type(problem).__name__}.loss_terms returned no terms; return at least one named loss")
     weights = problem.loss_weights
+    unknown = sorted(set(weights) - set(terms))
+    if unknown:
+        raise ValueError(f"loss_weights of {type(problem).__name__} name {unknown}, which are not among its loss terms "
+                         f"({', '.join(terms)}); weigh those terms by their names")
     return sum(weights.get(name, 1.0) * value for name, value in terms.items())  # type: ignore[return-value]

@@ -164,7 +164,11 @@ class Calibration(nn.Module):
 
     @property
     def loss_weights(self) -> dict[str, float]:
-        return dataclasses.asdict(self.weights)
+        """The weights of `terms`' terms: unemployment's only when the targets have months."""
+        weights = dataclasses.asdict(self.weights)
+        if not len(months_of(self.targets)):
+            del weights["unemployment"]
+        return weights
 
     def simulate(self, seed: int, *, differentiable: bool = True, days: int | None = None,
                  months: Sequence[dt.date] | None = None) -> dict[str, Tensor]:
