@@ -84,10 +84,30 @@ RUN_SEED_HELP = "seed of the run's random numbers"
 
 
 def add_run_flags(parser: argparse.ArgumentParser, *, out: Path, seed_help: str = RUN_SEED_HELP) -> None:
-    """--seed, --out (default `out`) and --threads: the flags of every `populace run MODEL`."""
+    """--seed, --out (default `out`) and --threads: the flags of every `populace run MODEL` (and `calibrate`)."""
     parser.add_argument("--seed", type=non_negative_int, default=1, help=seed_help)
-    parser.add_argument("--out", type=output_dir, default=out, help="output directory")
+    add_out_flag(parser, default=out)
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+
+
+def add_out_flag(parser: argparse.ArgumentParser, *, default: Path | None, help: str = "output directory") -> None:
+    """--out: a folder for the outputs (`output_dir`), default `default`."""
+    parser.add_argument("--out", type=output_dir, default=default, help=help)
+
+
+def add_resume_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """--resume: continue an interrupted run in --out (`help` says from what)."""
+    parser.add_argument("--resume", action="store_true", help=help)
+
+
+def add_scale_flag(parser: argparse.ArgumentParser, *, of: str = "NYC's 8.34 million people") -> None:
+    """--scale: the population's fraction (`fraction`) of the real one, default 0.01; `of` names the real one."""
+    parser.add_argument("--scale", type=fraction, default=0.01, help=f"fraction of {of}, in (0, 1]")
+
+
+def add_population_seed_flag(parser: argparse.ArgumentParser) -> None:
+    """--population-seed: the seed of the synthetic population a command builds, default 1."""
+    parser.add_argument("--population-seed", type=non_negative_int, default=1, help="seed of the synthetic population")
 
 
 def add_simulation_flags(parser: argparse.ArgumentParser, *, days: int, allow_zero_days: bool = False) -> None:

@@ -77,7 +77,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    help="training window START:END (ISO dates)")
     p.add_argument("--test", type=window, default=None,
                    help="held-out window right after --train (START:END), for the evaluation")
-    p.add_argument("--scale", type=arguments.fraction, default=0.01, help="fraction of NYC's people, in (0, 1]")
+    arguments.add_scale_flag(p)
     p.add_argument("--mode", choices=MODES, default="free",
                    help="weekly beta and isolation as free parameters, or outputs of a calibration network")
     p.add_argument("--iterations", type=arguments.positive_int, default=30, help="Adam iterations")
@@ -92,7 +92,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--clip", type=arguments.positive_float, default=5.0, help="gradient norm clipping")
     p.add_argument("--seeds-per-step", type=arguments.positive_int, default=1, help="simulator seeds per iteration")
     p.add_argument("--checkpoint-every", type=arguments.positive_int, default=5, help="iterations per checkpoint")
-    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    arguments.add_resume_flag(p, help="continue from --out/checkpoint.pt (with the same settings)")
     p.add_argument("--ensemble", type=arguments.non_negative_int, default=0,
                    help="members of the parameter ensemble (0: none)")
     p.add_argument("--ensemble-iterations", type=arguments.positive_int, default=5, help="iterations per member")
@@ -103,13 +103,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    help="starting beta of every week (high enough to keep the epidemic alive in a small city)")
     p.add_argument("--initial-infected", type=arguments.positive_float, default=INITIAL_INFECTED_CITY,
                    help="starting guess of infections on the first day, city scale")
-    p.add_argument("--seed", type=arguments.non_negative_int, default=1, help="run seed (iteration seeds derive)")
-    p.add_argument("--population-seed", type=arguments.non_negative_int, default=1, help="synthetic city seed")
-    p.add_argument("--out", type=arguments.output_dir, default=Path("populace-out/calibrate-covid-nyc"),
-                   help="output directory")
-    p.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
-    p.add_argument("--threads", type=arguments.positive_int, default=None, help="CPU threads (default: all cores)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    arguments.add_run_flags(p, out=Path("populace-out/calibrate-covid-nyc"),
+                            seed_help="run seed (iteration seeds derive)")
+    arguments.add_population_seed_flag(p)
+    arguments.add_data_dir_flag(p)
+    arguments.add_progress_flag(p)
     add_llm_arguments(p)
     p.set_defaults(handler=calibrate_covid_nyc)
 

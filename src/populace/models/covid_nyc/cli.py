@@ -67,9 +67,7 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         help="COVID-19 + labour in a synthetic New York City, compared with DOHMH and NYS DOL",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    covid.add_argument(
-        "--scale", type=arguments.fraction, default=0.01, help="fraction of NYC's 8.34 million people, in (0, 1]"
-    )
+    arguments.add_scale_flag(covid)
     covid.add_argument("--start", type=arguments.iso_date, default=NYC_START_DATE,
                        help="first day simulated (YYYY-MM-DD)")
     arguments.add_run_flags(covid, out=Path("populace-out/covid-nyc"))
@@ -82,9 +80,7 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         "--importations", type=arguments.non_negative_float, default=0.0,
         help="infections imported from outside the city per million residents per day (CovidParams."
              "importations_per_million_per_day; 0: a closed city)")
-    covid.add_argument(
-        "--population-seed", type=arguments.non_negative_int, default=1, help="seed of the synthetic population"
-    )
+    arguments.add_population_seed_flag(covid)
     arguments.add_data_dir_flag(covid)
     add_llm_arguments(covid)
     covid.set_defaults(handler=run_covid_nyc)

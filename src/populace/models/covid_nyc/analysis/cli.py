@@ -18,13 +18,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "analyze", help="run a scenario file: baseline and policies, K seeds each, tables, plots and an HTML report",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     analyze.add_argument("scenario", type=Path, help="scenario file (.yaml or .toml); see docs/analysis.md")
-    analyze.add_argument("--out", type=arguments.output_dir, default=None,
-                         help="run folder (default: populace-out/analysis/<scenario file name>)")
+    arguments.add_out_flag(analyze, default=None,
+                           help="run folder (default: populace-out/analysis/<scenario file name>)")
     analyze.add_argument("--workers", type=arguments.positive_int, default=1,
                          help="parallel processes (1 runs inline); each gets cores / workers threads")
-    analyze.add_argument("--resume", action="store_true", help="continue a killed run in --out")
-    analyze.add_argument("--data-dir", default=None, help="folder of the source tables (default: populace.data's)")
-    analyze.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    arguments.add_resume_flag(analyze, help="continue a killed run in --out")
+    arguments.add_data_dir_flag(analyze)
+    arguments.add_progress_flag(analyze)
     analyze.set_defaults(handler=analyze_command)
     report = commands.add_parser("report", help="write the self-contained HTML report of an analysis run folder")
     report.add_argument("run_dir", type=Path, help="folder written by `populace analyze`")
