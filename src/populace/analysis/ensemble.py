@@ -36,12 +36,12 @@ from typing import Any, ClassVar, Protocol
 import pandas as pd
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from populace.analysis.policy import BASELINE, Vocabulary, slug
 from populace.core.errors import InputError
 from populace.core.model import Model
 from populace.core.parameters import load_values, natural_parameters
+from populace.core.progress import progress_bar
 from populace.core.runner import run
 from populace.core.snapshot import load_world, save_world
 from populace.core.world import World
@@ -206,8 +206,8 @@ def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume:
         raise FileExistsError(f"{run_dir} already holds runs (finished or not); pass --resume to continue it or "
                               "choose another --out")
     _check_same_study(run_dir / STUDY_FILE, study.fingerprint())
-    bar = tqdm(total=len(members), initial=len(members) - len(todo), desc=study.name, unit="member",
-               disable=None if progress is None else not progress)
+    bar = progress_bar(len(members), initial=len(members) - len(todo), desc=study.name, unit="member",
+                       progress=progress)
     with bar:
         if workers <= 1 or len(todo) <= 1:
             for member in todo:

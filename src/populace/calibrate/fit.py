@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from populace.calibrate.problem import CalibrationProblem, total_loss, trainable
+from populace.core.progress import progress_bar
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FIRST_COLUMNS = ("iteration", "loss")
@@ -170,7 +170,7 @@ def fit(problem: CalibrationProblem, settings: FitSettings, *, out: str | os.Pat
             raise ValueError("resume=True needs the output folder of the interrupted fit (out=...)")
         if path.exists():
             done, columns, history = load_checkpoint(path, problem, settings, optimizer)
-    bar = tqdm(total=settings.iterations, initial=done, desc="calibrate", unit="it", disable=_disable(progress))
+    bar = progress_bar(settings.iterations, initial=done, desc="calibrate", unit="it", progress=progress)
     with bar:
         for iteration in range(done, settings.iterations):
             started = time.perf_counter()
@@ -206,6 +206,3 @@ def fit(problem: CalibrationProblem, settings: FitSettings, *, out: str | os.Pat
                 save_checkpoint(path, _checkpoint_state(problem, settings, optimizer, iteration + 1, columns, history))
     return pd.DataFrame(history, columns=columns)
 
-
-def _disable(progress: bool | None) -> bool | None:
-    return None if progress is None else not progress
