@@ -100,9 +100,7 @@ def _add_population_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--out", type=arguments.output_dir, required=True, help="output folder (must not exist, see --overwrite)"
     )
-    build.add_argument(
-        "--scale", type=arguments.fraction, default=0.01, help="fraction of the real population, in (0, 1]"
-    )
+    arguments.add_scale_flag(build, of="the real population")
     build.add_argument(
         "--seed", type=arguments.non_negative_int, default=1, help="seed of the population's random draws"
     )
