@@ -1,0 +1,146 @@
+"""`populace run commons`: G groups of the GovSim harvest game per behaviour and seed; Parquet, summary with bands
+over seeds, PNG plots and an HTML page (`populace.models.commons.outputs`).
+
+Behaviours: `heuristic` (one line per `--policy`), `learned` (a `HarvestNetwork` trained through the differentiable
+simulator at the start of the run), `llm` (language-model harvesters, `llm_policy`). `--newcomer` adds to every
+group a greedy agent who joins in month 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from populace import arguments
+from populace.core.errors import InputError
+from populace.manifest import RunManifest, cli_arguments
+from populace.models.commons.heuristics import Greedy, RandomHarvest, SustainableShare, TitForTat, WithNewcomer
+from populace.models.commons.learned import train_policy
+from populace.models.commons.metrics import group_metrics
+from populace.models.commons.model import Commons
+from populace.models.commons.outputs import (
+    PLOTS,
+    format_summary,
+    groups_frame,
+    months_frame,
+    runs_frame,
+    summary_frame,
+    write_plots,
+    write_report,
+)
+from populace.models.commons.policy import HarvestPolicy
+from populace.models.commons.rules import CommonsRules
+
+SCENARIO_UNITS = {"fishery": "tons of fish", "pasture": "hectares of grass", "pollution": "unpolluted river (%)"}
+"""GovSim's three scenarios: the same dynamics, counted in these units."""
+
+NEWCOMER_MONTH = 3
+"""GovSim's greedy newcomer joins in the third month."""
+
+HEURISTICS: dict[str, Callable[[argparse.Namespace], HarvestPolicy]] = {
+    "sustainable": lambda args: SustainableShare(),
+    "greedy": lambda args: Greedy(args.greedy_amount),
+    "random": lambda args: RandomHarvest(args.random_high),
+    "tit-for-tat": lambda args: TitForTat(),
+}
+
+
+def add_parser(models: argparse._SubParsersAction) -> None:
+    """Register `commons` under `populace run`."""
+    parser = models.add_parser("commons", help="GovSim commons (fishery, pasture, pollution): many groups share a "
+                               "regenerating pool", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--scenario", choices=tuple(SCENARIO_UNITS), default="fishery", help="what the pool is")
+    parser.add_argument("--groups", type=arguments.positive_int, default=100, help="groups G (one game each)")
+    parser.add_argument("--agents-per-group", type=arguments.positive_int, default=5, help="agents N per group")
+    parser.add_argument("--months", type=arguments.positive_int, default=12, help="months T of a game")
+    parser.add_argument("--behavior", nargs="+", choices=("heuristic", "learned", "llm"), default=["heuristic"],
+                        help="who decides the harvests (several: one line each)")
+    parser.add_argument("--policy", nargs="+", choices=tuple(HEURISTICS), default=["sustainable"],
+                        help="the heuristics of --behavior heuristic (several: one line each)")
+    parser.add_argument("--greedy-amount", type=arguments.non_negative_int, default=None,
+                        help="units a greedy agent asks for (default: the whole pool)")
+    parser.add_argument("--random-high", type=arguments.non_negative_int, default=20,
+                        help="a random agent asks uniformly for 0..this many units")
+    parser.add_argument("--newcomer", action="store_true",
+                        help=f"a greedy agent joins every group in month {NEWCOMER_MONTH}")
+    parser.add_argument("--rationing", choices=("random", "proportional"), default="random",
+                        help="how an over-demanded pool is shared (random: one unit at a time, GovSim's rule)")
+    parser.add_argument("--seeds", type=arguments.positive_int, default=3, help="runs per behaviour (seeds --seed..)")
+    parser.add_argument("--train-iterations", type=arguments.positive_int, default=150,
+                        help="gradient steps of --behavior learned")
+    arguments.add_run_flags(parser, out=Path("populace-out/commons"),
+                            seed_help="first seed (runs use --seed .. --seed + --seeds - 1)")
+    parser.set_defaults(handler=run_commons)
+
+
+def llm_policy(args: argparse.Namespace, rules: CommonsRules) -> HarvestPolicy:
+    """--behavior llm: the language-model harvesters for `args.scenario` and the variant flags (to be wired to
+    `populace.models.commons`' LLM agents with their language-model options)."""
+    raise InputError("--behavior llm is not available in this build yet; use --behavior heuristic or learned")
+
+
+def behaviours(args: argparse.Namespace, rules: CommonsRules) -> dict[str, HarvestPolicy]:
+    """The policies to run, by label: each --policy of heuristic, learned, llm (with the newcomer if asked)."""
+    chosen: dict[str, HarvestPolicy] = {}
+    for behaviour in dict.fromkeys(args.behavior):
+        if behaviour == "heuristic":
+            chosen.update({name: HEURISTICS[name](args) for name in dict.fromkeys(args.policy)})
+        elif behaviour == "learned":
+            policy, _ = train_policy(rules, iterations=args.train_iterations, seed=args.seed)
+            chosen["learned"] = policy
+        else:
+            chosen["llm"] = llm_policy(args, rules)
+    if args.newcomer:
+        newcomer = Greedy(args.greedy_amount)
+        chosen = {f"{name} + greedy newcomer": WithNewcomer(policy, newcomer) for name, policy in chosen.items()}
+    return chosen
+
+
+def run_commons(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        rules = CommonsRules(agents_per_group=args.agents_per_group, months=args.months,
+                             newcomer_month=NEWCOMER_MONTH if args.newcomer else None)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    with RunManifest(args.out, arguments=cli_arguments(args), seeds={"first": args.seed},
+                     command=args.command_line) as manifest:
+        started = time.perf_counter()
+        months, groups = [], []
+        for name, policy in behaviours(args, rules).items():
+            model = Commons(args.groups, policy, rules, rationing=args.rationing)
+            for seed in seeds:
+                trajectory = model.run(rules.months, seed=seed, progress=False)
+                months.append(months_frame(trajectory, name, seed))
+                groups.append(groups_frame(group_metrics(trajectory, rules), name, seed))
+        months_table, groups_table = pd.concat(months, ignore_index=True), pd.concat(groups, ignore_index=True)
+        runs = runs_frame(groups_table)
+        summary = summary_frame(runs)
+        tables = {"months.parquet": months_table, "groups.parquet": groups_table, "runs.parquet": runs,
+                  "summary.parquet": summary}
+        for file, frame in tables.items():
+            frame.to_parquet(args.out / file, index=False)
+            manifest.add_output(args.out / file)
+        for path in write_plots(months_table, args.out, unit=SCENARIO_UNITS[args.scenario], scenario=args.scenario):
+            manifest.add_output(path)
+        description = (f"{args.scenario}: {args.groups:,} groups of {args.agents_per_group} agents"
+                       f"{' (and a greedy newcomer from month 3)' if args.newcomer else ''}, {rules.months} months, "
+                       f"pool {rules.initial_resource} of {rules.capacity} {SCENARIO_UNITS[args.scenario]}, regrowing "
+                       f"x{rules.regeneration_factor:g}, collapse below {rules.collapse_below:g}; {args.rationing} "
+                       f"rationing; seeds {seeds[0]}..{seeds[-1]}.")
+        manifest.add_output(write_report(args.out, title=f"GovSim commons: {args.scenario}", description=description,
+                                         summary=summary, runs=runs))
+        manifest.results.update(seconds=round(time.perf_counter() - started, 2),
+                                summary=summary.to_dict(orient="records"))
+    print(description)
+    print(format_summary(summary).to_string(index=False))
+    for name in (*tables, *PLOTS, "report.html", "manifest.json"):
+        print(f"{name:18s} {args.out / name}")
+    return 0
