@@ -145,7 +145,7 @@ def test_lazy_commands_list_the_help_their_modules_give(capsys):
                 commands.build(name)
         assert commands.modules == {}
         assert {action.dest: action.help for action in commands._choices_actions} == listed
-    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc"}
+    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons"}
     assert {"calibrate", "analyze", "report", "llm", "population"} <= set(run.choices)
 
 

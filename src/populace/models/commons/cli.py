@@ -52,8 +52,8 @@ HEURISTICS: dict[str, Callable[[argparse.Namespace], HarvestPolicy]] = {
 
 def add_parser(models: argparse._SubParsersAction) -> None:
     """Register `commons` under `populace run`."""
-    parser = models.add_parser("commons", help="GovSim commons (fishery, pasture, pollution): many groups share a "
-                               "regenerating pool", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = models.add_parser("commons", help="GovSim commons: groups share a pool",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--scenario", choices=tuple(SCENARIO_UNITS), default="fishery", help="what the pool is")
     parser.add_argument("--groups", type=arguments.positive_int, default=100, help="groups G (one game each)")
     parser.add_argument("--agents-per-group", type=arguments.positive_int, default=5, help="agents N per group")
