@@ -19,7 +19,7 @@ from populace.behavior.interface import (
     options_of,
     yes_no,
 )
-from populace.behavior.llm_decisions import Assignment, DecisionSpec, LLMDecisions, Route, StepUsage
+from populace.behavior.llm_decisions import Assignment, DecisionSpec, LLMDecisions, Route, StepUsage, UsageRecords
 from populace.behavior.templates import PromptTemplate, TemplateError, package_template, package_template_names
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Situation",
     "StepUsage",
     "TemplateError",
+    "UsageRecords",
     "check_probabilities",
     "check_situation",
     "chosen",

@@ -181,7 +181,56 @@ class StepUsage:
     option_mass_mean: float
 
 
-class LLMDecisions(nn.Module):
+class UsageRecords:
+    """What a language-model behaviour has cost so far: `StepUsage` rows (`record`), as a frame and as totals.
+
+    Attributes:
+        model: the language model asked (for the reports: backend, model name, dry run or not).
+        decisions: {decision name: its options}.
+        usage: the `StepUsage` rows of every call so far.
+        asking: (step, decision) of the latest question sent to the models (where a failed run stopped).
+        price_per_token: (prompt, completion) price of one token, for the `cost` in `usage_totals()`.
+    """
+
+    model: LanguageModel
+    decisions: Mapping[str, tuple[str, ...]]
+
+    def __init__(self, price_per_token: tuple[float, float] = (0.0, 0.0)):
+        if len(price_per_token) != 2 or not all(p >= 0 for p in price_per_token):
+            raise ValueError(f"price_per_token must be (prompt, completion) prices >= 0, got {price_per_token!r}")
+        self.price_per_token = (float(price_per_token[0]), float(price_per_token[1]))
+        self.usage: list[StepUsage] = []
+        self.asking: tuple[int, str] | None = None
+
+    def record(self, world: World, decision: str, model: LanguageModel, answers: list[Answer], seconds: float, *,
+               agents: int, archetypes: int) -> None:
+        """Append the usage row of one batch of `answers` from `model` at the world's step."""
+        fresh = [a for a in answers if not a.cached]
+        self.usage.append(StepUsage(
+            step=world.step, date=world.date, decision=decision, backend=model.backend, model=model.model,
+            agents=agents, archetypes=archetypes, prompts=len(answers), calls=len(fresh),
+            cache_hits=len(answers) - len(fresh), prompt_tokens=sum(a.prompt_tokens for a in fresh),
+            completion_tokens=sum(a.completion_tokens for a in fresh), seconds=seconds,
+            option_mass_mean=(sum(a.option_mass for a in answers) / len(answers)) if answers else math.nan))
+
+    def usage_frame(self) -> pd.DataFrame:
+        """One row per decision step and backend (`StepUsage` fields)."""
+        columns = [f.name for f in dataclasses.fields(StepUsage)]
+        return pd.DataFrame([dataclasses.asdict(u) for u in self.usage], columns=columns)
+
+    def usage_totals(self) -> dict[str, float]:
+        """Totals over the run: decision steps, prompts, calls, cache hits, tokens, cost (`price_per_token`),
+        seconds in the models."""
+        frame = self.usage_frame()
+        totals = {name: int(frame[name].sum()) for name in ("prompts", "calls", "cache_hits", "prompt_tokens",
+                                                            "completion_tokens")}
+        cost = (totals["prompt_tokens"] * self.price_per_token[0]
+                + totals["completion_tokens"] * self.price_per_token[1])
+        return {"decision_steps": int(frame[["step", "decision"]].drop_duplicates().shape[0]), **totals,
+                "cost": cost, "seconds": float(frame["seconds"].sum())}
+
+
+class LLMDecisions(UsageRecords, nn.Module):
     """Decisions from a language model asked per archetype and situation (see the module docstring).
 
     Args:
@@ -201,7 +250,8 @@ class LLMDecisions(nn.Module):
 
     def __init__(self, model: LanguageModel, decisions: Mapping[str, DecisionSpec], *, routes: Sequence[Route] = (),
                  price_per_token: tuple[float, float] = (0.0, 0.0)):
-        super().__init__()
+        nn.Module.__init__(self)
+        UsageRecords.__init__(self, price_per_token)
         if not isinstance(model, LanguageModel):
             raise TypeError(f"model must be a populace.llm LanguageModel (backend, model, settings(), answer()), got "
                             f"{type(model).__name__}; e.g. populace.llm.make_model('embedded')")
@@ -218,11 +268,6 @@ class LLMDecisions(nn.Module):
         self.routes = tuple(_check_route(route, specs) for route in routes)
         self.logit_offset = nn.ParameterDict({
             name: nn.Parameter(torch.zeros(_offset_shape(spec))) for name, spec in specs.items()})
-        if len(price_per_token) != 2 or not all(p >= 0 for p in price_per_token):
-            raise ValueError(f"price_per_token must be (prompt, completion) prices >= 0, got {price_per_token!r}")
-        self.price_per_token = (float(price_per_token[0]), float(price_per_token[1]))
-        self.usage: list[StepUsage] = []
-        self.asking: tuple[int, str] | None = None  # (step, decision) of the latest question to the models
         self._prompts: dict[tuple[str, int], tuple[str, LanguageModel]] = {}
         self._key_cache = KeyCache()  # levels of unchanged agent columns (age, region) from earlier steps
 
@@ -360,28 +405,9 @@ class LLMDecisions(nn.Module):
                                     f"{len(queries)} queries")
             if answers:
                 q[positions] = torch.tensor([a.probabilities for a in answers], dtype=torch.float64)
-            self.usage.append(_usage(world, decision, model, answers, seconds,
-                                     agents=sum(counts[g] for g in positions),
-                                     archetypes=len({pairs[g] // n_sit for g in positions})))
+            self.record(world, decision, model, answers, seconds, agents=sum(counts[g] for g in positions),
+                        archetypes=len({pairs[g] // n_sit for g in positions}))
         return q.to(world.device)
-
-    # ---- reports --------------------------------------------------------------------------------------
-
-    def usage_frame(self) -> pd.DataFrame:
-        """One row per decision step and backend (`StepUsage` fields)."""
-        columns = [f.name for f in dataclasses.fields(StepUsage)]
-        return pd.DataFrame([dataclasses.asdict(u) for u in self.usage], columns=columns)
-
-    def usage_totals(self) -> dict[str, float]:
-        """Totals over the run: decision steps, prompts, calls, cache hits, tokens, cost (`price_per_token`),
-        seconds in the models."""
-        frame = self.usage_frame()
-        totals = {name: int(frame[name].sum()) for name in ("prompts", "calls", "cache_hits", "prompt_tokens",
-                                                            "completion_tokens")}
-        cost = (totals["prompt_tokens"] * self.price_per_token[0]
-                + totals["completion_tokens"] * self.price_per_token[1])
-        return {"decision_steps": int(frame[["step", "decision"]].drop_duplicates().shape[0]), **totals,
-                "cost": cost, "seconds": float(frame["seconds"].sum())}
 
 
 def shifted_answers(q: Tensor, offset: Tensor) -> Tensor:
@@ -417,16 +443,6 @@ def _not_asked(p: float | Sequence[float] | None, options: tuple[str, ...]) -> t
         raise ValueError(f"p_not_asked must be {k} probabilities in [0, 1] summing to 1, one per option of "
                          f"{list(options)}, got {p!r}")
     return values
-
-
-def _usage(world: World, decision: str, model: LanguageModel, answers: list[Answer], seconds: float, *,
-           agents: int, archetypes: int) -> StepUsage:
-    fresh = [a for a in answers if not a.cached]
-    return StepUsage(step=world.step, date=world.date, decision=decision, backend=model.backend, model=model.model,
-                     agents=agents, archetypes=archetypes, prompts=len(answers), calls=len(fresh),
-                     cache_hits=len(answers) - len(fresh), prompt_tokens=sum(a.prompt_tokens for a in fresh),
-                     completion_tokens=sum(a.completion_tokens for a in fresh), seconds=seconds,
-                     option_mass_mean=(sum(a.option_mass for a in answers) / len(answers)) if answers else math.nan)
 
 
 def _read(source: Source, agents: Mapping[str, Tensor], situation: Situation, decision: str) -> Tensor:

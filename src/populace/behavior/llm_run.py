@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from populace import arguments
-from populace.behavior.llm_decisions import DecisionSpec, LLMDecisions
+from populace.behavior.llm_decisions import DecisionSpec, LLMDecisions, UsageRecords
 from populace.core.errors import InputError
 from populace.llm.protocol import LanguageModel, Query
 from populace.manifest import RunManifest
@@ -28,13 +28,14 @@ USAGE_FILE = "llm_usage.json"
 BACKENDS = ("embedded", "openai", "scripted")
 
 
-def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --behavior, --llm-backend, --llm-url, --llm-model, --llm-api-key-env, --llm-cache, --dry-run and
-    --llm-max-calls / --llm-max-tokens."""
+def add_llm_arguments(parser: argparse.ArgumentParser, *, behavior: bool = True) -> None:
+    """Add --behavior (unless `behavior` is False: a model with behaviours of its own), --llm-backend, --llm-url,
+    --llm-model, --llm-cache, --dry-run, --llm-max-calls / --llm-max-tokens and --llm-price."""
     group = parser.add_argument_group("behaviour")
-    group.add_argument("--behavior", choices=("heuristic", "llm"), default="heuristic",
-                       help="how agents make their decisions: the model's heuristic, or a language model asked once "
-                            "per archetype and situation")
+    if behavior:
+        group.add_argument("--behavior", choices=("heuristic", "llm"), default="heuristic",
+                           help="how agents make their decisions: the model's heuristic, or a language model asked "
+                                "once per archetype and situation")
     group.add_argument("--llm-backend", choices=BACKENDS, default="embedded",
                        help="embedded: SmolLM2-135M offline; openai: any OpenAI-compatible server (--llm-url); "
                             "scripted: every answer 50/50, for trying the pipeline")
@@ -58,18 +59,28 @@ def decision_model_from_args(args: argparse.Namespace,
     """`LLMDecisions` asking `decisions` of the language model the flags name (cached, budgeted, or a dry run); None
     for heuristic (then `decisions` may be left out: the call only checks that no --llm-* flag was given)."""
     if args.behavior == "heuristic":
-        llm_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model),
-                                             ("--dry-run", args.dry_run), ("--llm-max-calls", args.llm_max_calls),
-                                             ("--llm-max-tokens", args.llm_max_tokens),
-                                             ("--llm-price", any(args.llm_price))) if value]
-        if llm_only:
-            raise InputError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
+        refuse_llm_flags(args)
         return None
     if decisions is None:
         raise ValueError("--behavior llm needs the model's decisions: pass decision_model_from_args(args, decisions) "
                          "a mapping of decision name -> DecisionSpec")
+    return LLMDecisions(language_model_from_args(args), decisions, price_per_token=llm_prices(args))
+
+
+def refuse_llm_flags(args: argparse.Namespace) -> None:
+    """An `InputError` naming the --llm-* flags given to a run that asks no language model."""
+    llm_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model),
+                                         ("--dry-run", args.dry_run), ("--llm-max-calls", args.llm_max_calls),
+                                         ("--llm-max-tokens", args.llm_max_tokens),
+                                         ("--llm-price", any(args.llm_price))) if value]
+    if llm_only:
+        raise InputError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
+
+
+def llm_prices(args: argparse.Namespace) -> tuple[float, float]:
+    """--llm-price as (prompt, completion) US dollars per token."""
     prompt_price, completion_price = (price / 1e6 for price in args.llm_price)
-    return LLMDecisions(language_model_from_args(args), decisions, price_per_token=(prompt_price, completion_price))
+    return prompt_price, completion_price
 
 
 def language_model_from_args(args: argparse.Namespace) -> LanguageModel:
@@ -113,9 +124,10 @@ def _uniform(query: Query) -> tuple[float, ...]:
 
 @contextlib.contextmanager
 def llm_usage_report(decisions: object, out: Path, manifest: RunManifest | None = None) -> Iterator[None]:
-    """Write the usage log of `decisions` (an `LLMDecisions`; anything else: nothing) when the block ends, and stop
-    cleanly with `SystemExit` on a `populace.llm.LLMError` (spent budget, backend down)."""
-    if not isinstance(decisions, LLMDecisions):
+    """Write the usage log of `decisions` (`UsageRecords`: an `LLMDecisions` or a model's own language-model
+    behaviour; anything else: nothing) when the block ends, and stop cleanly with `SystemExit` on a
+    `populace.llm.LLMError` (spent budget, backend down)."""
+    if not isinstance(decisions, UsageRecords):
         yield
         return
     from populace.llm import LLMError
@@ -133,7 +145,7 @@ def llm_usage_report(decisions: object, out: Path, manifest: RunManifest | None 
     print(usage_summary(decisions))
 
 
-def write_usage(decisions: LLMDecisions, out: Path, manifest: RunManifest | None = None) -> dict[str, float]:
+def write_usage(decisions: UsageRecords, out: Path, manifest: RunManifest | None = None) -> dict[str, float]:
     """Write `llm_steps.parquet` (one row per decision step and backend) and `llm_usage.json` (totals, backend)."""
     frame = decisions.usage_frame()
     frame.to_parquet(out / STEPS_FILE, index=False)
@@ -149,7 +161,7 @@ def write_usage(decisions: LLMDecisions, out: Path, manifest: RunManifest | None
     return totals
 
 
-def usage_summary(decisions: LLMDecisions) -> str:
+def usage_summary(decisions: UsageRecords) -> str:
     """A few lines for the terminal: totals, then prompts / calls / cache hits / seconds per decision step."""
     frame = decisions.usage_frame()
     if frame.empty:

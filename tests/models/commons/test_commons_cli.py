@@ -48,8 +48,6 @@ def test_newcomer_adds_a_seat_that_joins_in_month_three(tmp_path):
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):
-    assert main(["run", "commons", "--behavior", "llm", "--out", str(tmp_path)]) == 2
-    assert "--behavior llm is not available" in capsys.readouterr().err
     assert main(["run", "commons", "--agents-per-group", "3", "--months", "2", "--newcomer",
                  "--out", str(tmp_path)]) == 2
     assert "newcomer_month must be None" in capsys.readouterr().err

@@ -2,8 +2,10 @@
 over seeds, PNG plots and an HTML page (`populace.models.commons.outputs`).
 
 Behaviours: `heuristic` (one line per `--policy`), `learned` (a `HarvestNetwork` trained through the differentiable
-simulator at the start of the run), `llm` (language-model harvesters, `llm_policy`). `--newcomer` adds to every
-group a greedy agent who joins in month 3.
+simulator at the start of the run), `llm` (a language model asked per archetype, `ArchetypeLLMPolicy`, or per agent
+with `--per-agent`, `IndividualLLMPolicy`, GovSim's own setting). `--universalization`, `--no-communication` and
+`--discussion` are GovSim's variants of what language-model agents are told; `--newcomer` adds to every group a
+greedy agent who joins in month 3.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ import pandas as pd
 import torch
 
 from populace import arguments
+from populace.behavior.llm_decisions import UsageRecords
+from populace.behavior.llm_run import (
+    add_llm_arguments,
+    language_model_from_args,
+    llm_prices,
+    llm_usage_report,
+    refuse_llm_flags,
+)
 from populace.core.errors import InputError
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.commons.heuristics import Greedy, RandomHarvest, SustainableShare, TitForTat, WithNewcomer
 from populace.models.commons.learned import train_policy
+from populace.models.commons.llm_agents import ArchetypeLLMPolicy
 from populace.models.commons.metrics import group_metrics
 from populace.models.commons.model import Commons
 from populace.models.commons.outputs import (
@@ -34,10 +45,13 @@ from populace.models.commons.outputs import (
     write_report,
 )
 from populace.models.commons.policy import HarvestPolicy
+from populace.models.commons.prompts import PERSONAS, Variant
+from populace.models.commons.reproduction import IndividualLLMPolicy
 from populace.models.commons.rules import CommonsRules
+from populace.models.commons.scenarios import SCENARIOS
 
-SCENARIO_UNITS = {"fishery": "tons of fish", "pasture": "hectares of grass", "pollution": "unpolluted river (%)"}
-"""GovSim's three scenarios: the same dynamics, counted in these units."""
+LLM_VARIANT_FLAGS = ("universalization", "no_communication", "discussion", "per_agent")
+DISCUSSION_FILE = "discussion.parquet"
 
 NEWCOMER_MONTH = 3
 """GovSim's greedy newcomer joins in the third month."""
@@ -54,7 +68,7 @@ def add_parser(models: argparse._SubParsersAction) -> None:
     """Register `commons` under `populace run`."""
     parser = models.add_parser("commons", help="GovSim commons: groups share a pool",
                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--scenario", choices=tuple(SCENARIO_UNITS), default="fishery", help="what the pool is")
+    parser.add_argument("--scenario", choices=tuple(SCENARIOS), default="fishery", help="what the pool is")
     parser.add_argument("--groups", type=arguments.positive_int, default=100, help="groups G (one game each)")
     parser.add_argument("--agents-per-group", type=arguments.positive_int, default=5, help="agents N per group")
     parser.add_argument("--months", type=arguments.positive_int, default=12, help="months T of a game")
@@ -73,20 +87,52 @@ def add_parser(models: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=arguments.positive_int, default=3, help="runs per behaviour (seeds --seed..)")
     parser.add_argument("--train-iterations", type=arguments.positive_int, default=150,
                         help="gradient steps of --behavior learned")
+    variants = parser.add_argument_group("language-model agents (--behavior llm)")
+    variants.add_argument("--per-agent", action="store_true",
+                          help="ask every agent by name, as GovSim does (few groups), instead of once per archetype")
+    variants.add_argument("--universalization", action="store_true",
+                          help="tell agents: if everyone takes more than the sustainable share, the pool shrinks")
+    variants.add_argument("--no-communication", action="store_true",
+                          help="agents do not learn what the others took")
+    variants.add_argument("--discussion", action="store_true",
+                          help="with --per-agent: each month opens with one proposal per agent, shown to its group")
+    add_llm_arguments(parser, behavior=False)
     arguments.add_run_flags(parser, out=Path("populace-out/commons"),
                             seed_help="first seed (runs use --seed .. --seed + --seeds - 1)")
+    arguments.add_progress_flag(parser)
     parser.set_defaults(handler=run_commons)
 
 
-def llm_policy(args: argparse.Namespace, rules: CommonsRules) -> HarvestPolicy:
-    """--behavior llm: the language-model harvesters for `args.scenario` and the variant flags (to be wired to
-    `populace.models.commons`' LLM agents with their language-model options)."""
-    raise InputError("--behavior llm is not available in this build yet; use --behavior heuristic or learned")
+def llm_policy(args: argparse.Namespace, rules: CommonsRules) -> ArchetypeLLMPolicy | IndividualLLMPolicy:
+    """--behavior llm: language-model harvesters for `args.scenario` and the variant flags."""
+    try:
+        variant = Variant(universalization=args.universalization, communication=not args.no_communication,
+                          discussion=args.discussion)
+    except ValueError as err:
+        raise InputError(f"--discussion and --no-communication exclude each other ({err})") from None
+    if args.discussion and not args.per_agent:
+        raise InputError("--discussion needs --per-agent: archetypes are asked without a discussion")
+    kind = IndividualLLMPolicy if args.per_agent else ArchetypeLLMPolicy
+    return kind(language_model_from_args(args), SCENARIOS[args.scenario], rules, variant=variant,
+                price_per_token=llm_prices(args))
 
 
-def behaviours(args: argparse.Namespace, rules: CommonsRules) -> dict[str, HarvestPolicy]:
-    """The policies to run, by label: each --policy of heuristic, learned, llm (with the newcomer if asked)."""
+def check_llm_flags(args: argparse.Namespace) -> None:
+    """Refuse language-model flags (--llm-*, the variants) on a run without --behavior llm."""
+    if "llm" in args.behavior:
+        return
+    refuse_llm_flags(args)
+    given = [f"--{flag.replace('_', '-')}" for flag in LLM_VARIANT_FLAGS if getattr(args, flag)]
+    if given:
+        raise InputError(f"{', '.join(given)} only apply to --behavior llm")
+
+
+def behaviours(args: argparse.Namespace, rules: CommonsRules) -> tuple[dict[str, HarvestPolicy], UsageRecords | None]:
+    """The policies to run, by label: each --policy of heuristic, learned, llm (with the newcomer if asked), and
+    the language-model usage records of llm (None without)."""
+    check_llm_flags(args)
     chosen: dict[str, HarvestPolicy] = {}
+    usage: UsageRecords | None = None
     for behaviour in dict.fromkeys(args.behavior):
         if behaviour == "heuristic":
             chosen.update({name: HEURISTICS[name](args) for name in dict.fromkeys(args.policy)})
@@ -94,11 +140,13 @@ def behaviours(args: argparse.Namespace, rules: CommonsRules) -> dict[str, Harve
             policy, _ = train_policy(rules, iterations=args.train_iterations, seed=args.seed)
             chosen["learned"] = policy
         else:
-            chosen["llm"] = llm_policy(args, rules)
+            policy = llm_policy(args, rules)
+            usage = policy.decisions if isinstance(policy, ArchetypeLLMPolicy) else policy
+            chosen[f"llm ({policy.variant.tag()}{', per agent' if args.per_agent else ''})"] = policy
     if args.newcomer:
         newcomer = Greedy(args.greedy_amount)
         chosen = {f"{name} + greedy newcomer": WithNewcomer(policy, newcomer) for name, policy in chosen.items()}
-    return chosen
+    return chosen, usage
 
 
 def run_commons(args: argparse.Namespace) -> int:
@@ -114,12 +162,18 @@ def run_commons(args: argparse.Namespace) -> int:
                      command=args.command_line) as manifest:
         started = time.perf_counter()
         months, groups = [], []
-        for name, policy in behaviours(args, rules).items():
-            model = Commons(args.groups, policy, rules, rationing=args.rationing)
-            for seed in seeds:
-                trajectory = model.run(rules.months, seed=seed, progress=False)
-                months.append(months_frame(trajectory, name, seed))
-                groups.append(groups_frame(group_metrics(trajectory, rules), name, seed))
+        chosen, usage = behaviours(args, rules)
+        persona = (torch.arange(rules.seats) % len(PERSONAS)).repeat(args.groups)  # the archetypes' personas
+        with llm_usage_report(usage, args.out, manifest):  # LLM usage log; a spent budget stops cleanly
+            for name, policy in chosen.items():
+                model = Commons(args.groups, policy, rules, rationing=args.rationing, persona=persona)
+                for seed in seeds:
+                    trajectory = model.run(rules.months, seed=seed, progress=False if args.no_progress else None)
+                    months.append(months_frame(trajectory, name, seed))
+                    groups.append(groups_frame(group_metrics(trajectory, rules), name, seed))
+        if isinstance(usage, IndividualLLMPolicy) and usage.transcript:
+            pd.DataFrame(usage.transcript).to_parquet(args.out / DISCUSSION_FILE, index=False)
+            manifest.add_output(args.out / DISCUSSION_FILE)
         months_table, groups_table = pd.concat(months, ignore_index=True), pd.concat(groups, ignore_index=True)
         runs = runs_frame(groups_table)
         summary = summary_frame(runs)
@@ -128,11 +182,11 @@ def run_commons(args: argparse.Namespace) -> int:
         for file, frame in tables.items():
             frame.to_parquet(args.out / file, index=False)
             manifest.add_output(args.out / file)
-        for path in write_plots(months_table, args.out, unit=SCENARIO_UNITS[args.scenario], scenario=args.scenario):
+        for path in write_plots(months_table, args.out, unit=SCENARIOS[args.scenario].unit, scenario=args.scenario):
             manifest.add_output(path)
         description = (f"{args.scenario}: {args.groups:,} groups of {args.agents_per_group} agents"
                        f"{' (and a greedy newcomer from month 3)' if args.newcomer else ''}, {rules.months} months, "
-                       f"pool {rules.initial_resource} of {rules.capacity} {SCENARIO_UNITS[args.scenario]}, regrowing "
+                       f"pool {rules.initial_resource} of {rules.capacity} {SCENARIOS[args.scenario].unit}, regrowing "
                        f"x{rules.regeneration_factor:g}, collapse below {rules.collapse_below:g}; {args.rationing} "
                        f"rationing; seeds {seeds[0]}..{seeds[-1]}.")
         manifest.add_output(write_report(args.out, title=f"GovSim commons: {args.scenario}", description=description,

@@ -1,0 +1,137 @@
+r"""GovSim's own setting: every agent asked for itself, by name, with what it saw (`IndividualLLMPolicy`).
+
+Where `ArchetypeLLMPolicy` asks once per archetype cell, here each active agent of each group gets its own prompt
+each month: its name and the others' (GovSim's John, Kate, Jack, Emma, Luke), the pool exactly, whether it shrank,
+and, with communication, what each member took last month. With a discussion (`Variant.discussion`) the month
+opens with one message per agent: each is asked what it proposes that every member takes, and the harvest prompt
+shows its group's proposals. Answers are the `HARVEST_OPTIONS` (amounts in the prompt), drawn per agent on the
+counter-based RNG; the prompts are batched into one `answer()` call per question and month, through the model's
+cache and budget, and every batch is a usage row (`UsageRecords`), as in every language-model behaviour.
+
+This is meant for few groups (one GovSim game per seed): the prompts grow with G x N.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor
+
+from populace.behavior.interface import draw_options
+from populace.behavior.llm_decisions import UsageRecords
+from populace.behavior.templates import PromptTemplate
+from populace.core.world import World
+from populace.llm.protocol import LanguageModel, Query
+from populace.models.commons.llm_agents import trend_codes
+from populace.models.commons.policy import GroupView
+from populace.models.commons.prompts import (
+    Variant,
+    harvest_template,
+    pool_sentence,
+    share_sentence,
+    trend_sentence,
+)
+from populace.models.commons.rules import CommonsRules
+from populace.models.commons.scenarios import HARVEST_OPTIONS, Scenario, option_amounts
+
+NAMES = ("John", "Kate", "Jack", "Emma", "Luke", "Mia", "Noah", "Ava", "Liam", "Zoe")
+"""Seat names, GovSim's five first; seat n past the list is "Member n+1"."""
+PROPOSE, HARVEST = "propose", "harvest"
+
+
+def seat_name(seat: int) -> str:
+    return NAMES[seat] if seat < len(NAMES) else f"Member {seat + 1}"
+
+
+class IndividualLLMPolicy(UsageRecords):
+    """A `HarvestPolicy` asking the language model once per active agent and month (module docstring).
+
+    Args:
+        model: the language model (cached and metered, e.g. `populace.llm.make_model("embedded")`).
+        scenario: the wording; rules: the game's rules (seat count, capacity); variant: what agents are told.
+        price_per_token: (prompt, completion) US dollars per token, for the usage report's cost.
+    """
+
+    def __init__(self, model: LanguageModel, scenario: Scenario, rules: CommonsRules, *,
+                 variant: Variant | None = None, price_per_token: tuple[float, float] = (0.0, 0.0)):
+        super().__init__(price_per_token)
+        self.model = model
+        self.scenario = scenario
+        self.rules = rules
+        self.variant = variant or Variant()
+        self.decisions = {HARVEST: HARVEST_OPTIONS} | ({PROPOSE: HARVEST_OPTIONS} if self.variant.discussion else {})
+        self.templates = {name: harvest_template(scenario, propose=name == PROPOSE) for name in self.decisions}
+        self.transcript: list[dict[str, object]] = []  # the discussion: month, group, seat, name, message
+
+    def requests(self, view: GroupView, world: World) -> Tensor:
+        amounts = option_amounts(view.sustainable_share, view.resource)  # [G, K]
+        discussion = None
+        if self.variant.discussion:
+            proposed = self._draw(PROPOSE, view, world, amounts, discussion=None)
+            discussion = self._messages(view, proposed)
+        return self._draw(HARVEST, view, world, amounts, discussion=discussion)
+
+    def _draw(self, decision: str, view: GroupView, world: World, amounts: Tensor,
+              discussion: list[list[str]] | None) -> Tensor:
+        """[G, S] units: each active agent's answer to `decision`, drawn from its own prompt's probabilities."""
+        g_count, seats = view.active.shape
+        agents = view.active.nonzero().tolist()  # [(group, seat)] asked
+        trend = trend_codes(view, world).long().tolist()
+        template = self.templates[decision]
+        queries = [Query(self._prompt(template, view, g, s, trend[g], discussion), template.options,
+                         template.version) for g, s in agents]
+        self.asking = (world.step, decision)
+        started = time.perf_counter()
+        answers = self.model.answer(queries) if queries else []
+        self.record(world, decision, self.model, answers, time.perf_counter() - started, agents=len(agents),
+                    archetypes=len(agents))
+        probs = torch.zeros(g_count * seats, len(HARVEST_OPTIONS), dtype=torch.float64)
+        probs[:, 0] = 1.0  # seats not asked: nothing
+        if agents:
+            rows = torch.tensor([g * seats + s for g, s in agents])
+            probs[rows] = torch.tensor([a.probabilities for a in answers], dtype=torch.float64)
+        draws = draw_options(world, f"commons-{decision}", probs.to(world.device))
+        if draws.is_floating_point():
+            draws = draws.argmax(dim=1)  # per-agent prompts are not differentiable: the option drawn
+        chosen = amounts.repeat_interleave(seats, dim=0).gather(1, draws.unsqueeze(1)).squeeze(1)
+        return chosen.reshape(g_count, seats).to(view.resource.dtype)
+
+    def _prompt(self, template: PromptTemplate, view: GroupView, g: int, s: int, trend: int,
+                discussion: list[list[str]] | None) -> str:
+        scenario, seats = self.scenario, view.active.shape[1]
+        members = [seat_name(n) for n in range(seats) if n != s and bool(view.active[g, n])]
+        description = f"{seat_name(s)}, {scenario.person}" + (f"; the other members are {', '.join(members)}"
+                                                                if members else "")
+        h, f = float(view.resource[g]), float(view.sustainable_share[g])
+        return template.render(description=description,
+                               pool=pool_sentence(scenario, int(h), int(h), self.rules.capacity),
+                               trend=trend_sentence(scenario, trend),
+                               others=self._others(view, g, s, discussion),
+                               share=share_sentence(scenario, self.variant, f, h))
+
+    def _others(self, view: GroupView, g: int, s: int, discussion: list[list[str]] | None) -> str:
+        """What agent (g, s) knows of the others: last month's catches by name and this month's proposals."""
+        if not self.variant.communication:
+            return "You do not know how much the others took."
+        scenario, seats = self.scenario, view.active.shape[1]
+        if view.month == 0:
+            told = "No one has taken anything yet."
+        else:
+            caught = [f"{seat_name(n)} took {scenario.amount(float(view.last_catch[g, n]))}"
+                      for n in range(seats) if n != s and bool(view.active[g, n])]
+            told = (f"Last month you took {scenario.amount(float(view.last_catch[g, s]))}"
+                    + (f"; {', '.join(caught)}." if caught else "."))
+        if discussion is not None and discussion[g]:
+            told += " In this month's discussion: " + " ".join(discussion[g])
+        return told
+
+    def _messages(self, view: GroupView, proposed: Tensor) -> list[list[str]]:
+        """Per group, one message per active agent: "Kate: I propose that each of us takes 10 tons of fish."."""
+        messages: list[list[str]] = [[] for _ in range(view.active.shape[0])]
+        for g, s in view.active.nonzero().tolist():
+            message = f"I propose that each of us takes {self.scenario.amount(float(proposed[g, s]))}."
+            messages[g].append(f"{seat_name(s)}: \"{message}\"")
+            self.transcript.append({"month": view.month + 1, "group": g, "seat": s, "name": seat_name(s),
+                                    "message": message})
+        return messages
