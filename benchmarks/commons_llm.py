@@ -1,0 +1,89 @@
+"""Benchmark language-model harvesters at scale: 1,000,000 agents in 200,000 groups, 12 months, asked per archetype.
+
+    python benchmarks/commons_llm.py --threads 2                      # embedded model, a fresh cache: cold, then warm
+    python benchmarks/commons_llm.py --backend scripted --groups 20000
+
+Runs the sustainable-share heuristic (the baseline), then `ArchetypeLLMPolicy` twice on one answer cache (a new
+one in a temporary folder unless --cache names one): the first run is cold (every new prompt is a model call), the
+second warm (every prompt a cache hit). Prints per run: build and run time, prompts, model calls, cache hits, time
+in the model, survival rate and gain per agent; then the warm run's overhead over the heuristic and the process's
+peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from populace.llm import make_model
+from populace.manifest import peak_memory_bytes
+from populace.models.commons import Commons, CommonsRules, HarvestPolicy, SustainableShare
+from populace.models.commons.llm_agents import ArchetypeLLMPolicy
+from populace.models.commons.metrics import group_metrics
+from populace.models.commons.prompts import PERSONAS, Variant
+from populace.models.commons.scenarios import SCENARIOS
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def timed_run(label: str, policy: HarvestPolicy, groups: int, rules: CommonsRules, seed: int) -> float:
+    """Build and run one game of `groups` groups; print its figures; return the run's seconds."""
+    started = time.perf_counter()
+    persona = (torch.arange(rules.seats) % len(PERSONAS)).repeat(groups)
+    model = Commons(groups, policy, rules, persona=persona)
+    world = model.initial_world(seed=seed)
+    built = time.perf_counter()
+    trajectory = model.run(rules.months, world=world, progress=False)
+    ran = time.perf_counter()
+    metrics = group_metrics(trajectory, rules)
+    line = (f"{label:16s} build {built - started:6.2f} s   run {ran - built:7.2f} s   survival rate "
+            f"{metrics['survived'].mean():.3f}   gain per agent {metrics['gain_per_agent'].mean():6.2f}")
+    if isinstance(policy, ArchetypeLLMPolicy):
+        t = policy.decisions.usage_totals()
+        line += (f"   {t['prompts']:,} prompts, {t['calls']:,} calls, {t['cache_hits']:,} cache hits, "
+                 f"{t['seconds']:.1f} s in the model")
+    print(line, flush=True)
+    return ran - built
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--groups", type=positive_int, default=200_000, help="groups G")
+    parser.add_argument("--backend", choices=("embedded", "scripted"), default="embedded", help="language model")
+    parser.add_argument("--scenario", choices=tuple(SCENARIOS), default="fishery")
+    parser.add_argument("--universalization", action="store_true", help="GovSim's universalization variant")
+    parser.add_argument("--cache", type=Path, default=None, help="answer cache (default: a new temporary one)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the runs")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rules = CommonsRules()
+    print(f"commons with language-model agents: {args.groups:,} groups x {rules.seats} = "
+          f"{args.groups * rules.seats:,} agents, {rules.months} months, {args.scenario}, {args.backend} model, "
+          f"{torch.get_num_threads()} thread(s)")
+    heuristic = timed_run("heuristic", SustainableShare(), args.groups, rules, args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        cache = args.cache or Path(folder) / "answers.sqlite"
+        options = {"answers": lambda q: (0.1, 0.2, 0.4, 0.2, 0.1)} if args.backend == "scripted" else {}
+        model = make_model(args.backend, cache=cache, **options)
+        variant = Variant(universalization=args.universalization)
+        runs = {}
+        for label in ("llm, cold cache", "llm, warm cache"):
+            policy = ArchetypeLLMPolicy(model, SCENARIOS[args.scenario], rules, variant=variant)
+            runs[label] = timed_run(label, policy, args.groups, rules, args.seed)
+    print(f"warm cache over the heuristic: {runs['llm, warm cache'] / heuristic - 1:+.0%} run time")
+    print(f"peak resident memory: {peak_memory_bytes() / 2**30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
