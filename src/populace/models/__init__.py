@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time each model loads on first use
+    from populace.models.commons.model import Commons
     from populace.models.covid_nyc.model import CovidDisease, CovidNYC
     from populace.models.sir import SIR
     from populace.models.tax.model import TaxPolicy
@@ -19,10 +20,11 @@ MODELS = {
     "CovidDisease": "populace.models.covid_nyc.model",
     "CovidNYC": "populace.models.covid_nyc.model",
     "TaxPolicy": "populace.models.tax.model",
+    "Commons": "populace.models.commons.model",
 }
 """Each model class and the module that defines it."""
 
-__all__ = ["SIR", "CovidDisease", "CovidNYC", "TaxPolicy"]
+__all__ = ["SIR", "Commons", "CovidDisease", "CovidNYC", "TaxPolicy"]
 
 
 def __getattr__(name: str) -> type:
