@@ -19,26 +19,20 @@ from pathlib import Path
 
 import torch
 
+from populace.arguments import positive_int
 from populace.llm import make_model
 from populace.manifest import peak_memory_bytes
 from populace.models.commons import Commons, CommonsRules, HarvestPolicy, SustainableShare
 from populace.models.commons.llm_agents import ArchetypeLLMPolicy
 from populace.models.commons.metrics import group_metrics
-from populace.models.commons.prompts import PERSONAS, Variant
+from populace.models.commons.prompts import Variant, persona_codes
 from populace.models.commons.scenarios import SCENARIOS
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
 
 
 def timed_run(label: str, policy: HarvestPolicy, groups: int, rules: CommonsRules, seed: int) -> float:
     """Build and run one game of `groups` groups; print its figures; return the run's seconds."""
     started = time.perf_counter()
-    persona = (torch.arange(rules.seats) % len(PERSONAS)).repeat(groups)
+    persona = persona_codes(groups, rules.seats)
     model = Commons(groups, policy, rules, persona=persona)
     world = model.initial_world(seed=seed)
     built = time.perf_counter()
@@ -61,7 +55,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=("embedded", "scripted"), default="embedded", help="language model")
     parser.add_argument("--scenario", choices=tuple(SCENARIOS), default="fishery")
     parser.add_argument("--universalization", action="store_true", help="GovSim's universalization variant")
-    parser.add_argument("--cache", type=Path, default=None, help="answer cache (default: a new temporary one)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="answer cache (default: a new temporary one; a cache with answers makes 'cold' warmer)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the runs")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
     args = parser.parse_args()

@@ -4,9 +4,9 @@
     python docs/scripts/commons_study.py --backend openai --llm-url http://host:8000/v1 --llm-model NAME
 
 Runs `populace run commons` for: the heuristics and the learned policy (10,000 groups, 3 seeds); GovSim's own
-setting, one group of 5 named agents asked one by one (`--per-agent`), 3 seeds, in each scenario with and without
-universalization, and in the fishery without communication, with a discussion and with a greedy newcomer; and the
-archetype agents at 10,000 groups (one seed) in each scenario with and without universalization and without
+setting, one group of 5 named agents asked one by one (`--per-agent`), 3 seeds, in each scenario, and in the
+fishery with universalization, without communication, with a discussion and with a greedy newcomer; and the
+archetype agents at 10,000 groups (one seed) in each scenario, and in the fishery with universalization and without
 communication. Writes docs/commons-study.csv: one row per run (behaviour, seed) with its mode, scenario and
 variant, and GovSim's metrics (means over the run's groups); prints the table of means over seeds.
 """
@@ -31,14 +31,15 @@ def configurations() -> list[tuple[str, str, list[str]]]:
     """(mode, scenario, flags) of every run of the study."""
     runs = [("heuristic", "fishery", ["--behavior", "heuristic", "learned", "--policy", "sustainable", "greedy",
                                       "random", "tit-for-tat", "--greedy-amount", "20", "--groups", "10000"])]
+    variants = ([], ["--universalization"], ["--no-communication"])
     for scenario in SCENARIOS:
-        for variant in ([], ["--universalization"]):
-            runs.append(("per agent", scenario, ["--per-agent", "--groups", "1", *variant]))
-    for variant in (["--no-communication"], ["--discussion"], ["--newcomer"]):
+        runs.append(("per agent", scenario, ["--per-agent", "--groups", "1"]))
+    for variant in (*variants[1:], ["--discussion"], ["--newcomer"]):
         runs.append(("per agent", "fishery", ["--per-agent", "--groups", "1", *variant]))
     for scenario in SCENARIOS:
-        for variant in ([], ["--universalization"], ["--no-communication"]):
-            runs.append(("archetype", scenario, ["--groups", "10000", "--seeds", "1", *variant]))
+        runs.append(("archetype", scenario, ["--groups", "10000", "--seeds", "1"]))
+    for variant in variants[1:]:
+        runs.append(("archetype", "fishery", ["--groups", "10000", "--seeds", "1", *variant]))
     return runs
 
 

@@ -165,6 +165,7 @@ class Assignment:
 class StepUsage:
     """What one decision step cost on one backend (a row of `LLMDecisions.usage_frame()`)."""
 
+    seed: int
     step: int
     date: dt.date | None
     decision: str
@@ -207,8 +208,8 @@ class UsageRecords:
         """Append the usage row of one batch of `answers` from `model` at the world's step."""
         fresh = [a for a in answers if not a.cached]
         self.usage.append(StepUsage(
-            step=world.step, date=world.date, decision=decision, backend=model.backend, model=model.model,
-            agents=agents, archetypes=archetypes, prompts=len(answers), calls=len(fresh),
+            seed=world.seed, step=world.step, date=world.date, decision=decision, backend=model.backend,
+            model=model.model, agents=agents, archetypes=archetypes, prompts=len(answers), calls=len(fresh),
             cache_hits=len(answers) - len(fresh), prompt_tokens=sum(a.prompt_tokens for a in fresh),
             completion_tokens=sum(a.completion_tokens for a in fresh), seconds=seconds,
             option_mass_mean=(sum(a.option_mass for a in answers) / len(answers)) if answers else math.nan))
@@ -219,14 +220,14 @@ class UsageRecords:
         return pd.DataFrame([dataclasses.asdict(u) for u in self.usage], columns=columns)
 
     def usage_totals(self) -> dict[str, float]:
-        """Totals over the run: decision steps, prompts, calls, cache hits, tokens, cost (`price_per_token`),
-        seconds in the models."""
+        """Totals over the run: decision steps (of every seed), prompts, calls, cache hits, tokens, cost
+        (`price_per_token`), seconds in the models."""
         frame = self.usage_frame()
         totals = {name: int(frame[name].sum()) for name in ("prompts", "calls", "cache_hits", "prompt_tokens",
                                                             "completion_tokens")}
         cost = (totals["prompt_tokens"] * self.price_per_token[0]
                 + totals["completion_tokens"] * self.price_per_token[1])
-        return {"decision_steps": int(frame[["step", "decision"]].drop_duplicates().shape[0]), **totals,
+        return {"decision_steps": int(frame[["seed", "step", "decision"]].drop_duplicates().shape[0]), **totals,
                 "cost": cost, "seconds": float(frame["seconds"].sum())}
 
 

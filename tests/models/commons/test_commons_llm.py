@@ -2,15 +2,17 @@
 prompts with names and a discussion, the cache, collapsed groups not asked, gradients to the logit offsets, and
 bad answers logged rather than crashing."""
 
+import json
+
 import pandas as pd
 import pytest
 import torch
 
 from populace.cli import main
 from populace.llm import AnswerCache, ScriptedModel, make_model
-from populace.models.commons import Commons, CommonsRules, Greedy, WithNewcomer
-from populace.models.commons.llm_agents import HARVEST, ArchetypeLLMPolicy
-from populace.models.commons.prompts import PERSONAS, Variant
+from populace.models.commons import GROUPS, Commons, CommonsRules, Greedy, WithNewcomer
+from populace.models.commons.llm_agents import HARVEST, ArchetypeLLMPolicy, others_codes, trend_codes
+from populace.models.commons.prompts import PERSONAS, Variant, persona_codes
 from populace.models.commons.reproduction import IndividualLLMPolicy
 from populace.models.commons.scenarios import HARVEST_OPTIONS, SCENARIOS, option_amounts
 
@@ -23,8 +25,18 @@ def by_persona(query):
     return (0, 0, 0, 0, 1) if SELFISH in query.prompt else (0, 0, 1, 0, 0)
 
 
-def personas(groups: int, seats: int = 5) -> torch.Tensor:
-    return (torch.arange(seats) % len(PERSONAS)).repeat(groups)
+def personas(groups: int) -> torch.Tensor:
+    return persona_codes(groups, 5)
+
+
+def month_two(commons: Commons, seed: int = 3):
+    """A world in month 2 whose three groups differ: pools 100, 60, 30 (shares 10, 6, 3), the first and third not
+    shrunk and the second shrunk since month 1, and varied catches in the first."""
+    world = commons.initial_world(seed=seed).advance(1)
+    catch = torch.tensor([[10.0, 20.0, 10.0, 10.0, 0.0], [8.0] * 5, [3.0] * 5]).reshape(-1)
+    world = world.update({"catch": catch.to(world.agents.catch.dtype)})
+    groups = {"resource": torch.tensor([100.0, 60.0, 30.0]), "after_harvest": torch.tensor([50.0, 30.0, 15.0])}
+    return world.update({k: v.to(world.table(GROUPS).resource.dtype) for k, v in groups.items()}, table=GROUPS)
 
 
 def test_option_amounts_are_multiples_of_the_sustainable_share_capped_by_the_pool():
@@ -59,6 +71,25 @@ def test_answers_are_broadcast_to_every_agent_of_the_archetype():
     usage = policy.decisions.usage_frame()
     assert usage.prompts.tolist() == [3]
     assert usage.agents.tolist() == [1000]
+
+
+def test_each_group_gets_the_amounts_of_its_own_share():
+    policy = ArchetypeLLMPolicy(ScriptedModel(by_persona), SCENARIOS["fishery"], RULES)
+    commons = Commons(3, policy, RULES, persona=personas(3))
+    world = month_two(commons)
+    requests = policy.requests(commons.view(world), world)
+    assert requests.tolist() == [[10, 40, 10, 10, 40], [6, 24, 6, 6, 24], [3, 12, 3, 3, 12]]  # f, and 4f if selfish
+
+
+def test_trend_and_what_the_others_took_by_hand():
+    commons = Commons(3, ArchetypeLLMPolicy(ScriptedModel(by_persona), SCENARIOS["fishery"], RULES), RULES)
+    world = month_two(commons)
+    view = commons.view(world)
+    # the pools a month ago: 50 + 50, 30 + 40, 15 + 15; now 100 (as much), 60 (less), 30 (as much)
+    assert trend_codes(view, world).tolist() == [2, 1, 2]
+    # group 0 took 10, 20, 10, 10, 0: the others' mean is 10 (as much as 10), 7.5 (less than 20), 12.5 (more than 0)
+    assert others_codes(view, RULES)[0].tolist() == [2, 3, 2, 2, 1]
+    assert others_codes(view, RULES)[1].tolist() == [2] * 5
 
 
 def test_cached_answers_cost_no_call_on_a_second_run(tmp_path):
@@ -129,11 +160,12 @@ def test_a_discussion_shows_every_proposal_to_the_group():
 
     def answers(query):
         prompts.append(query.prompt)
-        return (0, 1, 0, 0, 0) if "propose" in query.prompt else (0, 0, 1, 0, 0)
+        return (0, 1, 0, 0, 0) if "How much do you propose" in query.prompt else (0, 0, 0, 1, 0)
 
     policy = IndividualLLMPolicy(ScriptedModel(answers), SCENARIOS["fishery"], RULES, variant=Variant(discussion=True))
-    Commons(1, policy, RULES).run(1, seed=0, progress=False)
+    trajectory = Commons(1, policy, RULES).run(1, seed=0, progress=False)
     assert len(prompts) == 10  # 5 proposals, then 5 harvests
+    assert trajectory["harvest"][1].tolist() == [100.0]  # each proposes 5 and asks for "large", 20
     assert '"I propose that each of us takes 5 tons of fish."' in prompts[-1]
     assert [row["name"] for row in policy.transcript] == ["John", "Kate", "Jack", "Emma", "Luke"]
     assert policy.usage_frame().decision.tolist() == ["propose", "harvest"]
@@ -145,8 +177,11 @@ def test_a_newcomer_beside_language_model_residents_is_seen_by_them():
     rules = CommonsRules(newcomer_month=2)
     policy = WithNewcomer(IndividualLLMPolicy(model, SCENARIOS["fishery"], rules), Greedy(30))
     Commons(1, policy, rules).run(3, seed=0, progress=False)
-    month_three = next(p for p in prompts[-6:] if p.startswith("You are John"))
-    assert "Mia took 30 tons of fish" in month_three  # the greedy newcomer (seat 5) joined in month 2
+    assert len(prompts) == 3 * 5  # the newcomer (seat 5, Mia) is greedy, never asked
+    month_three = prompts[10]
+    assert month_three.startswith("You are John")
+    assert "the other members are Kate, Jack, Emma, Luke, Mia" in month_three
+    assert "Mia took 30 tons of fish" in month_three  # joined in month 2
 
 
 def test_run_commons_with_language_model_agents_writes_the_usage_log(tmp_path, capsys):
@@ -165,11 +200,23 @@ def test_run_commons_with_language_model_agents_writes_the_usage_log(tmp_path, c
 def test_run_commons_per_agent_with_a_discussion_writes_it(tmp_path):
     out = tmp_path / "govsim"
     assert main(["run", "commons", "--groups", "1", "--behavior", "llm", "--per-agent", "--discussion",
-                 "--llm-backend", "scripted", "--llm-cache", str(tmp_path / "cache.sqlite"), "--seeds", "1",
+                 "--llm-backend", "scripted", "--llm-cache", str(tmp_path / "cache.sqlite"), "--seeds", "2",
                  "--months", "2", "--out", str(out), "--no-progress"]) == 0
     discussion = pd.read_parquet(out / "discussion.parquet")
-    assert len(discussion) == 10
-    assert set(discussion.month) == {1, 2}
+    assert set(discussion.seed) == {1, 2}
+    assert (discussion.groupby(["seed", "month"]).size() == 5).all()  # one message per agent (of a group alive)
+    steps = pd.read_parquet(out / "llm_steps.parquet")
+    assert set(steps.seed) == {1, 2}
+    usage = json.loads((out / "llm_usage.json").read_text())
+    assert usage["totals"]["decision_steps"] == len(steps) > 4  # each seed's (month, question): not merged
+
+
+def test_per_agent_requests_are_the_same_in_both_modes():
+    model = ScriptedModel(lambda q: (0.1, 0.2, 0.4, 0.2, 0.1))
+    policy = IndividualLLMPolicy(model, SCENARIOS["fishery"], RULES)
+    commons = Commons(4, policy, RULES, dtype=torch.float64)
+    fast, relaxed = (commons.initial_world(seed=2, differentiable=mode) for mode in (False, True))
+    assert torch.equal(policy.requests(commons.view(fast), fast), policy.requests(commons.view(relaxed), relaxed))
 
 
 def test_a_spent_budget_stops_the_run_cleanly(tmp_path):

@@ -45,7 +45,7 @@ from populace.models.commons.outputs import (
     write_report,
 )
 from populace.models.commons.policy import HarvestPolicy
-from populace.models.commons.prompts import PERSONAS, Variant
+from populace.models.commons.prompts import Variant, persona_codes
 from populace.models.commons.reproduction import IndividualLLMPolicy
 from populace.models.commons.rules import CommonsRules
 from populace.models.commons.scenarios import SCENARIOS
@@ -163,7 +163,7 @@ def run_commons(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         months, groups = [], []
         chosen, usage = behaviours(args, rules)
-        persona = (torch.arange(rules.seats) % len(PERSONAS)).repeat(args.groups)  # the archetypes' personas
+        persona = persona_codes(args.groups, rules.seats)  # the archetypes' personas
         with llm_usage_report(usage, args.out, manifest):  # LLM usage log; a spent budget stops cleanly
             for name, policy in chosen.items():
                 model = Commons(args.groups, policy, rules, rationing=args.rationing, persona=persona)

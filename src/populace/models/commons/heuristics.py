@@ -8,10 +8,13 @@ Each answers w [G, S] whole units for every seat from the month's `GroupView` (t
 - `TitForTat`: w_i = f in month 0, then max(f, max_{j != i} c_j(t - 1)): the sustainable share, or the largest
   catch another active seat of the group took last month when that was more (retaliation matches the greediest);
 - `WithNewcomer(residents, newcomer)`: `residents` on seats 0..S-2, `newcomer` (default `Greedy()`) on the last
-  seat, the one `CommonsRules(newcomer_month=...)` adds.
+  seat, the one `CommonsRules(newcomer_month=...)` adds; each sees the other's seats as active but not `deciding`
+  (language-model residents are not asked for the newcomer, and see what it took).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from torch import Tensor
@@ -83,8 +86,8 @@ class WithNewcomer:
         self.newcomer = newcomer or Greedy()
 
     def requests(self, view: GroupView, world: World) -> Tensor:
-        resident = self.residents.requests(view, world)
-        joiner = self.newcomer.requests(view, world)
-        last = torch.zeros(view.active.shape[1], dtype=torch.bool, device=resident.device)
+        last = torch.zeros(view.active.shape[1], dtype=torch.bool, device=view.active.device)
         last[-1] = True
+        resident = self.residents.requests(dataclasses.replace(view, deciding=view.asked & ~last), world)
+        joiner = self.newcomer.requests(dataclasses.replace(view, deciding=view.asked & last), world)
         return torch.where(last, joiner, resident)

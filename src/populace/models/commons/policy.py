@@ -8,7 +8,8 @@ the amounts its agents ask for, w [G, N] >= 0:
 - differentiable mode: float, with gradients to the policy's parameters (the rationing is relaxed to match).
 
 Seats that are not `active` (a collapsed group, a newcomer's seat before it joins) ask for nothing whatever the
-policy returns.
+policy returns. A policy that serves only some seats (the residents beside a newcomer, `WithNewcomer`) sees them as
+`deciding`; the other active seats are still members its agents see.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class GroupView:
         last_request: [G, N] float, what each seat asked for last month (0 in month 0).
         last_catch: [G, N] float, what each seat got last month (0 in month 0).
         active: [G, N] bool, seats that harvest this month (the group has not collapsed, the agent has joined).
+        deciding: [G, N] bool or None, the active seats whose amounts this policy decides (None: every active seat).
     """
 
     month: int
@@ -41,6 +43,12 @@ class GroupView:
     last_request: Tensor
     last_catch: Tensor
     active: Tensor
+    deciding: Tensor | None = None
+
+    @property
+    def asked(self) -> Tensor:
+        """[G, N] bool: the seats this policy decides for (`deciding`, or every active seat)."""
+        return self.active if self.deciding is None else self.deciding & self.active
 
 
 @runtime_checkable

@@ -17,22 +17,31 @@ from __future__ import annotations
 
 import dataclasses
 
+import torch
+from torch import Tensor
+
 from populace.behavior.templates import PromptTemplate
 from populace.models.commons.rules import CommonsRules
 from populace.models.commons.scenarios import HARVEST_OPTIONS, Scenario, options_sentence
 
-TEMPLATE_VERSION = 1
-"""Bumped whenever the wording below changes, so cached answers of old wordings are never reused."""
+TEMPLATE_VERSION = 2
+"""Names the wording below in every query (the cache key hashes the rendered prompt too); bump it when it changes."""
 
 PERSONAS = (
     "and you care most about the group's income in the months to come",
     "and you care most about your own income this month",
     "and you usually do what the others in the group do",
 )
-"""Archetype personas (agents get persona code seat % len(PERSONAS) by default)."""
+"""Archetype personas, by code (`persona_codes` gives seat s the code s % len(PERSONAS))."""
 
-TRENDS = ("This is the first month.", "{pool} holds less than a month ago.", "{pool} holds as much as a month ago.")
+TRENDS = ("This is the first month.", "{pool} holds less than a month ago.",
+          "{pool} holds at least as much as a month ago.")
 """The pool's trend: first month, shrunk, not shrunk (codes 0, 1, 2)."""
+
+
+def persona_codes(groups: int, seats: int) -> Tensor:
+    """int64 [groups * seats]: seat s of every group gets persona s % len(PERSONAS) (group-major, as `Commons`)."""
+    return (torch.arange(seats) % len(PERSONAS)).repeat(groups)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +86,16 @@ def pool_sentence(scenario: Scenario, low: int, high: int, capacity: int) -> str
     """How much the pool holds: exactly `low` units when low == high, else between the two."""
     held = scenario.amount(low) if low == high else f"between {low} and {scenario.amount(high)}"
     return f"{scenario.pool.capitalize()} holds {held}; it can hold {capacity} at most."
+
+
+def smallest_pools(rules: CommonsRules) -> dict[int, int]:
+    """{f: the smallest whole pool whose sustainable share for N agents is f}, for every f a pool 0..C can have."""
+    pools = torch.arange(rules.capacity + 1, dtype=torch.float64)
+    shares = rules.sustainable_share(pools, torch.full_like(pools, rules.agents_per_group)).long().tolist()
+    smallest: dict[int, int] = {}
+    for pool, share in enumerate(shares):
+        smallest.setdefault(share, pool)
+    return smallest
 
 
 def pool_buckets(rules: CommonsRules) -> list[tuple[int, int]]:

@@ -2,7 +2,8 @@ r"""GovSim's own setting: every agent asked for itself, by name, with what it sa
 
 Where `ArchetypeLLMPolicy` asks once per archetype cell, here each active agent of each group gets its own prompt
 each month: its name and the others' (GovSim's John, Kate, Jack, Emma, Luke), the pool exactly, whether it shrank,
-and, with communication, what each member took last month. With a discussion (`Variant.discussion`) the month
+and, with communication, what each member took last month (a newcomer beside them included: its seat is not
+asked, `GroupView.asked`). With a discussion (`Variant.discussion`) the month
 opens with one message per agent: each is asked what it proposes that every member takes, and the harvest prompt
 shows its group's proposals. Answers are the `HARVEST_OPTIONS` (amounts in the prompt), drawn per agent on the
 counter-based RNG; the prompts are batched into one `answer()` call per question and month, through the model's
@@ -22,7 +23,7 @@ from populace.behavior.interface import draw_options
 from populace.behavior.llm_decisions import UsageRecords
 from populace.behavior.templates import PromptTemplate
 from populace.core.world import World
-from populace.llm.protocol import LanguageModel, Query
+from populace.llm.protocol import LanguageModel, LLMError, Query
 from populace.models.commons.llm_agents import trend_codes
 from populace.models.commons.policy import GroupView
 from populace.models.commons.prompts import (
@@ -62,21 +63,21 @@ class IndividualLLMPolicy(UsageRecords):
         self.variant = variant or Variant()
         self.decisions = {HARVEST: HARVEST_OPTIONS} | ({PROPOSE: HARVEST_OPTIONS} if self.variant.discussion else {})
         self.templates = {name: harvest_template(scenario, propose=name == PROPOSE) for name in self.decisions}
-        self.transcript: list[dict[str, object]] = []  # the discussion: month, group, seat, name, message
+        self.transcript: list[dict[str, object]] = []  # the discussion: seed, month, group, seat, name, message
 
     def requests(self, view: GroupView, world: World) -> Tensor:
         amounts = option_amounts(view.sustainable_share, view.resource)  # [G, K]
         discussion = None
         if self.variant.discussion:
             proposed = self._draw(PROPOSE, view, world, amounts, discussion=None)
-            discussion = self._messages(view, proposed)
+            discussion = self._messages(view, proposed, world.seed)
         return self._draw(HARVEST, view, world, amounts, discussion=discussion)
 
     def _draw(self, decision: str, view: GroupView, world: World, amounts: Tensor,
               discussion: list[list[str]] | None) -> Tensor:
         """[G, S] units: each active agent's answer to `decision`, drawn from its own prompt's probabilities."""
         g_count, seats = view.active.shape
-        agents = view.active.nonzero().tolist()  # [(group, seat)] asked
+        agents = view.asked.nonzero().tolist()  # [(group, seat)] asked
         trend = trend_codes(view, world).long().tolist()
         template = self.templates[decision]
         queries = [Query(self._prompt(template, view, g, s, trend[g], discussion), template.options,
@@ -84,6 +85,9 @@ class IndividualLLMPolicy(UsageRecords):
         self.asking = (world.step, decision)
         started = time.perf_counter()
         answers = self.model.answer(queries) if queries else []
+        if len(answers) != len(queries):
+            raise LLMError(f"{self.model.backend} model {self.model.model!r} gave {len(answers)} answers to "
+                           f"{len(queries)} queries")
         self.record(world, decision, self.model, answers, time.perf_counter() - started, agents=len(agents),
                     archetypes=len(agents))
         probs = torch.zeros(g_count * seats, len(HARVEST_OPTIONS), dtype=torch.float64)
@@ -126,12 +130,12 @@ class IndividualLLMPolicy(UsageRecords):
             told += " In this month's discussion: " + " ".join(discussion[g])
         return told
 
-    def _messages(self, view: GroupView, proposed: Tensor) -> list[list[str]]:
+    def _messages(self, view: GroupView, proposed: Tensor, seed: int) -> list[list[str]]:
         """Per group, one message per active agent: "Kate: I propose that each of us takes 10 tons of fish."."""
         messages: list[list[str]] = [[] for _ in range(view.active.shape[0])]
-        for g, s in view.active.nonzero().tolist():
+        for g, s in view.asked.nonzero().tolist():
             message = f"I propose that each of us takes {self.scenario.amount(float(proposed[g, s]))}."
             messages[g].append(f"{seat_name(s)}: \"{message}\"")
-            self.transcript.append({"month": view.month + 1, "group": g, "seat": s, "name": seat_name(s),
-                                    "message": message})
+            self.transcript.append({"seed": seed, "month": view.month + 1, "group": g, "seat": s,
+                                    "name": seat_name(s), "message": message})
         return messages
