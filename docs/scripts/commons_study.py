@@ -1,11 +1,12 @@
 """The GovSim commons study of docs/commons.md: every behaviour and variant, per agent and per archetype.
 
-    python docs/scripts/commons_study.py                    # embedded SmolLM2-135M, ~15 minutes on 2 cores
+    python docs/scripts/commons_study.py                    # embedded SmolLM2-135M, ~8 minutes on 2 cores
     python docs/scripts/commons_study.py --backend openai --llm-url http://host:8000/v1 --llm-model NAME
 
 Runs `populace run commons` for: the heuristics and the learned policy (10,000 groups, 3 seeds); GovSim's own
 setting, one group of 5 named agents asked one by one (`--per-agent`), 3 seeds, in each scenario, and in the
-fishery with universalization, without communication, with a discussion and with a greedy newcomer; and the
+fishery with universalization, without communication, with a discussion and with a greedy newcomer (who asks for
+20, twice the share, every month); and the
 archetype agents at 10,000 groups (one seed) in each scenario, and in the fishery with universalization and without
 communication. Writes docs/commons-study.csv: one row per run (behaviour, seed) with its mode, scenario and
 variant, and GovSim's metrics (means over the run's groups); prints the table of means over seeds.
@@ -34,7 +35,7 @@ def configurations() -> list[tuple[str, str, list[str]]]:
     variants = ([], ["--universalization"], ["--no-communication"])
     for scenario in SCENARIOS:
         runs.append(("per agent", scenario, ["--per-agent", "--groups", "1"]))
-    for variant in (*variants[1:], ["--discussion"], ["--newcomer"]):
+    for variant in (*variants[1:], ["--discussion"], ["--newcomer", "--greedy-amount", "20"]):
         runs.append(("per agent", "fishery", ["--per-agent", "--groups", "1", *variant]))
     for scenario in SCENARIOS:
         runs.append(("archetype", scenario, ["--groups", "10000", "--seeds", "1"]))
