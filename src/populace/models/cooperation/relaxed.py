@@ -5,9 +5,9 @@ r"""The game's two kinks, exact in fast mode and smooth in differentiable mode (
     step(x)            = 1[x >= 0]                               (tau = 0)
                        = sigmoid(x / tau)                        (tau > 0)
 
-The smooth clamp is increasing, lies strictly inside (lo, hi) and tends to the exact one as tau -> 0 (it is off
-by at most tau log 2, at x = lo or hi), so a relaxed donor never gives more than it has and a punished
-recipient never goes below 0. Temperatures are in the units of x (fractions, or resources for the floor).
+The smooth clamp is increasing, lies inside [lo, hi] (strictly, up to rounding) and tends to the exact one as
+tau -> 0 (it is off by at most tau log 2, at x = lo or hi), so a relaxed donor never gives more than it has and a
+punished recipient never goes below 0. Temperatures are in the units of x (fractions, or resources for the floor).
 """
 
 from __future__ import annotations
