@@ -159,8 +159,8 @@ class Cooperation(Model):
         return world.update({
             "strategy": agents.strategy.reshape(s, n).gather(1, parent).reshape(-1),
             "theta": inherited.reshape(s * n, -1),
-            "resources": torch.full_like(agents.resources, float(rules.initial_resources)).detach(),
-            "trace": torch.zeros_like(agents.trace).detach(),
+            "resources": torch.full_like(agents.resources, float(rules.initial_resources)),
+            "trace": torch.zeros_like(agents.trace),
             "trace_length": torch.zeros_like(agents.trace_length),
         })
 

@@ -28,13 +28,3 @@ def pairing_schedule(agents_per_society: int, rounds: int) -> tuple[Tensor, Tens
     a_donates = k % 2 == 0
     return torch.where(a_donates, a, b), torch.where(a_donates, b, a)
 
-
-def seat_roles(donor: Tensor, recipient: Tensor) -> tuple[Tensor, Tensor]:
-    """(partner int64 [rounds, n], is_donor bool [rounds, n]): per seat and round, the seat it meets and whether it
-    donates, from a schedule's donor and recipient [rounds, n / 2]."""
-    rounds, h = donor.shape
-    partner = torch.empty(rounds, 2 * h, dtype=torch.int64)
-    partner.scatter_(1, donor, recipient)
-    partner.scatter_(1, recipient, donor)
-    is_donor = torch.zeros(rounds, 2 * h, dtype=torch.bool).scatter_(1, donor, True)
-    return partner, is_donor
