@@ -21,15 +21,15 @@ Each step (`forward`) plays round t mod rounds of generation t // rounds (t the 
    R_d <- (1 - g - p) R_d and R_r <- max(0, R_r + m g R_d - k p R_d) (m = multiplier, k = punishment_factor; the
    floor only with punishment); the donors' traces.
 
-So the world after a generation's last round (clock g rounds) holds that generation's final resources, and the
-selection that ends it is made at the start of the next step (a run of G generations never selects after the
+So the world after generation g's last round (clock (g + 1) rounds, g = 0, 1, ...) holds its final resources, and
+the selection that ends it is made at the start of the next step (a run of G generations never selects after the
 last): the metrics read final resources from the world, not from a copy.
 
 Fast mode: exact clamps and floor. Differentiable mode: the strategy's clamp and indicator and the punishment floor
-are smooth at `temperature` (`populace.models.cooperation.relaxed`; the floor's temperature is `temperature` R0,
-in resources); selection stays hard (ranks of detached resources) and inherited theta carry gradients to their
-parents'. One step is one round, which has no calendar length: the world keeps the default `StepLength` and no
-start date, so trajectories count steps.
+are smooth at `temperature` (`populace.models.cooperation.relaxed`; the floor's temperature is `temperature` R0, in
+resources), while the split of f into g and p stays exact (its one kink is at f = 0); selection stays hard (ranks of
+detached resources) and inherited theta carry gradients to their parents'. One step is one round, which has no
+calendar length: the world keeps the default `StepLength` and no start date, so trajectories count steps.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ whose last donated fraction was r (the first entry of its trace, `populace.model
 
 of its resources; a negative f (only with punishment) spends -f of them to punish. A recipient that has not
 donated yet this generation counts as r = `NO_HISTORY` = 1 (as generous as can be: tit-for-tat opens by giving).
+These strategies read only the first entry of the trace; its deeper entries (what the recipient's partners did
+before) are there for strategies that read the whole trace, such as language models.
 The published variants are rows of this one formula:
 
 - `unconditional(f)`: a = f, b = c = 0 (gives f whatever the recipient did);
