@@ -63,3 +63,15 @@ def test_training_problem_and_a_short_fit():
     assert bool((trained.theta[:, 0] > StrategyTable().theta[:, 0]).all())  # every base fraction went up
     with pytest.raises(ValueError, match=r"StrategyTable\(\.\.\., trainable=True\)"):
         DonationTraining(StrategyTable())
+
+
+def test_gradients_cross_selection_to_the_parents_theta():
+    # generation 1 is played by survivors and their children, whose theta are gathered (and mutated) from the
+    # parents': the gradient of generation 1's resources reaches theta through them
+    rules = DonorGameRules(agents_per_society=4, rounds=4, generations=2)
+    table = StrategyTable(STRATEGIES[:2], trainable=True, dtype=torch.float64)
+    model = Cooperation(3, table, rules, dtype=torch.float64, assignment=torch.tensor([0, 1, 1, 0] * 3))
+    traj = model.run(rules.steps, seed=1, differentiable=True, progress=False)
+    traj["mean_resources"][-1].sum().backward()
+    assert bool(torch.isfinite(table.theta.grad).all())
+    assert float(table.theta.grad[:, 0].abs().min()) > 0
