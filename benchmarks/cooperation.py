@@ -15,16 +15,10 @@ import time
 
 import torch
 
+from populace.arguments import positive_int
 from populace.manifest import peak_memory_bytes
 from populace.models.cooperation import Cooperation, DonorGameRules, StrategyTable
 from populace.models.cooperation.metrics import mean_final_resources
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
 
 
 def main() -> None:

@@ -145,7 +145,7 @@ def test_lazy_commands_list_the_help_their_modules_give(capsys):
                 commands.build(name)
         assert commands.modules == {}
         assert {action.dest: action.help for action in commands._choices_actions} == listed
-    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons"}
+    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons", "cooperation"}
     assert {"calibrate", "analyze", "report", "llm", "population"} <= set(run.choices)
 
 
@@ -160,7 +160,7 @@ def test_run_sir_help_lists_the_shared_flags_with_their_defaults(capsys):
         assert flag in printed
 
 
-@pytest.mark.parametrize("model", ["sir", "tax-policy", "covid-nyc"])
+@pytest.mark.parametrize("model", ["sir", "tax-policy", "covid-nyc", "commons", "cooperation"])
 @pytest.mark.parametrize(("args", "message"), [(["--seed", "-1"], "argument --seed: must be an integer >= 0"),
                                                (["--threads", "0"], "argument --threads: must be an integer >= 1"),
                                                (["--out", __file__], "exists and is not a directory")])

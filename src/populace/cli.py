@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_lazy("covid-nyc", help="COVID-19 + labour in a synthetic New York City, compared with DOHMH and "
                     "NYS DOL", module="populace.models.covid_nyc.cli")
     models.add_lazy("commons", help="GovSim commons: groups share a pool", module="populace.models.commons.cli")
+    models.add_lazy("cooperation", help="donor game with cultural evolution: societies give and inherit",
+                    module="populace.models.cooperation.cli")
     commands.add_lazy("calibrate", help="fit a model's parameters to real data by gradient descent",
                       module="populace.models.covid_nyc.calibrate_cli")
     _add_population_parser(commands)

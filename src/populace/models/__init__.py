@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time each model loads on first use
     from populace.models.commons.model import Commons
+    from populace.models.cooperation.model import Cooperation
     from populace.models.covid_nyc.model import CovidDisease, CovidNYC
     from populace.models.sir import SIR
     from populace.models.tax.model import TaxPolicy
@@ -21,10 +22,11 @@ MODELS = {
     "CovidNYC": "populace.models.covid_nyc.model",
     "TaxPolicy": "populace.models.tax.model",
     "Commons": "populace.models.commons.model",
+    "Cooperation": "populace.models.cooperation.model",
 }
 """Each model class and the module that defines it."""
 
-__all__ = ["SIR", "Commons", "CovidDisease", "CovidNYC", "TaxPolicy"]
+__all__ = ["SIR", "Commons", "Cooperation", "CovidDisease", "CovidNYC", "TaxPolicy"]
 
 
 def __getattr__(name: str) -> type:
