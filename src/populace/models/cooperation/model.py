@@ -39,6 +39,7 @@ from torch import Tensor
 
 from populace.core import AgentTable, Model, World, rng
 from populace.models.cooperation import relaxed
+from populace.models.cooperation.policy import DonorPolicy, DonorView
 from populace.models.cooperation.rules import DonorGameRules
 from populace.models.cooperation.schedule import pairing_schedule
 from populace.models.cooperation.selection import parents, rank
@@ -62,11 +63,15 @@ class Cooperation(Model):
             from the table by the counter-based RNG (keyed on the run's seed and the agent).
         temperature: tau > 0 of the smooth clamps in differentiable mode (units of the donated fraction).
         dtype: float dtype of the state (float64 for gradient checks).
+        donors: a `DonorPolicy` that decides the donations and the newcomers' strategies instead of the
+            parametric strategies (`populace.models.cooperation.policy`; e.g. language-model strategies). Its
+            strategy ids replace the table's; theta is then unused (zeros, not mutated).
     """
 
     def __init__(self, n_societies: int, strategies: StrategyTable | None = None,
                  rules: DonorGameRules | None = None, *, assignment: Tensor | None = None,
-                 temperature: float = 0.05, dtype: torch.dtype = torch.float32):
+                 temperature: float = 0.05, dtype: torch.dtype = torch.float32,
+                 donors: DonorPolicy | None = None):
         super().__init__()
         if isinstance(n_societies, bool) or not isinstance(n_societies, int) or n_societies < 1:
             raise ValueError(f"n_societies must be an int >= 1, got {n_societies!r}")
@@ -81,7 +86,11 @@ class Cooperation(Model):
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.n_societies = n_societies
+        if donors is not None and not isinstance(donors, DonorPolicy):
+            raise TypeError(f"donors must implement DonorPolicy (n_strategies, fractions, inherit), got "
+                            f"{type(donors).__name__}")
         self.strategies = strategies
+        self.donors = donors
         self.rules = rules
         self.temperature = float(temperature)
         self.dtype = dtype
@@ -92,10 +101,9 @@ class Cooperation(Model):
                 raise ValueError(f"assignment must hold one integer strategy id per agent ({n_societies} societies x "
                                  f"{rules.agents_per_society} = {n_agents}), got {assignment.dtype} with "
                                  f"{assignment.numel()} values")
-            if int(assignment.min()) < 0 or int(assignment.max()) >= len(strategies):
-                raise ValueError(f"assignment ids must index the {len(strategies)} strategies "
-                                 f"({list(strategies.names)}), got range [{int(assignment.min())}, "
-                                 f"{int(assignment.max())}]")
+            if int(assignment.min()) < 0 or int(assignment.max()) >= self.n_strategies:
+                raise ValueError(f"assignment ids must index the {self.n_strategies} strategies, got range "
+                                 f"[{int(assignment.min())}, {int(assignment.max())}]")
             assignment = assignment.to(torch.int64)
         self.register_buffer("assignment", assignment, persistent=False)
         donor, recipient = pairing_schedule(rules.agents_per_society, rules.rounds)
@@ -108,6 +116,11 @@ class Cooperation(Model):
     def extra_repr(self) -> str:
         return f"n_societies={self.n_societies}, rules={self.rules}"
 
+    @property
+    def n_strategies(self) -> int:
+        """The strategies generation 0 is drawn from: the table's rows, or the donor policy's."""
+        return len(self.strategies) if self.donors is None else self.donors.n_strategies
+
     # ---- state ------------------------------------------------------------------------------------------
 
     def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
@@ -116,8 +129,11 @@ class Cooperation(Model):
         ids = torch.arange(s * n, dtype=torch.int32, device=device)
         strategy = self.assignment
         if strategy is None:
-            strategy = rng.randint(seed, 0, ASSIGNMENT_STREAM, ids, len(self.strategies))
-        theta = self.strategies.theta.to(self.dtype)[strategy]
+            strategy = rng.randint(seed, 0, ASSIGNMENT_STREAM, ids, self.n_strategies)
+        if self.donors is None:
+            theta = self.strategies.theta.to(self.dtype)[strategy]
+        else:
+            theta = torch.zeros(s * n, self.strategies.theta.shape[1], dtype=self.dtype, device=device)
         agents = AgentTable({
             "society": ids // n, "seat": ids % n, "strategy": strategy,
             "theta": theta if differentiable else theta.detach(),
@@ -152,12 +168,15 @@ class Cooperation(Model):
         parent, survives = parents(rank(agents.resources.detach().reshape(s, n), u), rules.n_survivors)
         theta = agents.theta.reshape(s, n, -1)
         inherited = theta.gather(1, parent.unsqueeze(2).expand_as(theta))
-        if rules.mutation_std > 0:
+        strategy = agents.strategy.reshape(s, n).gather(1, parent)
+        if self.donors is not None:
+            strategy = self.donors.inherit(strategy, survives, world)
+        elif rules.mutation_std > 0:
             noise = torch.special.ndtri(world.uniform(MUTATION_STREAM, n=theta.shape[2], dtype=torch.float64))
             mutated = mutate(inherited, noise.reshape(theta.shape), rules.mutation_std)
             inherited = torch.where(survives.unsqueeze(2), inherited, mutated)
         return world.update({
-            "strategy": agents.strategy.reshape(s, n).gather(1, parent).reshape(-1),
+            "strategy": strategy.reshape(-1),
             "theta": inherited.reshape(s * n, -1),
             "resources": torch.full_like(agents.resources, float(rules.initial_resources)),
             "trace": torch.zeros_like(agents.trace),
@@ -165,11 +184,19 @@ class Cooperation(Model):
         })
 
     def decide(self, world: World) -> Tensor:
-        """f [S, h]: each donor's signed fraction this round, from its theta and its recipient's trace."""
+        """f [S, h]: each donor's signed fraction this round, from its theta and its recipient's trace (or from the
+        donor policy)."""
         agents, k = world.agents, world.step % self.rules.rounds
         s, n = self.n_societies, self.rules.agents_per_society
-        theta = agents.theta.reshape(s, n, -1)[:, self.donor[k]]  # [S, h, 4]
         recipient = self.recipient[k]
+        if self.donors is not None:
+            view = DonorView(round=k, generation=self.generation(world),
+                             donor_strategy=agents.strategy.reshape(s, n)[:, self.donor[k]],
+                             donor_resources=agents.resources.reshape(s, n)[:, self.donor[k]],
+                             recipient_trace=agents.trace.reshape(s, n, -1)[:, recipient],
+                             recipient_history=agents.trace_length.reshape(s, n)[:, recipient])
+            return self.donors.fractions(view, world)
+        theta = agents.theta.reshape(s, n, -1)[:, self.donor[k]]  # [S, h, 4]
         last = agents.trace.reshape(s, n, -1)[:, recipient, 0]  # [S, h]
         has_history = agents.trace_length.reshape(s, n)[:, recipient] > 0
         tau = self.temperature if world.differentiable else 0.0
