@@ -1,8 +1,11 @@
 """A persistent answer cache (SQLite) and :class:`CachedModel`, a wrapper that asks the model only for misses.
 
-Key: SHA-256 of (backend, model, template version, prompt, options, sampling settings), so a change of any of
-them asks again. The database runs in WAL mode with a busy timeout, so parallel runs (threads or processes)
-can read and write it at once. API keys are never part of a key or a row: settings hold sampling settings only.
+Answers: table ``answers``, key SHA-256 of (backend, model, template version, prompt, options, sampling
+settings), so a change of any of them asks again. Completions (free text): table ``completions``, key SHA-256 of
+("completion", backend, model, template version, prompt, max_tokens, stop strings, settings), so an answer and a
+completion of the same prompt never meet. The database runs in WAL mode with a busy timeout, so parallel runs
+(threads or processes) can read and write it at once. API keys are never part of a key or a row: settings hold
+sampling settings only.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TypeVar
 
 from populace.llm.paths import user_cache_dir
-from populace.llm.protocol import Answer, LanguageModel, LLMError, Query, WrappedModel
+from populace.llm.protocol import Answer, Completion, LanguageModel, LLMError, Query, TextQuery, WrappedModel
+
+Q = TypeVar("Q", Query, TextQuery)
+R = TypeVar("R", Answer, Completion)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -30,7 +37,19 @@ CREATE TABLE IF NOT EXISTS answers (
     settings TEXT NOT NULL,
     answer TEXT NOT NULL,
     created REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS completions (
+    key TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    model TEXT NOT NULL,
+    template_version TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    max_tokens INTEGER NOT NULL,
+    stop TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 
@@ -49,8 +68,18 @@ def cache_key(backend: str, model: str, query: Query, settings: Mapping[str, obj
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
+def completion_key(backend: str, model: str, query: TextQuery, settings: Mapping[str, object]) -> str:
+    """The cache key of the text for ``query``: 64 hex digits, never equal to an answer's :func:`cache_key`."""
+    fields = ["completion", backend, model, query.template_version, query.prompt, query.max_tokens,
+              list(query.stop), _settings_json(settings)]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
 class AnswerCache:
-    """Answers stored in an SQLite file; ``path=None`` uses :func:`default_cache_path`."""
+    """Answers and completions stored in an SQLite file; ``path=None`` uses :func:`default_cache_path`.
+
+    ``len()`` counts answers; :meth:`stats` counts both.
+    """
 
     def __init__(self, path: str | Path | None = None, *, timeout_s: float = 60.0):
         self.path = Path(path) if path is not None else default_cache_path()
@@ -62,21 +91,28 @@ class AnswerCache:
             self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise LLMError(f"Cannot open the answer cache {self.path}: {e}. Delete it or pass another path.") from e
 
-    def get(self, keys: Sequence[str]) -> dict[str, Answer]:
+    def get(self, keys: Iterable[str]) -> dict[str, Answer]:
         """The stored answers among ``keys`` (missing keys are absent), each marked ``cached=True``."""
-        found: dict[str, Answer] = {}
+        return {key: _answer_from_json(text) for key, text in self._select("answers", "answer", keys)}
+
+    def get_completions(self, keys: Iterable[str]) -> dict[str, Completion]:
+        """The stored completions among ``keys`` (missing keys are absent), each marked ``cached=True``."""
+        return {key: Completion(**{**json.loads(text), "cached": True})
+                for key, text in self._select("completions", "completion", keys)}
+
+    def _select(self, table: str, column: str, keys: Iterable[str]) -> list[tuple[str, str]]:
         keys = list(keys)
+        rows: list[tuple[str, str]] = []
         with self._lock:
             for lo in range(0, len(keys), 500):  # stay under SQLite's limit on bound parameters
                 part = keys[lo : lo + 500]
                 marks = ",".join("?" * len(part))
-                for key, text in self._db.execute(f"SELECT key, answer FROM answers WHERE key IN ({marks})", part):
-                    found[key] = _answer_from_json(text)
-        return found
+                rows += self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", part)
+        return rows
 
     def put(self, key: str, backend: str, model: str, query: Query, settings: Mapping[str, object], answer: Answer):
         """Store one answer (replacing any under the same key); committed at once."""
@@ -85,21 +121,31 @@ class AnswerCache:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
+    def put_completion(self, key: str, backend: str, model: str, query: TextQuery, settings: Mapping[str, object],
+                       completion: Completion):
+        """Store one completion (replacing any under the same key); committed at once."""
+        row = (key, backend, model, query.template_version, query.prompt, query.max_tokens,
+               json.dumps(list(query.stop)), _settings_json(settings),
+               json.dumps(asdict(replace(completion, cached=False))), time.time())
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
     def stats(self) -> dict[str, object]:
-        """Entries in total and per (backend, model), and the file size in bytes."""
+        """Answers in total (``entries``) and per (backend, model), completions in total, the file size in bytes."""
         with self._lock:
             total = self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            completions = self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0]
             groups = self._db.execute(
                 "SELECT backend, model, COUNT(*) FROM answers GROUP BY backend, model ORDER BY 3 DESC"
             ).fetchall()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return {"path": str(self.path), "entries": total, "bytes": size,
+        return {"path": str(self.path), "entries": total, "completions": completions, "bytes": size,
                 "by_model": [{"backend": b, "model": m, "entries": n} for b, m, n in groups]}
 
     def clear(self) -> int:
-        """Delete every entry; returns how many there were."""
+        """Delete every answer and completion; returns how many there were."""
         with self._lock:
-            n = self._db.execute("DELETE FROM answers").rowcount
+            n = self._db.execute("DELETE FROM answers").rowcount + self._db.execute("DELETE FROM completions").rowcount
             self._db.execute("VACUUM")
         return n
 
@@ -128,7 +174,8 @@ class CachedModel(WrappedModel):
     Misses are sent to ``model`` in one ``answer()`` call per ``chunk_size`` prompts, and each chunk's answers are
     stored as soon as they arrive; when the model fails (:class:`LLMError`), the answers it did obtain
     (``error.answers``) are stored before the error propagates, so a rerun asks only for what is still missing.
-    A model with ``dry_run = True`` (:class:`populace.llm.usage.DryRunModel`) is never stored.
+    A model with ``dry_run = True`` (:class:`populace.llm.usage.DryRunModel`) is never stored. ``complete()``
+    works the same way on the ``completions`` table (partial results in ``error.completions``).
 
     Attributes:
         hits, misses: counts over this wrapper's life. ``usage``: a :class:`populace.llm.usage.Usage` to record
@@ -146,13 +193,22 @@ class CachedModel(WrappedModel):
         self.misses = 0
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        return self._cached(queries, cache_key, self.cache.get, self.cache.put, self.inner.answer, "answers")
+
+    def complete(self, queries: Sequence[TextQuery]) -> list[Completion]:
+        return self._cached(queries, completion_key, self.cache.get_completions, self.cache.put_completion,
+                            self._inner_complete, "completions")
+
+    def _cached(self, queries: Sequence[Q], key_of: Callable[..., str], lookup: Callable[[Iterable[str]], dict],
+                put: Callable[..., None], ask: Callable[[list[Q]], list[R]], got_attr: str) -> list[R]:
+        """Serve ``queries`` from the cache, ``ask`` the misses (each distinct key once) and ``put`` what comes."""
         queries = list(queries)
-        settings = self.inner.settings()
-        keys = [cache_key(self.inner.backend, self.inner.model, q, settings) for q in queries]
-        found = self.cache.get(set(keys))
-        answers: list[Answer | None] = [found.get(k) for k in keys]
+        backend, model, settings = self.inner.backend, self.inner.model, self.inner.settings()
+        keys = [key_of(backend, model, q, settings) for q in queries]
+        found = lookup(set(keys))
+        results: list[R | None] = [found.get(k) for k in keys]
         first_of: dict[str, int] = {}  # a prompt repeated within the batch is asked once
-        missing = [first_of.setdefault(k, i) for i, k in enumerate(keys) if answers[i] is None and k not in first_of]
+        missing = [first_of.setdefault(k, i) for i, k in enumerate(keys) if results[i] is None and k not in first_of]
         self.hits += len(queries) - len(missing)
         self.misses += len(missing)
         if self.usage is not None:
@@ -162,23 +218,23 @@ class CachedModel(WrappedModel):
         for lo in range(0, len(missing), self.chunk_size):
             chunk = missing[lo : lo + self.chunk_size]
             try:
-                got = self.inner.answer([queries[i] for i in chunk])
+                got = ask([queries[i] for i in chunk])
             except LLMError as e:
                 if store:
-                    for i, a in zip(chunk, e.answers, strict=False):
-                        if a is not None:
-                            self.cache.put(keys[i], self.inner.backend, self.inner.model, queries[i], settings, a)
+                    for i, r in zip(chunk, getattr(e, got_attr), strict=False):
+                        if r is not None:
+                            put(keys[i], backend, model, queries[i], settings, r)
                 raise
             if len(got) != len(chunk):
-                raise LLMError(f"{self.inner!r} returned {len(got)} answers for {len(chunk)} queries.")
-            for i, a in zip(chunk, got, strict=True):
-                answers[i] = a
+                raise LLMError(f"{self.inner!r} returned {len(got)} results for {len(chunk)} queries.")
+            for i, r in zip(chunk, got, strict=True):
+                results[i] = r
                 if store:
-                    self.cache.put(keys[i], self.inner.backend, self.inner.model, queries[i], settings, a)
-        for i, k in enumerate(keys):  # repeats within the batch: the first occurrence's answer, marked cached
-            if answers[i] is None:
-                answers[i] = replace(answers[first_of[k]], cached=True)
-        return answers  # type: ignore[return-value]
+                    put(keys[i], backend, model, queries[i], settings, r)
+        for i, k in enumerate(keys):  # repeats within the batch: the first occurrence's result, marked cached
+            if results[i] is None:
+                results[i] = replace(results[first_of[k]], cached=True)
+        return results  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"CachedModel({self.inner!r}, {self.cache!r})"
