@@ -23,13 +23,14 @@ class FakeServer:
     "429-retry-after" (with a Retry-After header of 0.05 s), "sleep"
     (longer than the client's timeout), "malformed", "401" (echoes the Authorization header, as a careless
     server might). ``logprobs``: whether it reports log-probabilities. ``fail_prompts``: prompts always answered
-    with HTTP 500. ``requests``: every JSON payload received; ``headers``: their Authorization headers.
+    with HTTP 500. ``finish_reason``: put in each sampled choice when set. ``requests``: every JSON payload received; ``headers``: their Authorization headers.
     """
 
     def __init__(self):
         self.script: list[str] = []
         self.logprobs = True
         self.honour_n = True
+        self.finish_reason: str | None = None
         self.fail_prompts: set[str] = set()
         self.sleep_s = 1.0
         self.requests: list[dict] = []
@@ -100,7 +101,10 @@ class FakeServer:
             with self._lock:
                 text = SAMPLES[self._sample % len(SAMPLES)]
                 self._sample += 1
-            choices.append({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
+            choice = {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
+            if self.finish_reason is not None:
+                choice["finish_reason"] = self.finish_reason
+            choices.append(choice)
         return {"choices": choices, "usage": {"prompt_tokens": 11, "completion_tokens": 3 * n}}
 
     def close(self):

