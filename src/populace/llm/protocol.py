@@ -226,8 +226,10 @@ def require_text_model(model: LanguageModel) -> None:
     while model is not None:
         if not callable(getattr(model, "complete", None)):
             raise TypeError(
-                f"{model!r} cannot generate text: it has answer() but no complete(). Use a backend that writes "
-                f"text (embedded, openai, scripted with texts=), or add complete(queries) -> list[Completion]."
+                f"{type(model).__name__} (backend {getattr(model, 'backend', '?')!r}, model "
+                f"{getattr(model, 'model', '?')!r}) cannot generate text: it has answer() but no complete(). Use a "
+                f"backend that writes text (embedded, openai, scripted with texts=), or give it "
+                f"complete(queries: Sequence[TextQuery]) -> list[Completion]."
             )
         model = getattr(model, "inner", None)
 
