@@ -60,7 +60,7 @@ from populace.behavior.archetypes import (
 from populace.behavior.interface import DecisionError, Situation
 from populace.behavior.templates import PromptTemplate
 from populace.core.world import World
-from populace.llm.protocol import Answer, LanguageModel, Query
+from populace.llm.protocol import Answer, Completion, LanguageModel, Query
 
 P_CLIP = 1e-6
 DESCRIPTION = "description"
@@ -203,16 +203,18 @@ class UsageRecords:
         self.usage: list[StepUsage] = []
         self.asking: tuple[int, str] | None = None
 
-    def record(self, world: World, decision: str, model: LanguageModel, answers: list[Answer], seconds: float, *,
-               agents: int, archetypes: int) -> None:
-        """Append the usage row of one batch of `answers` from `model` at the world's step."""
+    def record(self, world: World, decision: str, model: LanguageModel, answers: Sequence[Answer | Completion],
+               seconds: float, *, agents: int, archetypes: int) -> None:
+        """Append the usage row of one batch of `answers` (or written texts, `Completion`s: no option mass) from
+        `model` at the world's step."""
         fresh = [a for a in answers if not a.cached]
+        masses = [a.option_mass for a in answers if isinstance(a, Answer)]
         self.usage.append(StepUsage(
             seed=world.seed, step=world.step, date=world.date, decision=decision, backend=model.backend,
             model=model.model, agents=agents, archetypes=archetypes, prompts=len(answers), calls=len(fresh),
             cache_hits=len(answers) - len(fresh), prompt_tokens=sum(a.prompt_tokens for a in fresh),
             completion_tokens=sum(a.completion_tokens for a in fresh), seconds=seconds,
-            option_mass_mean=(sum(a.option_mass for a in answers) / len(answers)) if answers else math.nan))
+            option_mass_mean=sum(masses) / len(masses) if masses else math.nan))
 
     def usage_frame(self) -> pd.DataFrame:
         """One row per decision step and backend (`StepUsage` fields)."""

@@ -20,12 +20,14 @@ from pathlib import Path
 from populace import arguments
 from populace.behavior.llm_decisions import DecisionSpec, LLMDecisions, UsageRecords
 from populace.core.errors import InputError
-from populace.llm.protocol import LanguageModel, Query
+from populace.llm.protocol import LanguageModel, Query, TextQuery
 from populace.manifest import RunManifest
 
 STEPS_FILE = "llm_steps.parquet"
 USAGE_FILE = "llm_usage.json"
 BACKENDS = ("embedded", "openai", "scripted")
+SCRIPTED_TEXT = "My strategy will be to give half of what I have."
+"""What the scripted backend writes for every text prompt."""
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser, *, behavior: bool = True) -> None:
@@ -38,7 +40,8 @@ def add_llm_arguments(parser: argparse.ArgumentParser, *, behavior: bool = True)
                                 "once per archetype and situation")
     group.add_argument("--llm-backend", choices=BACKENDS, default="embedded",
                        help="embedded: SmolLM2-135M offline; openai: any OpenAI-compatible server (--llm-url); "
-                            "scripted: every answer 50/50, for trying the pipeline")
+                            "scripted: every answer uniform over its options and every text a placeholder, for "
+                            "trying the pipeline")
     group.add_argument("--llm-url", default=None, help="base URL of an OpenAI-compatible server (openai backend)")
     group.add_argument("--llm-model", default=None, help="model name on the server (openai backend)")
     group.add_argument("--llm-cache", type=Path, default=None,
@@ -87,7 +90,8 @@ def language_model_from_args(args: argparse.Namespace) -> LanguageModel:
     """The backend the flags name, as `populace.llm.make_model` stacks it: the answer cache around a metered,
     budgeted backend (or around a `DryRunModel` with --dry-run, which asks nothing).
 
-    The scripted backend answers every prompt uniformly over its options (P(yes) = 0.5): for trying the pipeline.
+    The scripted backend answers every prompt uniformly over its options (P(yes) = 0.5) and writes `SCRIPTED_TEXT`
+    for every text: for trying the pipeline.
     """
     from populace.llm import make_model  # imported here: the backends pull in heavy optional packages
     from populace.llm.usage import Budget
@@ -102,6 +106,7 @@ def language_model_from_args(args: argparse.Namespace) -> LanguageModel:
         options["model"] = args.llm_model
     if args.llm_backend == "scripted":
         options["answers"] = _uniform
+        options["texts"] = _placeholder
     budget = Budget(max_calls=args.llm_max_calls, max_tokens=args.llm_max_tokens)
     return make_model(args.llm_backend, cache=args.llm_cache or True, budget=budget, dry_run=args.dry_run, **options)
 
@@ -116,6 +121,10 @@ def _prices(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"expected two prices >= 0, per million prompt and completion tokens, such "
                                          f"as 0.15,0.6; got {text!r}")
     return prices  # type: ignore[return-value]
+
+
+def _placeholder(query: TextQuery) -> str:
+    return SCRIPTED_TEXT
 
 
 def _uniform(query: Query) -> tuple[float, ...]:

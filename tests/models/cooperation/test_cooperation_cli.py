@@ -39,3 +39,19 @@ def test_run_cooperation_writes_tables_plots_report_and_manifest(tmp_path, capsy
 def test_bad_rules_are_one_line(tmp_path, capsys):
     assert main(["run", "cooperation", "--agents-per-society", "5", "--out", str(tmp_path)]) == 2
     assert "agents_per_society" in capsys.readouterr().err
+
+
+def test_run_cooperation_with_language_model_strategies(tmp_path, capsys):
+    out = tmp_path / "llm"
+    assert main(["run", "cooperation", "--societies", "3", "--generations", "2", "--seeds", "1", "--behavior",
+                 "llm", "--llm-backend", "scripted", "--llm-cache", str(tmp_path / "cache.sqlite"),
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "LLM behaviour:" in capsys.readouterr().out
+    assert set(pd.read_parquet(out / "summary.parquet").behaviour) == {"llm"}
+    assert pd.read_parquet(out / "donations.parquet").empty  # language-model strategies have no theta
+    strategies = pd.read_parquet(out / "strategies.parquet")
+    assert strategies.text.tolist()[0] == "My strategy will be to give half of what I have."
+    steps = pd.read_parquet(out / "llm_steps.parquet")
+    assert {"donate", "write"} <= set(steps.decision)
+    assert main(["run", "cooperation", "--per-agent", "--out", str(tmp_path / "x")]) == 2
+    assert "--per-agent only applies to --behavior llm" in capsys.readouterr().err

@@ -190,7 +190,7 @@ class Cooperation(Model):
         s, n = self.n_societies, self.rules.agents_per_society
         recipient = self.recipient[k]
         if self.donors is not None:
-            view = DonorView(round=k, generation=self.generation(world),
+            view = DonorView(round=k, generation=self.generation(world), donor_seats=self.donor[k],
                              donor_strategy=agents.strategy.reshape(s, n)[:, self.donor[k]],
                              donor_resources=agents.resources.reshape(s, n)[:, self.donor[k]],
                              recipient_trace=agents.trace.reshape(s, n, -1)[:, recipient],

@@ -105,9 +105,11 @@ def plot_donations(donations: pd.DataFrame, *, title: str) -> Figure:
 
 
 def write_plots(summary: pd.DataFrame, donations: pd.DataFrame, folder: Path, *, title: str) -> list[Path]:
-    """resources.png and donation.png (`PLOTS`) in `folder`; returns their paths."""
-    figures = {"resources.png": plot_resources(summary, title=title),
-               "donation.png": plot_donations(donations, title=title)}
+    """resources.png and donation.png (`PLOTS`; donation.png only with parametric strategies) in `folder`; returns
+    their paths."""
+    figures = {"resources.png": plot_resources(summary, title=title)}
+    if not donations.empty:
+        figures["donation.png"] = plot_donations(donations, title=title)
     for name, figure in figures.items():
         figure.savefig(folder / name, dpi=110)
     return [folder / name for name in figures]

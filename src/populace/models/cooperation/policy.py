@@ -24,6 +24,7 @@ class DonorView:
 
     Attributes:
         round: the round within the generation (0-based); generation: the generation (0-based).
+        donor_seats: int64 [h], the donors' seats this round (the schedule's).
         donor_strategy: int64 [S, h], each donor's strategy id.
         donor_resources: float [S, h], each donor's resources before the round.
         recipient_trace: float [S, h, D], each donor's recipient's trace (entry 0: what it gave last, signed).
@@ -32,6 +33,7 @@ class DonorView:
 
     round: int
     generation: int
+    donor_seats: Tensor
     donor_strategy: Tensor
     donor_resources: Tensor
     recipient_trace: Tensor
