@@ -235,3 +235,43 @@ def test_language_model_flags_need_behavior_llm(tmp_path, capsys):
     assert main(["run", "commons", "--behavior", "llm", "--discussion", "--llm-backend", "scripted",
                  "--out", str(tmp_path)]) == 2
     assert "--discussion needs --per-agent" in capsys.readouterr().err
+
+
+def test_free_text_answers_are_parsed_for_their_first_number():
+    replies = iter(["I will take 12 tons.", "10", "Maybe 1,000 tons!", "I do not know.", "8 or 9"])
+
+    def texts(query):
+        return next(replies)
+
+    policy = IndividualLLMPolicy(ScriptedModel(texts=texts), SCENARIOS["fishery"], RULES, free_text=True)
+    commons = Commons(1, policy, RULES)
+    world = commons.initial_world(seed=0)
+    requests = policy.requests(commons.view(world), world)
+    assert requests.tolist() == [[12.0, 10.0, 100.0, 0.0, 8.0]]  # capped at the pool; no number: nothing
+    assert policy.fallbacks == 1
+    assert "Answer with the number of tons of fish you take." in policy.model.asked[0].prompt
+
+
+def test_a_free_text_discussion_shows_each_sentence_to_the_group():
+    def texts(query):
+        return "Let us each take 10." if "in one sentence" in query.prompt else "10"
+
+    policy = IndividualLLMPolicy(ScriptedModel(texts=texts), SCENARIOS["fishery"], RULES,
+                                 variant=Variant(discussion=True), free_text=True)
+    trajectory = Commons(1, policy, RULES).run(1, seed=0, progress=False)
+    assert trajectory["harvest"][1].tolist() == [50.0]
+    assert policy.transcript[0]["message"] == "Let us each take 10."
+    assert 'Kate: "Let us each take 10."' in policy.model.asked[-1].prompt
+
+
+def test_run_commons_free_text_counts_answers_without_a_number(tmp_path, capsys):
+    out = tmp_path / "words"
+    assert main(["run", "commons", "--groups", "1", "--behavior", "llm", "--per-agent", "--free-text",
+                 "--llm-backend", "scripted", "--llm-cache", str(tmp_path / "cache.sqlite"), "--seeds", "1",
+                 "--months", "2", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "free-text answers without a number (asked for nothing): 10" in printed  # the placeholder has none
+    assert set(pd.read_parquet(out / "runs.parquet").behaviour) == {"llm (basic, per agent, free text)"}
+    assert main(["run", "commons", "--behavior", "llm", "--free-text", "--llm-backend", "scripted",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "--free-text needs --per-agent" in capsys.readouterr().err

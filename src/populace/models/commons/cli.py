@@ -50,7 +50,7 @@ from populace.models.commons.reproduction import IndividualLLMPolicy
 from populace.models.commons.rules import CommonsRules
 from populace.models.commons.scenarios import SCENARIOS
 
-LLM_VARIANT_FLAGS = ("universalization", "no_communication", "discussion", "per_agent")
+LLM_VARIANT_FLAGS = ("universalization", "no_communication", "discussion", "per_agent", "free_text")
 DISCUSSION_FILE = "discussion.parquet"
 
 NEWCOMER_MONTH = 3
@@ -96,6 +96,9 @@ def add_parser(models: argparse._SubParsersAction) -> None:
                           help="agents do not learn what the others took")
     variants.add_argument("--discussion", action="store_true",
                           help="with --per-agent: each month opens with one proposal per agent, shown to its group")
+    variants.add_argument("--free-text", action="store_true",
+                          help="with --per-agent: agents answer in words (a number; their own sentence to the group) "
+                               "instead of one of five amounts")
     add_llm_arguments(parser, behavior=False)
     arguments.add_run_flags(parser, out=Path("populace-out/commons"),
                             seed_help="first seed (runs use --seed .. --seed + --seeds - 1)")
@@ -110,11 +113,14 @@ def llm_policy(args: argparse.Namespace, rules: CommonsRules) -> ArchetypeLLMPol
                           discussion=args.discussion)
     except ValueError as err:
         raise InputError(f"--discussion and --no-communication exclude each other ({err})") from None
-    if args.discussion and not args.per_agent:
-        raise InputError("--discussion needs --per-agent: archetypes are asked without a discussion")
-    kind = IndividualLLMPolicy if args.per_agent else ArchetypeLLMPolicy
-    return kind(language_model_from_args(args), SCENARIOS[args.scenario], rules, variant=variant,
-                price_per_token=llm_prices(args))
+    for flag, given in (("--discussion", args.discussion), ("--free-text", args.free_text)):
+        if given and not args.per_agent:
+            raise InputError(f"{flag} needs --per-agent: archetypes answer one of the amounts, without a discussion")
+    model, prices = language_model_from_args(args), llm_prices(args)
+    if args.per_agent:
+        return IndividualLLMPolicy(model, SCENARIOS[args.scenario], rules, variant=variant, free_text=args.free_text,
+                                   price_per_token=prices)
+    return ArchetypeLLMPolicy(model, SCENARIOS[args.scenario], rules, variant=variant, price_per_token=prices)
 
 
 def check_llm_flags(args: argparse.Namespace) -> None:
@@ -142,7 +148,8 @@ def behaviours(args: argparse.Namespace, rules: CommonsRules) -> tuple[dict[str,
         else:
             policy = llm_policy(args, rules)
             usage = policy.decisions if isinstance(policy, ArchetypeLLMPolicy) else policy
-            chosen[f"llm ({policy.variant.tag()}{', per agent' if args.per_agent else ''})"] = policy
+            mode = ", per agent" + (", free text" if args.free_text else "") if args.per_agent else ""
+            chosen[f"llm ({policy.variant.tag()}{mode})"] = policy
     if args.newcomer:
         newcomer = Greedy(args.greedy_amount)
         chosen = {f"{name} + greedy newcomer": WithNewcomer(policy, newcomer) for name, policy in chosen.items()}
@@ -171,6 +178,9 @@ def run_commons(args: argparse.Namespace) -> int:
                     trajectory = model.run(rules.months, seed=seed, progress=False if args.no_progress else None)
                     months.append(months_frame(trajectory, name, seed))
                     groups.append(groups_frame(group_metrics(trajectory, rules), name, seed))
+        if isinstance(usage, IndividualLLMPolicy) and usage.free_text:
+            manifest.results["answers_without_a_number"] = usage.fallbacks
+            print(f"free-text answers without a number (asked for nothing): {usage.fallbacks}")
         if isinstance(usage, IndividualLLMPolicy) and usage.transcript:
             pd.DataFrame(usage.transcript).to_parquet(args.out / DISCUSSION_FILE, index=False)
             manifest.add_output(args.out / DISCUSSION_FILE)

@@ -105,10 +105,11 @@ def pool_buckets(rules: CommonsRules) -> list[tuple[int, int]]:
     return [(low, min(low + width, rules.capacity) - 1) for low in lows] + [(rules.capacity, rules.capacity)]
 
 
-def share_sentence(scenario: Scenario, variant: Variant, share: float, resource: float) -> str:
-    """The options with their amounts at sustainable share `share`, after universalization's sentence in that
-    variant."""
-    options = options_sentence(scenario, share, resource)
+def share_sentence(scenario: Scenario, variant: Variant, share: float, resource: float, *,
+                   instruction: str | None = None) -> str:
+    """The options with their amounts at sustainable share `share` (or `instruction`, for a free-text answer),
+    after universalization's sentence in that variant."""
+    options = instruction if instruction is not None else options_sentence(scenario, share, resource)
     return f"{scenario.universalization(share)} {options}" if variant.universalization else options
 
 
