@@ -135,8 +135,9 @@ class LLMDonors(UsageRecords):
 
     # ---- writing ----------------------------------------------------------------------------------------
 
-    def _write(self, prompts: list[str], world: World) -> list[str]:
-        """The texts the model writes for `prompts` ("" where it wrote nothing); a prompt repeated is asked once."""
+    def _write(self, prompts: list[str], world: World, *, agents: int | None = None) -> list[str]:
+        """The texts the model writes for `prompts` ("" where it wrote nothing); a prompt repeated is asked once.
+        `agents`: the agents the texts are for (default: one a prompt), for the usage row."""
         unique = list(dict.fromkeys(prompts))
         self.asking = (world.step, "write")
         started = time.perf_counter()
@@ -145,8 +146,8 @@ class LLMDonors(UsageRecords):
         if len(done) != len(queries):
             raise LLMError(f"{self.model.backend} model {self.model.model!r} wrote {len(done)} texts for "
                            f"{len(queries)} prompts")
-        self.record(world, "write", self.model, done, time.perf_counter() - started, agents=len(prompts),
-                    archetypes=len(unique))
+        self.record(world, "write", self.model, done, time.perf_counter() - started,
+                    agents=len(prompts) if agents is None else agents, archetypes=len(unique))
         written = {p: _strategy_text(c.text) for p, c in zip(unique, done, strict=True)}
         return [written[p] for p in prompts]
 
@@ -159,14 +160,36 @@ class LLMDonors(UsageRecords):
         self.book.seed([text or DEFAULT_STRATEGY for text in texts])
 
     def inherit(self, strategy: Tensor, survives: Tensor, world: World) -> Tensor:
+        if self.per_agent:
+            return self._inherit_per_agent(strategy, survives, world)
+        # per archetype: one text per distinct (parent strategy, persona) among the newcomers
+        personas = len(PERSONAS)
+        seat_persona = torch.arange(strategy.shape[1], device=strategy.device) % personas
+        keys = strategy * personas + seat_persona  # [S, n]
+        newcomer = ~survives
+        cells, inverse = torch.unique(keys[newcomer], return_inverse=True)
+        parents = (cells // personas).tolist()
+        prompts = [self._write_prompt(PERSONAS[int(c) % personas], [self.book.texts[parent]])
+                   for c, parent in zip(cells.tolist(), parents, strict=True)]
+        if not prompts:
+            return strategy
+        texts = self._write(prompts, world, agents=int(newcomer.sum()))
+        ids = torch.tensor([self.book.add(text) if text else parent for text, parent in
+                            zip(texts, parents, strict=True)], dtype=strategy.dtype)
+        empty = torch.tensor([not text for text in texts])
+        self.fallbacks += int(torch.bincount(inverse, minlength=len(cells))[empty].sum())  # newcomers who kept theirs
+        strategy = strategy.clone()
+        strategy[newcomer] = ids[inverse]
+        return strategy
+
+    def _inherit_per_agent(self, strategy: Tensor, survives: Tensor, world: World) -> Tensor:
+        """Every newcomer writes from all its society's survivors' texts (and its persona)."""
         newcomers = (~survives).nonzero().tolist()
         prompts, parents = [], []
         for society, seat in newcomers:
-            parent = int(strategy[society, seat])
-            elders = (sorted({int(i) for i in strategy[society][survives[society]]}) if self.per_agent
-                      else [parent])
+            elders = sorted({int(i) for i in strategy[society][survives[society]]})
             prompts.append(self._write_prompt(PERSONAS[seat % len(PERSONAS)], [self.book.texts[i] for i in elders]))
-            parents.append(parent)
+            parents.append(int(strategy[society, seat]))
         strategy = strategy.clone()
         for (society, seat), parent, text in zip(newcomers, parents, self._write(prompts, world) if prompts else [],
                                                  strict=True):
