@@ -15,18 +15,12 @@ import time
 
 import torch
 
+from populace.arguments import positive_int
 from populace.manifest import peak_memory_bytes
 from populace.models.commons import Commons, CommonsRules, Greedy, RandomHarvest, SustainableShare, TitForTat
 from populace.models.commons.metrics import group_metrics
 
 POLICIES = {"sustainable": SustainableShare, "tit-for-tat": TitForTat, "random": RandomHarvest, "greedy": Greedy}
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
 
 
 def main() -> None:
