@@ -156,6 +156,7 @@ def run_cooperation(args: argparse.Namespace) -> int:
     print(description)
     print("mean final resources per agent, by generation (median [5%, 95%] over seeds):")
     print(format_summary(tables["summary.parquet"]).to_string(index=False))
-    for name in (*TABLES, *PLOTS, "report.html", "manifest.json"):
-        print(f"{name:18s} {args.out / name}")
+    for name in (*TABLES, STRATEGIES_FILE, *PLOTS, "report.html", "manifest.json"):
+        if (args.out / name).exists():
+            print(f"{name:18s} {args.out / name}")
     return 0
