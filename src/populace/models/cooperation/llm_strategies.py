@@ -75,14 +75,14 @@ class StrategyBook:
         if self.texts:
             raise ValueError("a StrategyBook is seeded once, before any text is added")
         for text in texts:
-            key = " ".join(text.lower().split())
+            key = _key(text)
             self._ids.setdefault(key, len(self.texts))
             self.texts.append(text)
             self._vectors.append(_word_vector(key))
 
     def add(self, text: str) -> int:
         """The id of `text`: its own, a new one, or (the book full) the nearest text's."""
-        key = " ".join(text.lower().split())
+        key = _key(text)
         if key in self._ids:
             return self._ids[key]
         vector = _word_vector(key)
@@ -107,7 +107,8 @@ class LLMDonors(UsageRecords):
         price_per_token: (prompt, completion) US dollars per token, for the usage report.
 
     Attributes:
-        book: the strategy texts; fallbacks: newcomers that kept their parent's text (the model wrote nothing).
+        book: the strategy texts; fallbacks: strategies the model left empty (generation 0's take
+            `DEFAULT_STRATEGY`, newcomers keep their parent's).
     """
 
     def __init__(self, model: LanguageModel, rules: DonorGameRules, *, per_agent: bool = False,
@@ -307,6 +308,11 @@ def _strategy_text(text: str) -> str:
     """The written strategy, trimmed to `MAX_STRATEGY_CHARACTERS` ("" when nothing was written)."""
     text = " ".join(text.split()).strip(" \"'")
     return text[:MAX_STRATEGY_CHARACTERS]
+
+
+def _key(text: str) -> str:
+    """`text` in lower case with its spaces collapsed: texts with the same key are one strategy."""
+    return " ".join(text.lower().split())
 
 
 def _word_vector(text: str) -> Counter[int]:
