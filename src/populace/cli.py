@@ -1,4 +1,4 @@
-"""The `populace` command line: `populace run sir ...`, `populace run tax-policy ...`, `populace population ...`.
+"""The `populace` command line: `populace run sir ...`, `populace population ...`, `populace bench ...`.
 
 This module only assembles the commands. Each model owns its command (`populace/models/<model>/cli.py`, with an
 `add_parser(subparsers)` that registers it) and is imported only when the command line chooses it, so that
@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_lazy("report", help="write the self-contained HTML report of an analysis run folder",
                       module="populace.models.covid_nyc.analysis.cli")
     commands.add_lazy("llm", help="ask a language model; manage the LLM answer cache", module="populace.llm.cli")
+    commands.add_lazy("bench", help="run the standard benchmark set; print a table and JSON lines",
+                      module="populace.bench.cli")
     return parser
 
 
