@@ -115,7 +115,7 @@ def table(records: list[dict[str, Any]]) -> str:
         rows.append([r["case"], "-" if r["agents"] is None else f"{r['agents']:,}", r["mode"],
                      "-" if r["days"] is None else str(r["days"]), _number(r["seconds_per_day"], 4),
                      _number(r["build_s"], 2), _number(r.get("load_s"), 2), _number(r["total_s"], 2),
-                     _number(r["peak_gib"], 2),                     note[r["status"]]])
+                     _number(r["peak_gib"], 2), note[r["status"]]])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {1, 3, 4, 5, 6, 7, 8}
     lines = ["| " + " | ".join(cell.rjust(w) if i in right else cell.ljust(w)
