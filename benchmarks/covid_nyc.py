@@ -10,17 +10,19 @@ mean over the run and over the peak week (the 7 days with the most new infection
 `model.run(differentiable=True)` and back-propagates a loss on the daily infections and deaths into the weekly
 beta values.
 Peak memory is the process's peak resident memory, loading or building the population included.
+The fast-mode loop is `populace.bench.cases.covid_fast_days` (also `populace bench`'s COVID cases).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import torch
 
+from populace.bench.cases import covid_fast_days, peak_week
+from populace.bench.run import machine as bench_machine
 from populace.manifest import peak_memory_bytes
 from populace.models.covid_nyc import CovidNYC
 from populace.models.covid_nyc.model import STAGE_OBSERVABLES
@@ -31,8 +33,8 @@ from populace.population.storage import Population
 
 def machine() -> str:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} threads, torch {torch.__version__}; load average {load}")
+    return (f"machine: {bench_machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+            f"load average {load}")
 
 
 def get_population(args: argparse.Namespace, scale: float) -> tuple[Population, str]:
@@ -44,28 +46,6 @@ def get_population(args: argparse.Namespace, scale: float) -> tuple[Population, 
         population = build_nyc(scale=scale, seed=args.seed)
         how = f"built at scale {scale}"
     return population, f"{how} in {time.perf_counter() - start:.1f} s"
-
-
-def run_fast(model: CovidNYC, days: int, seed: int) -> tuple[list[float], list[float], dict]:
-    """Seconds and new infections of each day, and the last day's observables."""
-    seconds, infections = [], []
-    with torch.no_grad():
-        world = model.initial_world(seed=seed)
-        observed = model.observe(world)
-        for _ in range(days):
-            start = time.perf_counter()
-            world = model(world).advance()
-            observed = model.observe(world)
-            seconds.append(time.perf_counter() - start)
-            infections.append(float(observed["new_infections"].sum()))
-    return seconds, infections, observed
-
-
-def peak_week(seconds: list[float], infections: list[float]) -> tuple[int, float]:
-    """First day of the 7-day window with the most new infections, and its mean seconds per day."""
-    width = min(7, len(seconds))
-    first = max(range(len(seconds) - width + 1), key=lambda d: sum(infections[d:d + width]))
-    return first, sum(seconds[first:first + width]) / width
 
 
 def main() -> None:
@@ -115,7 +95,7 @@ def main() -> None:
               f"|d loss / d log_beta| = {float(grad.norm()):.4g}")
         observed = {name: trajectory[name][-1].detach() for name in STAGE_OBSERVABLES.values()}
     else:
-        seconds, infections, observed = run_fast(model, days, args.seed)
+        seconds, infections, observed = covid_fast_days(model, days, args.seed)
         first, week = peak_week(seconds, infections)
         print(f"simulate: {sum(seconds):.1f} s, {sum(seconds) / days:.3f} s per day (mean); "
               f"{week:.3f} s per day over the peak week (days {first + 1}-{first + 7}); "

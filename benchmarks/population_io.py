@@ -17,42 +17,26 @@ from pathlib import Path
 
 import torch
 
+from populace.bench.cases import measure_population_io
 from populace.manifest import peak_memory_bytes
 from populace.population.check import check_population
-from populace.population.storage import Population
-from populace.population.synthetic import synthetic_population
 
 
-def measure(n_agents: int, contacts: float, directory: Path, check: bool) -> None:
-    started = time.perf_counter()
-    population = synthetic_population(n_agents, contacts_per_agent=contacts, seed=1)
-    built = time.perf_counter() - started
-    edges = {name: population.layers[name].n_edges for name in population.layers}
-    started = time.perf_counter()
-    population.save(directory, overwrite=True)
-    written = time.perf_counter() - started
-    del population
+def report(n_agents: int, contacts: float, directory: Path, check: bool) -> None:
+    """Print `measure_population_io`'s figures for `n_agents` (it leaves the population in `directory`), the
+    size of each file, and the time of `check_population` if `check`."""
+    figures = measure_population_io(n_agents, directory, contacts)
+    print(f"\n{n_agents:,} agents, {figures['contacts_per_agent']} directed contacts per agent "
+          f"(synthesized in {figures['build_s']:.1f} s)")
+    print(f"  write {figures['save_s']:.1f} s (includes SHA-256 of every file); load: first {figures['load_s']:.2f} s, "
+          f"second {figures['load_again_s']:.2f} s; agents, zones and households only "
+          f"{figures['load_agents_only_s']:.2f} s")
     sizes = {path.relative_to(directory).as_posix(): path.stat().st_size for path in directory.rglob("*.parquet")}
-    loads, cpu = [], []
-    for _ in range(2):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        loaded = Population.load(directory)
-        loads.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - cpu_started)
-        del loaded
-    started = time.perf_counter()
-    Population.load(directory, layers=[])
-    agents_only = time.perf_counter() - started
-    print(f"\n{n_agents:,} agents, layers {', '.join(f'{k} {v:,}' for k, v in edges.items())} directed contacts "
-          f"(synthesized in {built:.1f} s)")
-    print(f"  write {written:.1f} s (includes SHA-256 of every file); load: first {loads[0]:.2f} s "
-          f"(CPU {cpu[0]:.2f} s), second {loads[1]:.2f} s (CPU {cpu[1]:.2f} s); agents, zones and households only "
-          f"{agents_only:.2f} s")
-    total = sum(sizes.values())
-    print(f"  on disk {total / 1e9:.3f} GB: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items()))
-    n_edges = sum(edges.values())
+    print(f"  on disk {sum(sizes.values()) / 1e9:.3f} GB: "
+          + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items()))
+    layer_bytes = sum(v for k, v in sizes.items() if k.startswith("layers/"))
     print(f"  {sizes['agents.parquet'] / n_agents:.2f} bytes per agent, "
-          f"{sum(v for k, v in sizes.items() if k.startswith('layers/')) / n_edges:.2f} bytes per directed contact")
+          f"{layer_bytes / figures['directed_contacts']:.2f} bytes per directed contact")
     if check:
         started = time.perf_counter()
         problems = check_population(directory)
@@ -71,7 +55,7 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} (other processes share the cores: compare CPU and wall times)")
     try:
         for n_agents in (args.agents // 100, args.agents):
-            measure(n_agents, args.contacts, args.dir / f"pop-{n_agents}", not args.no_check)
+            report(n_agents, args.contacts, args.dir / f"pop-{n_agents}", not args.no_check)
     finally:
         shutil.rmtree(args.dir, ignore_errors=True)
 

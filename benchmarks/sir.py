@@ -1,26 +1,28 @@
-"""Benchmark: SIR on a static random network; prints build time, time per day and peak memory.
+"""Benchmark: SIR on a static random network or daily redrawn contacts; prints build time, time per day and peak
+memory. The measurement is `populace.bench.cases.measure_sir` (also `populace bench`'s SIR cases).
 
-    python benchmarks/sir.py --agents 1000000 --days 100 [--differentiable] [--threads 2]
+    python benchmarks/sir.py --agents 1000000 --days 100 [--network mixing] [--differentiable] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
 import torch
 
+from populace.bench.cases import CONTACTS_PER_AGENT, measure_sir
+from populace.bench.run import machine
 from populace.manifest import peak_memory_bytes
-from populace.models.sir import SIR
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=100)
-    parser.add_argument("--contacts", type=float, default=20.0, help="mean contacts per agent")
-    parser.add_argument("--differentiable", action="store_true")
+    parser.add_argument("--contacts", type=float, default=CONTACTS_PER_AGENT, help="mean contacts per agent")
+    parser.add_argument("--network", choices=["static", "mixing"], default="static",
+                        help="static Erdős–Rényi network, or contacts redrawn daily (RandomMixing)")
+    parser.add_argument("--differentiable", action="store_true", help="also back-propagate the last day's recovered")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--checkpoint-days", type=int, default=None,
                         help="differentiable mode: recompute blocks of this many days in backward (less memory)")
@@ -28,30 +30,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    start = time.perf_counter()
-    model = SIR.random_network(args.agents, contacts_per_agent=args.contacts, beta_per_day=0.03)
-    built = time.perf_counter()
-    traj = model.run(args.days, seed=1, differentiable=args.differentiable, checkpoint_steps=args.checkpoint_days,
-                     progress=False)
-    done = time.perf_counter()
-    if args.differentiable:
-        traj["recovered"][-1].backward()
-    back = time.perf_counter()
-
-    layer = model.transmission.contacts
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}")
-    print(f"agents {args.agents:,}, directed contacts {layer.n_edges:,} "
-          f"({layer.n_edges / args.agents:.1f} per agent), days {args.days}, "
-          f"mode {'differentiable' if args.differentiable else 'fast'}"
+    figures = measure_sir(args.agents, args.days, network=args.network, differentiable=args.differentiable,
+                          contacts=args.contacts, checkpoint_days=args.checkpoint_days)
+    print(f"machine: {machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"agents {args.agents:,}, {args.network} contacts ({figures['contacts_per_agent']} per agent), "
+          f"days {args.days}, mode {'differentiable' if args.differentiable else 'fast'}"
           + (f", time checkpoints every {args.checkpoint_days} days" if args.checkpoint_days else ""))
-    print(f"build network: {built - start:.2f} s")
-    print(f"simulate:      {done - built:.2f} s ({(done - built) / args.days * 1000:.1f} ms per day)")
+    simulated = figures["seconds_per_day"] * args.days
+    print(f"build network: {figures['build_s']:.2f} s")
+    print(f"simulate:      {simulated:.2f} s ({figures['seconds_per_day'] * 1000:.1f} ms per day)")
     if args.differentiable:
-        print(f"backward:      {back - done:.2f} s")
-    print(f"total:         {back - start:.2f} s")
+        print(f"backward:      {figures['backward_s']:.2f} s")
+    print(f"total:         {figures['total_s']:.2f} s")
     print(f"peak memory:   {peak_memory_bytes() / 2**30:.2f} GiB")
-    print(f"ever infected: {1 - float(traj['susceptible'][-1].detach()) / args.agents:.1%}")
+    print(f"ever infected: {figures['attack_rate']:.1%}")
 
 
 if __name__ == "__main__":

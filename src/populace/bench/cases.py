@@ -191,7 +191,7 @@ def measure_population_io(agents: int, directory: Path, contacts: float = CONTAC
     """Synthesize a population (`synthetic_population`: households and a random layer), save it to `directory`
     (replaced) and load it twice (the second load with the files in the page cache) and once without layers.
 
-    Returns agents, contacts_per_agent, build_s (synthesis), save_s, load_s (first), load_again_s,
+    Returns agents, directed_contacts, contacts_per_agent, build_s (synthesis), save_s, load_s (first), load_again_s,
     load_agents_only_s, disk_mib and total_s.
     """
     from populace.population.storage import Population
@@ -213,8 +213,8 @@ def measure_population_io(agents: int, directory: Path, contacts: float = CONTAC
     Population.load(directory, layers=[])
     agents_only = time.perf_counter() - load_start
     disk = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-    return {"agents": agents, "contacts_per_agent": round(n_edges / agents, 2), "build_s": built - start,
-            "save_s": saved - built, "load_s": loads[0], "load_again_s": loads[1],
+    return {"agents": agents, "directed_contacts": n_edges, "contacts_per_agent": round(n_edges / agents, 2),
+            "build_s": built - start, "save_s": saved - built, "load_s": loads[0], "load_again_s": loads[1],
             "load_agents_only_s": agents_only, "disk_mib": disk / 2**20, "total_s": time.perf_counter() - start}
 
 
