@@ -98,3 +98,12 @@ def test_agents_label(n, label):
     from populace.bench.cases import agents_label
 
     assert agents_label(n) == label
+
+
+def test_bench_is_a_lazy_top_level_command_with_its_modules_help():
+    from populace.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    listed = {action.dest: action.help for action in commands._choices_actions}["bench"]
+    commands.build("bench")
+    assert {action.dest: action.help for action in commands._choices_actions}["bench"] == listed

@@ -251,7 +251,7 @@ CASES: tuple[Case, ...] = (
       for agents in (100_000, 1_000_000, 8_400_000)),
     *(Case(name=f"covid-fast-{scale:.1f}", mode="fast", size=scale, quick_size=0.001, days=120, size_unit="scale",
            measures="seconds per day, NYC COVID model (CovidNYC), a whole wave; build: the population",
-           measure=lambda size, days: measure_covid(size, days)) for scale in (0.1, 1.0)),
+           measure=measure_covid) for scale in (0.1, 1.0)),
     Case(name="nyc-population-1.0", mode="build", size=1.0, quick_size=0.001, days=None, size_unit="scale",
          measures="build, save and load the synthetic NYC (build_nyc)", measure=_in_scratch(_nyc_population)),
     Case(name="population-io-8.4m", mode="load", size=8_400_000, quick_size=20_000, days=None,
