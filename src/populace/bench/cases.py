@@ -70,24 +70,27 @@ def agents_label(n: int) -> str:
 
 
 def measure_sir(agents: int, days: int, *, network: str = "static", differentiable: bool = False,
-                contacts: float = CONTACTS_PER_AGENT, checkpoint_days: int | None = None) -> Figures:
+                contacts: float = CONTACTS_PER_AGENT, checkpoint_days: int | None = None, beta: float = SIR_BETA,
+                initial_infected: int = 10, infectious_days: float = 5.0) -> Figures:
     """SIR from `SIR` with `contacts` per agent: a static Erdős–Rényi network (`network="static"`,
     `SIR.random_network`) or contacts redrawn every day (`"mixing"`, `RandomMixing` with contacts / 2 calls).
 
     Fast mode times `model.run(days)`; differentiable mode also the backward pass of the loss (the last day's
     recovered count) into beta and the recovery probability. Returns agents, directed contacts per agent (static;
     mean per day when mixing), build_s, seconds_per_day (forward only), backward_s, total_s and attack_rate.
+    `beta` (per day per contact), `initial_infected` and `infectious_days` are the SIR's parameters.
     """
     from populace.models.sir import SIR
     from populace.network import RandomMixing
 
+    params = {"beta_per_day": beta, "initial_infected": initial_infected, "infectious_days": infectious_days}
     start = time.perf_counter()
     if network == "static":
-        model = SIR.random_network(agents, contacts_per_agent=contacts, beta_per_day=SIR_BETA)
+        model = SIR.random_network(agents, contacts_per_agent=contacts, **params)
         contacts_per_agent = model.transmission.contacts.n_edges / agents
     elif network == "mixing":
         mixing = RandomMixing(round(contacts / 2))
-        model = SIR(mixing, agents, beta_per_day=SIR_BETA)
+        model = SIR(mixing, agents, **params)
         contacts_per_agent = mixing.mean_contacts
     else:
         raise ValueError(f"network must be 'static' or 'mixing', got {network!r}")
@@ -261,6 +264,22 @@ CASES: tuple[Case, ...] = (
 """The standard set, in the order `populace bench` runs it."""
 
 
+def _peer_case(tool: str, network: str) -> Case:
+    from populace.bench import peers
+
+    kind = "static random network" if network == "static" else "contacts redrawn daily"
+    return Case(name=f"peer-{tool}-{network}", mode="fast", size=peers.PEER_AGENTS, quick_size=5_000,
+                days=peers.PEER_DAYS,
+                measures=f"seconds per day, SIR in {tool}, {kind}, 20 contacts per agent, 0.1% seeded",
+                measure=lambda size, days: peers.measure(tool, network, int(size), days))
+
+
+PEER_CASES: tuple[Case, ...] = tuple(_peer_case(tool, network) for network in ("static", "dynamic")
+                                     for tool in ("populace", "covasim", "starsim")
+                                     if not (tool == "covasim" and network == "dynamic"))
+"""The comparison set of `populace bench --peers` (`populace.bench.peers`), in the order each round runs it."""
+
+
 def select(patterns: list[str], cases: tuple[Case, ...] = CASES) -> list[Case]:
     """The cases whose names match any of `patterns` (exact names or shell globs), in `cases`' order.
 
@@ -273,8 +292,8 @@ def select(patterns: list[str], cases: tuple[Case, ...] = CASES) -> list[Case]:
 
 
 def find(name: str) -> Case:
-    """The case of the standard set named exactly `name`; ValueError listing the known names if none."""
-    for case in CASES:
+    """The case of the standard or the comparison set named exactly `name`; ValueError listing the known names."""
+    for case in (*CASES, *PEER_CASES):
         if case.name == name:
             return case
-    raise ValueError(f"unknown case {name}; known: {', '.join(case.name for case in CASES)}")
+    raise ValueError(f"unknown case {name}; known: {', '.join(case.name for case in (*CASES, *PEER_CASES))}")

@@ -54,11 +54,14 @@ def git_commit() -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
-def case_command(case: Case, *, quick: bool, days: int | None, threads: int | None) -> list[str]:
+def case_command(case: Case, *, quick: bool, days: int | None, threads: int | None,
+                 agents: int | None = None) -> list[str]:
     """The command line of the process that runs `case` (`populace.bench.run_case`)."""
     command = [sys.executable, "-m", "populace.bench.run_case", case.name]
     if quick:
         command.append("--quick")
+    if agents is not None:
+        command += ["--agents", str(agents)]
     if days is not None:
         command += ["--days", str(days)]
     if threads is not None:
@@ -67,13 +70,14 @@ def case_command(case: Case, *, quick: bool, days: int | None, threads: int | No
 
 
 def run_case(case: Case, *, quick: bool, days: int | None, threads: int | None,
-             context: dict[str, Any]) -> dict[str, Any]:
+             context: dict[str, Any], agents: int | None = None) -> dict[str, Any]:
     """Run `case` in a fresh process and return its record (see the module docstring); never raises for the
     case's own errors: a process that exits non-zero, or prints no JSON line, gives status "failed"."""
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT),
                                                                      os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(case_command(case, quick=quick, days=days, threads=threads), capture_output=True,
+    options = {"agents": agents} if agents is not None else {}
+    done = subprocess.run(case_command(case, quick=quick, days=days, threads=threads, **options), capture_output=True,
                           text=True, env=env, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode == 0 and lines:
@@ -89,15 +93,15 @@ def run_case(case: Case, *, quick: bool, days: int | None, threads: int | None,
 
 
 def run_cases(cases: list[Case], *, quick: bool = False, days: int | None = None, threads: int | None = None,
-              on_start: Callable[[int, Case], None] = lambda i, case: None,
+              agents: int | None = None, on_start: Callable[[int, Case], None] = lambda i, case: None,
               on_record: Callable[[dict[str, Any]], None] = lambda record: None) -> list[dict[str, Any]]:
     """Run `cases` one after the other, each with `run_case`; `on_start(i, case)` is called as case i (from 0)
-    starts and `on_record(record)` as it ends. Returns the records in order."""
+    starts and `on_record(record)` as it ends; `agents` replaces every case's size. Returns the records in order."""
     context = {"machine": machine(), "torch": torch.__version__, "commit": git_commit()}
     records = []
     for i, case in enumerate(cases):
         on_start(i, case)
-        records.append(run_case(case, quick=quick, days=days, threads=threads, context=context))
+        records.append(run_case(case, quick=quick, days=days, threads=threads, context=context, agents=agents))
         on_record(records[-1])
     return records
 
