@@ -264,14 +264,23 @@ CASES: tuple[Case, ...] = (
 """The standard set, in the order `populace bench` runs it."""
 
 
-def _peer_case(tool: str, network: str) -> Case:
+PEER_AGENTS = 1_000_000
+"""Agents in the comparison with the peers (`populace bench --peers`) unless `--agents` says otherwise."""
+
+PEER_DAYS = 30
+
+
+def _measure_peer(tool: str, network: str, agents: int, days: int) -> Figures:
     from populace.bench import peers
 
+    return peers.measure(tool, network, agents, days)
+
+
+def _peer_case(tool: str, network: str) -> Case:
     kind = "static random network" if network == "static" else "contacts redrawn daily"
-    return Case(name=f"peer-{tool}-{network}", mode="fast", size=peers.PEER_AGENTS, quick_size=5_000,
-                days=peers.PEER_DAYS,
+    return Case(name=f"peer-{tool}-{network}", mode="fast", size=PEER_AGENTS, quick_size=5_000, days=PEER_DAYS,
                 measures=f"seconds per day, SIR in {tool}, {kind}, 20 contacts per agent, 0.1% seeded",
-                measure=lambda size, days: peers.measure(tool, network, int(size), days))
+                measure=lambda size, days: _measure_peer(tool, network, int(size), days))
 
 
 PEER_CASES: tuple[Case, ...] = tuple(_peer_case(tool, network) for network in ("static", "dynamic")

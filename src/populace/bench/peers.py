@@ -27,12 +27,9 @@ import statistics
 import time
 from typing import Any
 
-from populace.bench.cases import CaseSkipped, Figures, measure_sir
+from populace.bench.cases import PEER_AGENTS, PEER_DAYS, CaseSkipped, Figures, measure_sir
 
-PEER_AGENTS = 1_000_000
-"""Agents in the comparison unless `--agents` says otherwise."""
-
-PEER_DAYS = 30
+__all__ = ["PEER_AGENTS", "PEER_DAYS", "measure", "ratio_table", "schedule", "summarize"]
 
 SEEDED_FRACTION = 0.001
 """Agents infectious on day 0: 0.1%."""
