@@ -32,6 +32,7 @@ def test_schedule_interleaves_the_tools_round_after_round():
     assert peers.schedule(["P", "C", "S"], 3) == ["P", "C", "S"] * 3
 
 
+@pytest.mark.slow
 def test_missing_peers_are_skipped_with_the_pip_command(tmp_path, monkeypatch, capsys):
     for tool in ("covasim", "starsim"):  # shadow the peers, installed or not, in the cases' processes
         (tmp_path / f"{tool}.py").write_text(f'raise ImportError("No module named {tool}")\n')
@@ -119,6 +120,7 @@ def test_ratio_table_from_given_figures():
     assert cells[4][5:9] == ["0.0500", "0.50x", "2.00", "4.00x"]
 
 
+@pytest.mark.slow
 def test_a_tiny_side_by_side_run_completes_with_attack_rates(capsys):
     pytest.importorskip("covasim")
     pytest.importorskip("starsim")
