@@ -14,10 +14,14 @@ import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import torch
 
 from populace.version import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST_NAME = "manifest.json"
 
@@ -75,6 +79,11 @@ class RunManifest:
     def add_output(self, path: str | Path) -> Path:
         self.outputs.append(Path(path))
         return Path(path)
+
+    def add_table(self, frame: pd.DataFrame, path: str | Path) -> Path:
+        """Write `frame` to Parquet at `path` (without its index) and record it as an output."""
+        frame.to_parquet(path, index=False)
+        return self.add_output(path)
 
     def __enter__(self) -> RunManifest:
         missing = [str(p) for p in self.inputs if not p.is_file()]

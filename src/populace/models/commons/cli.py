@@ -182,16 +182,14 @@ def run_commons(args: argparse.Namespace) -> int:
             manifest.results["answers_without_a_number"] = usage.fallbacks
             print(f"free-text answers without a number (asked for nothing): {usage.fallbacks}")
         if isinstance(usage, IndividualLLMPolicy) and usage.transcript:
-            pd.DataFrame(usage.transcript).to_parquet(args.out / DISCUSSION_FILE, index=False)
-            manifest.add_output(args.out / DISCUSSION_FILE)
+            manifest.add_table(pd.DataFrame(usage.transcript), args.out / DISCUSSION_FILE)
         months_table, groups_table = pd.concat(months, ignore_index=True), pd.concat(groups, ignore_index=True)
         runs = runs_frame(groups_table)
         summary = summary_frame(runs)
         tables = {"months.parquet": months_table, "groups.parquet": groups_table, "runs.parquet": runs,
                   "summary.parquet": summary}
         for file, frame in tables.items():
-            frame.to_parquet(args.out / file, index=False)
-            manifest.add_output(args.out / file)
+            manifest.add_table(frame, args.out / file)
         for path in write_plots(months_table, args.out, unit=SCENARIOS[args.scenario].unit, scenario=args.scenario):
             manifest.add_output(path)
         description = (f"{args.scenario}: {args.groups:,} groups of {args.agents_per_group} agents"

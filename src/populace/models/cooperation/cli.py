@@ -132,15 +132,13 @@ def run_cooperation(args: argparse.Namespace) -> int:
                         if donors is None:  # what theta gives; language-model strategies have no theta
                             frames["donations.parquet"].append(donation_frame(world, rules, name, seed, generation))
         if llm is not None:
-            texts = pd.DataFrame({"strategy": range(len(llm.book)), "text": llm.book.texts})
-            texts.to_parquet(args.out / STRATEGIES_FILE, index=False)
-            manifest.add_output(args.out / STRATEGIES_FILE)
+            manifest.add_table(pd.DataFrame({"strategy": range(len(llm.book)), "text": llm.book.texts}),
+                               args.out / STRATEGIES_FILE)
         tables = {file: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS[file]))
                   for file, parts in frames.items()}
         tables["summary.parquet"] = summary_frame(tables["generations.parquet"])
         for file, frame in tables.items():
-            frame.to_parquet(args.out / file, index=False)
-            manifest.add_output(args.out / file)
+            manifest.add_table(frame, args.out / file)
         title = f"Donor game: {args.societies:,} societies"
         for path in write_plots(tables["summary.parquet"], tables["donations.parquet"], args.out, title=title):
             manifest.add_output(path)

@@ -203,8 +203,7 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
                 manifest.add_output(path)
             if test is not None:
                 table = evaluate(calibration, full, train, test, args, problem, settings)
-                table.to_parquet(out / "evaluation.parquet", index=False)
-                manifest.add_output(out / "evaluation.parquet")
+                manifest.add_table(table, out / "evaluation.parquet")
                 print(table[table["region"] == "all"].to_string(index=False))
         manifest.results.update(agents=population.agents.n, iterations=len(history),
                                 final_loss=float(history["loss"].iloc[-1]) if len(history) else None,

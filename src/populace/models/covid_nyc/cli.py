@@ -123,8 +123,7 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         unemployment = compare_unemployment(rate, months, regions, data_dir=args.data_dir)
         for frame, name in ((daily, "daily"), (monthly, "monthly"), (cases, "cases_vs_dohmh"),
                             (deaths, "deaths_vs_dohmh"), (unemployment, "unemployment_vs_nysdol")):
-            frame.to_parquet(out / f"{name}.parquet", index=False)
-            manifest.add_output(out / f"{name}.parquet")
+            manifest.add_table(frame, out / f"{name}.parquet")
         title = f"{population.agents.n:,} agents (scale {args.scale:g}), seed {args.seed}; uncalibrated"
         for figure, name in ((plot_cases(cases, title=title), "cases.png"),
                              (plot_unemployment(unemployment, title=title), "unemployment.png")):
