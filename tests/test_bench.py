@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from populace.bench import run
-from populace.bench.cases import CASES
+from populace.bench.cases import CASES, once_per_kind, select
 from populace.cli import main
 
 
@@ -107,3 +107,8 @@ def test_bench_is_a_lazy_top_level_command_with_its_modules_help():
     listed = {action.dest: action.help for action in commands._choices_actions}["bench"]
     commands.build("bench")
     assert {action.dest: action.help for action in commands._choices_actions}["bench"] == listed
+
+
+def test_a_quick_run_measures_each_kind_once():
+    kinds = once_per_kind(select(["sir-static-fast-*", "sir-mixing-fast-*", "covid-fast-*"]))
+    assert [case.name for case in kinds] == ["sir-static-fast-100k", "sir-mixing-fast-100k", "covid-fast-0.1"]

@@ -300,6 +300,19 @@ def select(patterns: list[str], cases: tuple[Case, ...] = CASES) -> list[Case]:
     return [case for case in cases if any(fnmatch.fnmatchcase(case.name, p) for p in patterns)]
 
 
+def once_per_kind(cases: list[Case]) -> list[Case]:
+    """`cases` less those that would repeat an earlier one in a smoke run (same mode, measure and quick size: the
+    SIR cases at 100k, 1M and 8.4M all run 20k agents with --quick)."""
+    seen: set[tuple[str, str, float]] = set()
+    kept = []
+    for case in cases:
+        kind = (case.mode, case.measures, case.quick_size)
+        if kind not in seen:
+            seen.add(kind)
+            kept.append(case)
+    return kept
+
+
 def find(name: str) -> Case:
     """The case of the standard or the comparison set named exactly `name`; ValueError listing the known names."""
     for case in (*CASES, *PEER_CASES):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from populace import arguments
-from populace.bench.cases import CASES, PEER_CASES, Case, select
+from populace.bench.cases import CASES, PEER_CASES, Case, once_per_kind, select
 from populace.core.errors import InputError
 
 
@@ -24,7 +24,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                        help="case names or shell globs, e.g. 'sir-static-*' (default: the whole standard set; "
                        "see --list)")
     bench.add_argument("--quick", action="store_true",
-                       help="small sizes for a smoke run: 20k agents, NYC scale 0.001, 5 days (unless --days)")
+                       help="small sizes for a smoke run: 20k agents, NYC scale 0.001, 5 days (unless --days), each "
+                            "kind once (the sizes of a kind are one size)")
     bench.add_argument("--threads", type=arguments.positive_int, default=None,
                        help="torch threads in each case (default: torch's, all cores)")
     bench.add_argument("--days", type=arguments.positive_int, default=None,
@@ -55,6 +56,8 @@ def bench_command(args: argparse.Namespace) -> int:
         print(_list(cases))
         return 0
     days = args.days or (5 if args.quick else None)
+    if args.quick and not args.peers:
+        cases = once_per_kind(cases)  # the sizes of a kind are one size in a smoke run
     if args.peers:
         from populace.bench.peers import ratio_table, schedule, summarize
 
