@@ -60,7 +60,7 @@ from populace.behavior.archetypes import (
 from populace.behavior.interface import DecisionError, Situation
 from populace.behavior.templates import PromptTemplate
 from populace.core.world import World
-from populace.llm.protocol import Answer, Completion, LanguageModel, Query
+from populace.llm.protocol import Answer, Completion, LanguageModel, LLMError, Query, TextQuery
 
 P_CLIP = 1e-6
 DESCRIPTION = "description"
@@ -202,6 +202,28 @@ class UsageRecords:
         self.price_per_token = (float(price_per_token[0]), float(price_per_token[1]))
         self.usage: list[StepUsage] = []
         self.asking: tuple[int, str] | None = None
+
+    def ask(self, world: World, decision: str, queries: Sequence[Query] | Sequence[TextQuery], *, agents: int,
+            archetypes: int | None = None) -> list[Answer] | list[Completion]:
+        """`self.model`'s answers to `queries` (`Query`s) or texts for them (`TextQuery`s), one batch, recorded as a
+        usage row of `decision` for `agents` agents in `archetypes` cells (default: one a query); `asking` is set
+        first, so a failed batch says where the run stopped. An `LLMError` if the model returns another count."""
+        self.asking = (world.step, decision)
+        queries = list(queries)
+        started = time.perf_counter()
+        texts = bool(queries) and isinstance(queries[0], TextQuery)
+        if not queries:
+            got: list = []
+        elif texts:
+            got = self.model.complete(queries)  # type: ignore[attr-defined]
+        else:
+            got = self.model.answer(queries)
+        if len(got) != len(queries):
+            raise LLMError(f"{self.model.backend} model {self.model.model!r} returned {len(got)} "
+                           f"{'texts' if texts else 'answers'} for {len(queries)} queries")
+        self.record(world, decision, self.model, got, time.perf_counter() - started, agents=agents,
+                    archetypes=len(queries) if archetypes is None else archetypes)
+        return got
 
     def record(self, world: World, decision: str, model: LanguageModel, answers: Sequence[Answer | Completion],
                seconds: float, *, agents: int, archetypes: int) -> None:

@@ -19,7 +19,6 @@ This is meant for few groups (one GovSim game per seed): the prompts grow with G
 from __future__ import annotations
 
 import re
-import time
 
 import torch
 from torch import Tensor
@@ -28,7 +27,7 @@ from populace.behavior.interface import draw_options
 from populace.behavior.llm_decisions import UsageRecords
 from populace.behavior.templates import PromptTemplate
 from populace.core.world import World
-from populace.llm.protocol import LanguageModel, LLMError, Query, TextQuery, require_text_model
+from populace.llm.protocol import LanguageModel, Query, TextQuery, require_text_model
 from populace.models.commons.llm_agents import trend_codes
 from populace.models.commons.policy import GroupView
 from populace.models.commons.prompts import (
@@ -98,14 +97,7 @@ class IndividualLLMPolicy(UsageRecords):
         queries = [TextQuery(self._prompt(template, view, g, s, trend[g], discussion, instruction=instruction),
                              max_tokens=max_tokens, stop=("\n",), template_version=template.version)
                    for g, s in agents]
-        self.asking = (world.step, decision)
-        started = time.perf_counter()
-        done = self.model.complete(queries) if queries else []  # type: ignore[attr-defined]
-        if len(done) != len(queries):
-            raise LLMError(f"{self.model.backend} model {self.model.model!r} wrote {len(done)} texts for "
-                           f"{len(queries)} prompts")
-        self.record(world, decision, self.model, done, time.perf_counter() - started, agents=len(agents),
-                    archetypes=len(agents))
+        done = self.ask(world, decision, queries, agents=len(agents))
         return agents, [c.text.strip() for c in done]
 
     def _written_amounts(self, view: GroupView, world: World, discussion: list[list[str]] | None) -> Tensor:
@@ -140,14 +132,7 @@ class IndividualLLMPolicy(UsageRecords):
         template = self.templates[decision]
         queries = [Query(self._prompt(template, view, g, s, trend[g], discussion), template.options,
                          template.version) for g, s in agents]
-        self.asking = (world.step, decision)
-        started = time.perf_counter()
-        answers = self.model.answer(queries) if queries else []
-        if len(answers) != len(queries):
-            raise LLMError(f"{self.model.backend} model {self.model.model!r} gave {len(answers)} answers to "
-                           f"{len(queries)} queries")
-        self.record(world, decision, self.model, answers, time.perf_counter() - started, agents=len(agents),
-                    archetypes=len(agents))
+        answers = self.ask(world, decision, queries, agents=len(agents))
         probs = torch.zeros(g_count * seats, len(HARVEST_OPTIONS), dtype=torch.float64)
         probs[:, 0] = 1.0  # seats not asked: nothing
         if agents:

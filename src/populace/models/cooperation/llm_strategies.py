@@ -27,7 +27,6 @@ import hashlib
 import itertools
 import math
 import re
-import time
 from collections import Counter
 
 import torch
@@ -35,7 +34,7 @@ from torch import Tensor
 
 from populace.behavior.llm_decisions import UsageRecords
 from populace.core.world import World
-from populace.llm.protocol import LanguageModel, LLMError, Query, TextQuery, require_text_model
+from populace.llm.protocol import LanguageModel, Query, TextQuery, require_text_model
 from populace.models.cooperation.policy import DonorView
 from populace.models.cooperation.rules import DonorGameRules
 
@@ -140,15 +139,8 @@ class LLMDonors(UsageRecords):
         """The texts the model writes for `prompts` ("" where it wrote nothing); a prompt repeated is asked once.
         `agents`: the agents the texts are for (default: one a prompt), for the usage row."""
         unique = list(dict.fromkeys(prompts))
-        self.asking = (world.step, "write")
-        started = time.perf_counter()
         queries = [TextQuery(p, max_tokens=80, stop=("\n\n",), template_version=TEMPLATE_VERSION) for p in unique]
-        done = self.model.complete(queries)  # type: ignore[attr-defined]
-        if len(done) != len(queries):
-            raise LLMError(f"{self.model.backend} model {self.model.model!r} wrote {len(done)} texts for "
-                           f"{len(queries)} prompts")
-        self.record(world, "write", self.model, done, time.perf_counter() - started,
-                    agents=len(prompts) if agents is None else agents, archetypes=len(unique))
+        done = self.ask(world, "write", queries, agents=len(prompts) if agents is None else agents)
         written = {p: _strategy_text(c.text) for p, c in zip(unique, done, strict=True)}
         return [written[p] for p in prompts]
 
@@ -226,26 +218,24 @@ class LLMDonors(UsageRecords):
 
     def _ask(self, prompts: list[str], world: World, *, agents: int) -> Tensor:
         """[len(prompts), K] float64: each prompt's option probabilities (one batch through the cache)."""
-        self.asking = (world.step, "donate")
-        started = time.perf_counter()
-        answers = self.model.answer([Query(p, self.options, TEMPLATE_VERSION) for p in prompts])
-        if len(answers) != len(prompts):
-            raise LLMError(f"{self.model.backend} model {self.model.model!r} gave {len(answers)} answers to "
-                           f"{len(prompts)} queries")
-        self.record(world, "donate", self.model, answers, time.perf_counter() - started, agents=agents,
-                    archetypes=len(prompts))
+        answers = self.ask(world, "donate", [Query(p, self.options, TEMPLATE_VERSION) for p in prompts],
+                           agents=agents)
         return torch.tensor([a.probabilities for a in answers], dtype=torch.float64)
 
+    def _codes(self, trace: Tensor, history: Tensor, levels: int) -> Tensor:
+        """[..., levels] int64: the code of each of the first `levels` entries of traces [..., D] with `history`
+        [...] valid entries: 0 for "not yet", 1 + the option nearest the entry otherwise."""
+        entries = trace[..., :levels]
+        nearest = (entries.unsqueeze(-1) - self.values.to(entries.dtype)).abs().argmin(-1)
+        valid = torch.arange(levels, device=entries.device) < history.long().unsqueeze(-1)
+        return torch.where(valid, nearest + 1, torch.zeros_like(nearest))
+
     def _buckets(self, view: DonorView) -> Tensor:
-        """[S, h]: the trace bucket of each donor's recipient, sum_l c_l (K + 1)^l over the first `trace_levels`
-        entries, c_l = 0 for "not yet" and 1 + the option nearest the entry otherwise."""
-        base = len(self.options) + 1
-        entries = view.recipient_trace[..., : self.trace_levels]  # [S, h, L]
-        nearest = (entries.unsqueeze(-1) - self.values.to(entries.dtype)).abs().argmin(-1)  # [S, h, L]
-        levels = torch.arange(self.trace_levels, device=entries.device)
-        valid = levels < view.recipient_history.long().unsqueeze(-1)  # [S, h, L]
-        codes = torch.where(valid, nearest + 1, torch.zeros_like(nearest))
-        return (codes * base ** levels).sum(-1)
+        """[S, h]: the trace bucket of each donor's recipient, sum_l c_l (K + 1)^l over the `_codes` c of its first
+        `trace_levels` entries."""
+        codes = self._codes(view.recipient_trace, view.recipient_history, self.trace_levels)  # [S, h, L]
+        weights = (len(self.options) + 1) ** torch.arange(self.trace_levels, device=codes.device)
+        return (codes * weights).sum(-1)
 
     # ---- words ------------------------------------------------------------------------------------------
 
@@ -286,12 +276,8 @@ class LLMDonors(UsageRecords):
         return _trace_sentence([self._entry_words(c) for c in codes])
 
     def _trace_words(self, view: DonorView, i: int, j: int, depth: int) -> str:
-        history = int(view.recipient_history[i, j])
-        entries = view.recipient_trace[i, j].tolist()
-        codes = [1 + int(torch.argmin((self.values - e).abs())) if level < history else 0
-                 for level, e in enumerate(entries[:depth])]
+        codes = self._codes(view.recipient_trace[i, j], view.recipient_history[i, j], depth).tolist()
         return _trace_sentence([self._entry_words(c) for c in codes])
-
 
 def _trace_sentence(parts: list[str]) -> str:
     """"Your recipient gave 50% of its resources last time; before that, the player it met ..." up to the first
