@@ -21,8 +21,11 @@ import math
 from typing import Literal
 
 import torch
+import torch.autograd.forward_ad as fwad
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor
+
+from populace.core.coupling import active_coupling
 
 __all__ = ["bernoulli", "categorical", "gumbel", "gumbel_softmax"]
 
@@ -55,6 +58,15 @@ def _require_values(name: str, ok: Tensor, x: Tensor, expected: str, fix: str) -
 
 def _require_uniforms(u: Tensor) -> None:
     _require_values("u", (u > 0) & (u < 1), u, "in the open interval (0, 1)", _U_FIX)
+
+
+def _refuse_uncoupled_draw(p: Tensor) -> None:
+    """In a stochastic-derivative run (`populace.gradients`), a draw whose probability moves with the parameter must
+    go through `World.bernoulli`, where the run's coupling sees it; taken here it would be silently left out."""
+    if active_coupling() is not None and fwad.unpack_dual(p).tangent is not None:
+        raise RuntimeError("this draw's probability depends on the parameter of a stochastic-derivative run but it "
+                           "is drawn by populace.sampling directly; draw it with world.bernoulli(stream, p) so the "
+                           "run accounts for it")
 
 
 def bernoulli(p: Tensor, u: Tensor, *, straight_through: bool = False,
@@ -105,6 +117,7 @@ def bernoulli(p: Tensor, u: Tensor, *, straight_through: bool = False,
         _require_uniforms(u)
     if gradient not in ("identity", "fired"):
         raise ValueError(f"gradient must be 'identity' or 'fired', got {gradient!r}")
+    _refuse_uncoupled_draw(p)
     hard = u < p  # [*] bool
     if not straight_through:
         return hard

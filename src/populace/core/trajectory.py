@@ -78,6 +78,14 @@ class Trajectory:
             self._values.setdefault(name, []).append(value)
         self.steps.append(step)
 
+    def head(self, records: int) -> Trajectory:
+        """A new trajectory holding the first `records` records of this one (the same tensors, not copies)."""
+        head = Trajectory(labels=self.labels, start_date=self.start_date, step_length=self.step_length,
+                          max_records=self.max_records)
+        head.steps = self.steps[:records]
+        head._values = {name: values[:records] for name, values in self._values.items()}
+        return head
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self._values)

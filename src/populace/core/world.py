@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from typing import Literal
 
 import torch
+import torch.autograd.forward_ad as fwad
 from torch import Tensor
 
 from populace import sampling
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.clock import StepLength
+from populace.core.coupling import active_coupling
 from populace.core.errors import SubstepOutputError
 
 MAIN_TABLE = "agents"
@@ -101,15 +103,23 @@ class World:
                   gradient: Literal["identity", "fired"] = "identity") -> Tensor:
         """x = 1[u < p] for every agent (p [N]) or for agents `rows` (int64 [M], p [M]), u this step's uniforms of
         `stream` (the same u whichever rows are drawn): bool in fast mode; in differentiable mode the straight-
-        through float with surrogate `gradient` (`populace.sampling.bernoulli`). p is not range-checked."""
-        return sampling.bernoulli(p, self.uniform(stream, rows=rows, table=table),
-                                  straight_through=self.differentiable, gradient=gradient, validate=False)
+        through float with surrogate `gradient` (`populace.sampling.bernoulli`); in a stochastic-derivative run
+        (`populace.gradients`) the draw that run's coupling gives. p is not range-checked."""
+        u = self.uniform(stream, rows=rows, table=table)
+        coupling = active_coupling()
+        if coupling is not None:
+            return coupling.bernoulli(p, u)
+        return sampling.bernoulli(p, u, straight_through=self.differentiable, gradient=gradient, validate=False)
 
     def categorical(self, stream: str, probs: Tensor, *, rows: Tensor | None = None,
                     table: str = MAIN_TABLE) -> Tensor:
         """One option per agent from probs [N, K] (or [M, K] for agents `rows`) by inverse CDF on this step's
         uniforms of `stream`: int64 [N] in fast mode, a straight-through one-hot float [N, K] in differentiable
         mode (`populace.sampling.categorical`). probs are not range-checked."""
+        if active_coupling() is not None and fwad.unpack_dual(probs).tangent is not None:
+            raise NotImplementedError(f"draw {stream!r}: stochastic derivatives cover Bernoulli draws only, and these "
+                                      "categorical probabilities move with the parameter; use the straight-through "
+                                      "gradient (differentiable=True) for this model")
         return sampling.categorical(probs, self.uniform(stream, rows=rows, table=table),
                                     straight_through=self.differentiable, validate=False)
 

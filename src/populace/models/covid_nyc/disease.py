@@ -23,7 +23,6 @@ from enum import IntEnum
 import torch
 from torch import Tensor
 
-from populace import sampling
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
 from populace.core.ops import flatnonzero, hard
@@ -189,12 +188,10 @@ class Transmission(Substep):
         under_pressure = pressure.detach() > 0
         rows = flatnonzero(under_pressure if susceptible is None else susceptible & under_pressure)  # [M]
         p = -torch.expm1(-self.beta_on(world.step) * self.susceptibility[age_band_index(a.age[rows])] * pressure[rows])
-        u = world.uniform("transmission", rows=rows)  # [M]
-        fired = flatnonzero(u < p.detach())  # [K], positions in rows
+        drawn = world.bernoulli("transmission", p, rows=rows, gradient="fired")  # bool [M] | float [M], "fired"
+        fired = flatnonzero(hard(drawn))  # [K], positions in rows
         rows = rows[fired]
-        drawn = sampling.bernoulli(p[fired], u[fired], straight_through=world.differentiable, gradient="fired",
-                                   validate=False)  # all 1: bool [K] | float [K] with the "fired" gradient
-        new = STAGES.member(stage[rows], Stage.S) * drawn  # [K]
+        new = STAGES.member(stage[rows], Stage.S) * drawn[fired]  # [K], all 1 (with their gradient)
         infection_day = a.infection_day.clone()
         infection_day[rows[hard(new)]] = world.step
         return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),

@@ -1,0 +1,129 @@
+"""The draw coupling of a stochastic-derivative run: what each Bernoulli draw of a step does on the primal path and
+on an alternative path (Arya, Schauer, Schäfer & Rackauckas, "Automatic Differentiation of Programs with Discrete
+Randomness", NeurIPS 2022).
+
+A Bernoulli draw x = 1[u < p] whose probability moves with a parameter, dp/dtheta = p', has the derivative
+d/dtheta E[f(x)] = p' (f(1) - f(0)). Its stochastic derivative says which draws would flip and how often: when
+p' > 0 a draw that gave 0 flips to 1 with weight p' / (1 - p) (the chance that u falls in [p, p + p' dtheta) given
+u >= p, per unit dtheta); when p' < 0 a draw that gave 1 flips to 0 with weight -p' / p. Averaged over x, weight
+times (f(flipped) - f(x)) is p' (f(1) - f(0)), the exact derivative.
+
+On the primal path (`Mode.PRIMAL`) p carries its tangent p' as a forward-mode dual number; each draw returns the
+primal sample and records every position's flip weight. An alternative path replays a step either as it is
+(`Mode.FOLLOW`: its own p, the same uniforms, no new flips: they would be second order) or from the primal's world
+with one chosen draw flipped (`Mode.REPLAY`). Which flip is kept is chosen by `Reservoir`, the pruning of the paper:
+among the path's current alternative (its accumulated weight) and this step's new flips, one is kept with
+probability proportional to its weight, and the path's weight becomes the total, so the estimate stays unbiased.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import enum
+from collections.abc import Iterator
+
+import torch
+import torch.autograd.forward_ad as fwad
+from torch import Tensor
+
+_ACTIVE: contextvars.ContextVar[DrawCoupling | None] = contextvars.ContextVar("populace_draw_coupling", default=None)
+
+
+class Mode(enum.Enum):
+    PRIMAL = "primal"
+    FOLLOW = "follow"
+    REPLAY = "replay"
+
+
+@dataclasses.dataclass
+class DrawCoupling:
+    """How the Bernoulli draws of one step behave; draws are numbered by call order within the step.
+
+    Attributes:
+        mode: PRIMAL records flip weights; FOLLOW draws plainly; REPLAY flips `flip_position` of call `flip_call`.
+        weights: (PRIMAL) each call's flip weights [M] (None where p carries no tangent), in call order.
+        flip_call, flip_position: (REPLAY) the draw to flip.
+    """
+
+    mode: Mode
+    weights: list[Tensor | None] = dataclasses.field(default_factory=list)
+    flip_call: int = -1
+    flip_position: int = -1
+    calls: int = 0
+
+    def bernoulli(self, p: Tensor, u: Tensor) -> Tensor:
+        """x = 1[u < p] (bool) for this step's next draw, recorded or flipped as the mode says."""
+        primal, tangent = fwad.unpack_dual(p)
+        hard = u < primal
+        if self.mode is Mode.PRIMAL:
+            self.weights.append(None if tangent is None else flip_weights(primal, tangent, hard))
+        elif self.mode is Mode.REPLAY and self.calls == self.flip_call:
+            hard = hard.clone()
+            hard[self.flip_position] = ~hard[self.flip_position]
+        self.calls += 1
+        return hard
+
+
+def flip_weights(p: Tensor, dp: Tensor, hard: Tensor) -> Tensor:
+    """Rate per unit parameter at which each draw x = `hard` flips: dp / (1 - p) for x = 0 when dp > 0, -dp / p for
+    x = 1 when dp < 0, else 0 ([M] float64). The denominators are never 0 where used: u < 1 makes p = 1 draw 1, and
+    u > 0 makes p = 0 draw 0."""
+    p, dp = p.double(), dp.double()
+    up = torch.where(~hard & (dp > 0), dp, 0.0) / torch.where(hard, 1.0, 1 - p).clamp(min=1e-300)
+    down = torch.where(hard & (dp < 0), -dp, 0.0) / torch.where(hard, p, 1.0).clamp(min=1e-300)
+    return up + down
+
+
+def active_coupling() -> DrawCoupling | None:
+    """The coupling of the step being taken, or None outside a stochastic-derivative run (`World.bernoulli`)."""
+    return _ACTIVE.get()
+
+
+@contextlib.contextmanager
+def coupled(coupling: DrawCoupling) -> Iterator[DrawCoupling]:
+    """Make `coupling` govern the Bernoulli draws taken inside the block."""
+    token = _ACTIVE.set(coupling)
+    try:
+        yield coupling
+    finally:
+        _ACTIVE.reset(token)
+
+
+@dataclasses.dataclass(frozen=True)
+class Flip:
+    """A new alternative: flip position `position` of draw call `call` of this step."""
+
+    call: int
+    position: int
+
+
+class Reservoir:
+    """Pruning for one alternative path: keep its current alternative or take one of a step's new flips, each with
+    probability proportional to its weight; the path's weight becomes the sum (unbiased: Arya et al. 2022, sec. 4).
+    Its choices come from a seeded generator of its own, so a run is reproducible."""
+
+    def __init__(self, seed: int):
+        self.weight = 0.0
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def choose(self, step_weights: list[Tensor | None]) -> Flip | None:
+        """Given a primal step's flip weights per call, the flip to take (None: keep the current alternative)."""
+        parts = [torch.zeros(0, dtype=torch.float64) if w is None else w.cpu() for w in step_weights]
+        cumulative = torch.cat(parts).cumsum(0)  # all of the step's flips, call after call
+        new = float(cumulative[-1]) if len(cumulative) else 0.0
+        if new <= 0:
+            return None
+        kept = self.weight
+        self.weight = kept + new
+        r = float(torch.rand((), generator=self._generator, dtype=torch.float64)) * self.weight
+        if r < kept:
+            return None
+        target = torch.tensor([min(r - kept, new * (1 - 1e-12))], dtype=torch.float64)  # below the total, rounding
+        index = int(torch.searchsorted(cumulative, target, side="right"))  # the first flip whose cumulative passes it
+        for call, part in enumerate(parts):
+            if index < len(part):
+                return Flip(call, index)
+            index -= len(part)
+        raise AssertionError("unreachable: the index lies within the step's flips")
