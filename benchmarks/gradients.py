@@ -81,19 +81,25 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", choices=tuple(CASES), default=list(CASES))
     parser.add_argument("--seeds", type=positive_int, default=40, help="seeds per estimator")
     parser.add_argument("--paths", type=positive_int, default=16, help="alternative paths of the stochastic derivative")
+    parser.add_argument("--step-exponent", type=float, default=0.5,
+                        help="the stochastic derivative's pruning: 1 by flip weight, 0 each step alike")
+    parser.add_argument("--estimators", nargs="+", choices=ESTIMATORS, default=list(ESTIMATORS),
+                        help="estimators besides the finite difference (always run)")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--json", default=None, help="also append one JSON line per case and estimator here")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"gradient estimators vs central finite differences: {args.seeds} seeds, {args.paths} paths, "
+    print(f"gradient estimators vs central finite differences: {args.seeds} seeds, {args.paths} paths "
+          f"(step exponent {args.step_exponent}), "
           f"{torch.get_num_threads()} thread(s), {platform.machine()}, torch {torch.__version__}")
     print(f"{'case':<13} {'estimator':<22} {'mean':>9} {'ratio':>6} {'95% interval':>15} {'sd/gradient':>11} "
           f"{'s/gradient':>10}")
     for name in args.cases:
         case = CASES[name]()
         figures = compare_estimators(case.make_model, case.loss, case.steps, seeds=range(args.seeds), wrt=case.wrt,
-                                     h=case.h, paths=args.paths, estimators=ESTIMATORS)
+                                     h=case.h, paths=args.paths, step_exponent=args.step_exponent,
+                                     estimators=args.estimators)
         for estimator, f in figures.items():
             low, high = f.ratio_interval
             interval = "" if math.isnan(low) or estimator == "finite difference" else f"[{low:.3f}, {high:.3f}]"
@@ -102,7 +108,8 @@ def main() -> None:
             if args.json:
                 with open(args.json, "a") as out:
                     out.write(json.dumps({"case": name, "estimator": estimator, "seeds": args.seeds,
-                                          "paths": args.paths, "mean": f.mean, "ratio": f.ratio,
+                                          "paths": args.paths, "step_exponent": args.step_exponent,
+                                          "mean": f.mean, "ratio": f.ratio,
                                           "ratio_interval": [low, high], "sd": f.sd, "standard_error":
                                           f.standard_error, "seconds_per_gradient": f.seconds_per_gradient,
                                           "threads": torch.get_num_threads(), "torch": torch.__version__}) + "\n")

@@ -18,7 +18,7 @@ from populace.core import AgentTable, Model, Substep, Trajectory, World, rng, ru
 from populace.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time these load on first use
-    from populace import analysis, behavior, calibrate, data, llm, models, network, population, sampling
+    from populace import analysis, behavior, calibrate, data, gradients, llm, models, network, population, sampling
 
 __all__ = [
     "AgentTable",
@@ -31,6 +31,7 @@ __all__ = [
     "behavior",
     "calibrate",
     "data",
+    "gradients",
     "llm",
     "models",
     "network",

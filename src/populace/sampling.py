@@ -17,20 +17,44 @@ when ``validate=True`` (the default). A hot loop whose inputs are checked elsewh
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from typing import Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.autograd.forward_ad as fwad
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor
 
-from populace.core.coupling import active_coupling
-
-__all__ = ["bernoulli", "categorical", "gumbel", "gumbel_softmax"]
+__all__ = ["active_coupling", "bernoulli", "categorical", "coupled", "gumbel", "gumbel_softmax"]
 
 _U_FIX = ("Pass uniforms from the engine's counter-based RNG, which lie in the open interval (0, 1) "
           "(torch.rand can return exactly 0).")
+
+
+if TYPE_CHECKING:
+    from populace.core.coupling import DrawCoupling
+
+_COUPLING: contextvars.ContextVar[DrawCoupling | None] = contextvars.ContextVar("populace_draw_coupling",
+                                                                               default=None)
+
+
+def active_coupling() -> DrawCoupling | None:
+    """The draw coupling of the step being taken, or None outside a stochastic-derivative run
+    (`populace.core.coupling`; `World.bernoulli` asks it for its draws)."""
+    return _COUPLING.get()
+
+
+@contextlib.contextmanager
+def coupled(coupling: DrawCoupling) -> Iterator[DrawCoupling]:
+    """Make `coupling` govern the Bernoulli draws taken inside the block."""
+    token = _COUPLING.set(coupling)
+    try:
+        yield coupling
+    finally:
+        _COUPLING.reset(token)
 
 
 def _require_float(name: str, x: object) -> None:

@@ -18,18 +18,16 @@ probability proportional to its weight, and the path's weight becomes the total,
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import enum
-from collections.abc import Iterator
 
 import torch
 import torch.autograd.forward_ad as fwad
 from torch import Tensor
 
-_ACTIVE: contextvars.ContextVar[DrawCoupling | None] = contextvars.ContextVar("populace_draw_coupling", default=None)
+from populace.sampling import active_coupling, coupled
 
+__all__ = ["DrawCoupling", "Flip", "Mode", "Reservoir", "active_coupling", "coupled", "flip_weights"]
 
 class Mode(enum.Enum):
     PRIMAL = "primal"
@@ -53,12 +51,14 @@ class DrawCoupling:
     flip_position: int = -1
     calls: int = 0
 
-    def bernoulli(self, p: Tensor, u: Tensor) -> Tensor:
-        """x = 1[u < p] (bool) for this step's next draw, recorded or flipped as the mode says."""
+    def bernoulli(self, p: Tensor, u: Tensor, *, among: Tensor | None = None) -> Tensor:
+        """x = 1[u < p] (bool) for this step's next draw, recorded or flipped as the mode says; only the draws
+        `among` (bool like p; None: all) count: x is False elsewhere and never flips."""
         primal, tangent = fwad.unpack_dual(p)
-        hard = u < primal
+        hard = u < primal if among is None else (u < primal) & among
         if self.mode is Mode.PRIMAL:
-            self.weights.append(None if tangent is None else flip_weights(primal, tangent, hard))
+            weights = None if tangent is None else flip_weights(primal, tangent, hard)
+            self.weights.append(weights if weights is None or among is None else weights * among)
         elif self.mode is Mode.REPLAY and self.calls == self.flip_call:
             hard = hard.clone()
             hard[self.flip_position] = ~hard[self.flip_position]
@@ -76,21 +76,6 @@ def flip_weights(p: Tensor, dp: Tensor, hard: Tensor) -> Tensor:
     return up + down
 
 
-def active_coupling() -> DrawCoupling | None:
-    """The coupling of the step being taken, or None outside a stochastic-derivative run (`World.bernoulli`)."""
-    return _ACTIVE.get()
-
-
-@contextlib.contextmanager
-def coupled(coupling: DrawCoupling) -> Iterator[DrawCoupling]:
-    """Make `coupling` govern the Bernoulli draws taken inside the block."""
-    token = _ACTIVE.set(coupling)
-    try:
-        yield coupling
-    finally:
-        _ACTIVE.reset(token)
-
-
 @dataclasses.dataclass(frozen=True)
 class Flip:
     """A new alternative: flip position `position` of draw call `call` of this step."""
@@ -100,12 +85,23 @@ class Flip:
 
 
 class Reservoir:
-    """Pruning for one alternative path: keep its current alternative or take one of a step's new flips, each with
-    probability proportional to its weight; the path's weight becomes the sum (unbiased: Arya et al. 2022, sec. 4).
-    Its choices come from a seeded generator of its own, so a run is reproducible."""
+    """Pruning for one alternative path: keep its current alternative or take one of a step's new flips, chosen at
+    random, and reweight the one kept so that the estimate stays unbiased (Arya et al. 2022, sec. 4).
 
-    def __init__(self, seed: int):
+    Each step gets the score W_t ** `step_exponent` (W_t: its flips' total weight); the current alternative scores
+    the sum of the earlier steps' scores. The kept one is chosen in proportion to its score, a flip within a step in
+    proportion to its weight, and it is weighted by its weight / (its probability of being chosen). Exponent 1 is
+    the paper's pruning (the path's weight is the total of all flip weights); a smaller one samples the steps more
+    evenly, which favours early flips, whose consequences are the largest in a growing epidemic. Choices come
+    from a seeded generator of its own, so a run is reproducible.
+    """
+
+    def __init__(self, seed: int, step_exponent: float = 1.0):
+        if not 0 <= step_exponent <= 1:
+            raise ValueError(f"step_exponent must be in [0, 1], got {step_exponent!r}")
         self.weight = 0.0
+        self.step_exponent = step_exponent
+        self._score = 0.0
         self._generator = torch.Generator().manual_seed(seed)
 
     def choose(self, step_weights: list[Tensor | None]) -> Flip | None:
@@ -115,12 +111,14 @@ class Reservoir:
         new = float(cumulative[-1]) if len(cumulative) else 0.0
         if new <= 0:
             return None
-        kept = self.weight
-        self.weight = kept + new
-        r = float(torch.rand((), generator=self._generator, dtype=torch.float64)) * self.weight
+        kept, step_score = self._score, new**self.step_exponent
+        self._score = kept + step_score
+        r = float(torch.rand((), generator=self._generator, dtype=torch.float64)) * self._score
         if r < kept:
+            self.weight *= self._score / kept
             return None
-        target = torch.tensor([min(r - kept, new * (1 - 1e-12))], dtype=torch.float64)  # below the total, rounding
+        self.weight = self._score * new / step_score
+        target = torch.tensor([min((r - kept) / step_score * new, new * (1 - 1e-12))], dtype=torch.float64)
         index = int(torch.searchsorted(cumulative, target, side="right"))  # the first flip whose cumulative passes it
         for call, part in enumerate(parts):
             if index < len(part):

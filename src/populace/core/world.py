@@ -15,7 +15,6 @@ from populace import sampling
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.clock import StepLength
-from populace.core.coupling import active_coupling
 from populace.core.errors import SubstepOutputError
 
 MAIN_TABLE = "agents"
@@ -100,23 +99,29 @@ class World:
         return rng.randint(self.seed, self.step, stream, self.table(table).ids, high, n=n)
 
     def bernoulli(self, stream: str, p: Tensor, *, rows: Tensor | None = None, table: str = MAIN_TABLE,
-                  gradient: Literal["identity", "fired"] = "identity") -> Tensor:
+                  gradient: Literal["identity", "fired"] = "identity", among: Tensor | None = None) -> Tensor:
         """x = 1[u < p] for every agent (p [N]) or for agents `rows` (int64 [M], p [M]), u this step's uniforms of
         `stream` (the same u whichever rows are drawn): bool in fast mode; in differentiable mode the straight-
         through float with surrogate `gradient` (`populace.sampling.bernoulli`); in a stochastic-derivative run
-        (`populace.gradients`) the draw that run's coupling gives. p is not range-checked."""
+        (`populace.gradients`) the draw that run's coupling gives. `among` (like p: bool, or a 0/1 float in
+        differentiable mode) marks the draws that count: x is 0 elsewhere, and those draws are never flipped in a
+        stochastic-derivative run (a flip there would change nothing and only add variance). p is not
+        range-checked."""
         u = self.uniform(stream, rows=rows, table=table)
-        coupling = active_coupling()
+        coupling = sampling.active_coupling()
         if coupling is not None:
-            return coupling.bernoulli(p, u)
-        return sampling.bernoulli(p, u, straight_through=self.differentiable, gradient=gradient, validate=False)
+            return coupling.bernoulli(p, u, among=None if among is None else among.bool())
+        x = sampling.bernoulli(p, u, straight_through=self.differentiable, gradient=gradient, validate=False)
+        if among is None:
+            return x
+        return among * x if self.differentiable else among.bool() & x
 
     def categorical(self, stream: str, probs: Tensor, *, rows: Tensor | None = None,
                     table: str = MAIN_TABLE) -> Tensor:
         """One option per agent from probs [N, K] (or [M, K] for agents `rows`) by inverse CDF on this step's
         uniforms of `stream`: int64 [N] in fast mode, a straight-through one-hot float [N, K] in differentiable
         mode (`populace.sampling.categorical`). probs are not range-checked."""
-        if active_coupling() is not None and fwad.unpack_dual(probs).tangent is not None:
+        if sampling.active_coupling() is not None and fwad.unpack_dual(probs).tangent is not None:
             raise NotImplementedError(f"draw {stream!r}: stochastic derivatives cover Bernoulli draws only, and these "
                                       "categorical probabilities move with the parameter; use the straight-through "
                                       "gradient (differentiable=True) for this model")

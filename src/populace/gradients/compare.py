@@ -67,7 +67,7 @@ class EstimatorFigures:
 
 
 def compare_estimators(make_model: Callable[[], Model], loss: Loss, steps: int, *, seeds: Sequence[int],
-                       wrt: str | Mapping[str, Tensor], h: float, paths: int = 8,
+                       wrt: str | Mapping[str, Tensor], h: float, paths: int = 8, step_exponent: float = 0.5,
                        estimators: Sequence[str] = ESTIMATORS) -> dict[str, EstimatorFigures]:
     """Per-seed estimates of d E[loss] / d theta along `wrt` by each estimator, summarised (module docstring).
 
@@ -78,7 +78,7 @@ def compare_estimators(make_model: Callable[[], Model], loss: Loss, steps: int, 
         seeds: the seeds; each estimator uses every one (common random numbers across estimators).
         wrt: the direction, as `stochastic_derivative` takes it.
         h: the finite difference's step along the direction.
-        paths: alternative paths of the stochastic derivative.
+        paths, step_exponent: the stochastic derivative's alternative paths and pruning (`stochastic_derivative`).
         estimators: which to run besides the finite difference (always run: it is the reference).
     """
     unknown = sorted(set(estimators) - set(ESTIMATORS))
@@ -88,7 +88,8 @@ def compare_estimators(make_model: Callable[[], Model], loss: Loss, steps: int, 
         "finite difference": lambda seed: finite_difference(make_model, loss, steps, seed=seed, wrt=wrt, h=h),
         "straight-through": lambda seed: straight_through(make_model(), loss, steps, seed=seed, wrt=wrt),
         "stochastic derivative": lambda seed: stochastic_derivative(make_model(), loss, steps, seed=seed, wrt=wrt,
-                                                                    paths=paths).derivative,
+                                                                    paths=paths, step_exponent=step_exponent,
+                                                                    progress=False).derivative,
     }
     chosen = ["finite difference", *[e for e in estimators if e != "finite difference"]]
     estimates: dict[str, list[float]] = {name: [] for name in chosen}

@@ -65,7 +65,7 @@ class _Path:
 
 
 def stochastic_derivative(model: Model, loss: Loss, steps: int, *, seed: int, wrt: str | Mapping[str, Tensor],
-                          paths: int = 1, world: World | None = None,
+                          paths: int = 1, step_exponent: float = 0.5, world: World | None = None,
                           progress: bool | None = None) -> StochasticDerivative:
     """Estimate d E[loss(model.run(steps, seed))] / d theta along `wrt` (module docstring).
 
@@ -77,6 +77,8 @@ def stochastic_derivative(model: Model, loss: Loss, steps: int, *, seed: int, wr
         wrt: a name of `model.named_parameters()` holding one number (direction 1), or {name: direction tensor of
             the parameter's shape} for a directional derivative.
         paths: alternative paths to average over (variance falls as 1 / paths, cost grows by one fast run each).
+        step_exponent: how evenly the pruning samples the steps (`populace.core.coupling.Reservoir`): 1 picks
+            flips in proportion to their weights, 0 picks each step alike; any value in [0, 1] is unbiased.
         world: start from this fast-mode world instead of `model.initial_world(seed=seed)`.
         progress: show a progress bar; None shows it only on an interactive terminal.
     """
@@ -96,7 +98,7 @@ def stochastic_derivative(model: Model, loss: Loss, steps: int, *, seed: int, wr
             primal = Trajectory(labels=model.observable_labels, start_date=world.start_date,
                                 step_length=world.step_length)
             primal.record(world.step, model.observe(world))
-        alternatives = [_Path(Reservoir(seed * 1_000_003 + k)) for k in range(paths)]
+        alternatives = [_Path(Reservoir(seed * 1_000_003 + k, step_exponent)) for k in range(paths)]
         with progress_bar(steps, desc=f"{type(model).__name__} stochastic derivative",
                           unit=world.step_length.value, progress=progress, leave=False) as bar:
             for _ in range(steps):

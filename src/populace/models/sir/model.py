@@ -41,7 +41,7 @@ class Transmission(Substep):
         stage = world.agents.stage
         pressure = self.contacts.aggregate(STAGES.mass(stage, Stage.I), world)
         p = -torch.expm1(-self.beta_per_day * pressure)
-        new = STAGES.member(stage, Stage.S) * world.bernoulli("transmission", p, gradient="fired")
+        new = world.bernoulli("transmission", p, gradient="fired", among=STAGES.member(stage, Stage.S))
         return {"stage": STAGES.move(stage, new, Stage.S, Stage.I), "newly_infected": new}
 
 
