@@ -1,0 +1,14 @@
+"""Control through the simulator: a policy (a `Controller` network of time and observed aggregates, or a
+`Schedule`) sets a model's control variables within bounds each step (`Controlled`); an `Objective` scores the run
+(tracking of target levels plus the cost of control); a `ControlProblem` trains the controller by gradient through
+the differentiable simulator with `populace.calibrate.fit`; baselines (constant, bang-bang, gradient-free) and
+held-out evaluation. See docs/control.md."""
+
+from populace.control.baselines import bang_bang_schedules, constant_schedules, grid_search
+from populace.control.controlled import Controlled
+from populace.control.controller import Controller, ControlVariable, Schedule
+from populace.control.objective import Objective
+from populace.control.problem import HELD_OUT_SEEDS, ControlProblem, evaluate, trajectories
+
+__all__ = ["HELD_OUT_SEEDS", "ControlProblem", "ControlVariable", "Controlled", "Controller", "Objective", "Schedule",
+           "bang_bang_schedules", "constant_schedules", "evaluate", "grid_search", "trajectories"]

@@ -1,0 +1,76 @@
+r"""`ControlProblem`: training a policy through the simulator is a `populace.calibrate.CalibrationProblem`.
+
+Its trained tensors are the policy's (the model's own parameters are frozen), its loss terms the objective's
+tracking and control terms of one seeded run of `steps` steps, so `populace.calibrate.fit` trains a `Controller`
+by Adam on the gradient through the differentiable simulator, with checkpoints and exact resume, and
+`populace.calibrate.evolution_strategy` searches the same weights without gradients. `evaluate` scores any policy
+on held-out seeds in fast mode, `trajectories` tabulates its runs.
+
+    problem = ControlProblem(model, Controller(variables, ["prey", "predators"]), objective, steps=60)
+    fit(problem, FitSettings(iterations=100, seeds_per_step=2), out="run", resume=True)
+    evaluate(problem, HELD_OUT_SEEDS)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from populace.control.controlled import Controlled
+from populace.control.objective import Objective
+from populace.core.model import Model
+
+HELD_OUT_SEEDS = range(1_000_000, 1_000_020)
+"""Evaluation seeds: far from the seeds a fit draws (`populace.calibrate.iteration_seeds` of small run seeds)."""
+
+
+class ControlProblem(nn.Module):
+    """Train `policy` to minimise `objective` on `model` over `steps` steps (module docstring)."""
+
+    def __init__(self, model: Model, policy: nn.Module, objective: Objective, *, steps: int):
+        super().__init__()
+        model.requires_grad_(False)
+        self.controlled = Controlled(model, policy, horizon=steps)
+        self.objective, self.steps = objective, steps
+
+    @property
+    def policy(self) -> nn.Module:
+        return self.controlled.policy
+
+    def with_policy(self, policy: nn.Module) -> ControlProblem:
+        """The same model, objective and steps under another policy (the model is shared, not copied)."""
+        return ControlProblem(self.controlled.model, policy, self.objective, steps=self.steps)
+
+    @property
+    def loss_weights(self) -> Mapping[str, float]:
+        return self.objective.weights
+
+    def loss_terms(self, seed: int, *, differentiable: bool = True) -> Mapping[str, Tensor]:
+        trajectory = self.controlled.run(self.steps, seed=seed, differentiable=differentiable, progress=False)
+        return self.objective.terms({name: trajectory[name] for name in trajectory.names}, self.policy.variables)
+
+
+@torch.no_grad()
+def evaluate(problem: ControlProblem, seeds: Iterable[int]) -> pd.DataFrame:
+    """One fast run per seed: columns seed, tracking, control, objective (J)."""
+    rows = []
+    for seed in seeds:
+        terms = problem.loss_terms(seed, differentiable=False)
+        rows.append({"seed": seed, "tracking": float(terms["tracking"]), "control": float(terms["control"]),
+                     "objective": problem.objective.total(terms)})
+    return pd.DataFrame(rows, columns=["seed", "tracking", "control", "objective"])
+
+
+@torch.no_grad()
+def trajectories(problem: ControlProblem, seeds: Iterable[int]) -> pd.DataFrame:
+    """The fast runs of these seeds, row by row: seed, step, then every observable (the model's and the
+    controls)."""
+    frames = []
+    for seed in seeds:
+        frame = problem.controlled.run(problem.steps, seed=seed, progress=False).to_pandas()
+        frame.insert(0, "seed", seed)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
