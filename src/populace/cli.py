@@ -1,4 +1,5 @@
-"""The `populace` command line: `populace run sir ...`, `populace population ...`, `populace bench ...`.
+"""The `populace` command line: `populace run sir ...`, `populace control ...`, `populace population ...`,
+`populace bench ...`.
 
 This module only assembles the commands. Each model owns its command (`populace/models/<model>/cli.py`, with an
 `add_parser(subparsers)` that registers it) and is imported only when the command line chooses it, so that
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_lazy("commons", help="GovSim commons: groups share a pool", module="populace.models.commons.cli")
     models.add_lazy("cooperation", help="donor game with cultural evolution: societies give and inherit",
                     module="populace.models.cooperation.cli")
+    control = commands.add_parser("control", help="train a controller through the simulator and compare it with "
+                                  "baselines on held-out seeds")
+    tasks = control.add_subparsers(dest="task", required=True, action=LazyCommands)
+    tasks.add_lazy("predator-prey", help="steer a lattice predator-prey model to target levels",
+                   module="populace.models.predator_prey.cli")
     commands.add_lazy("calibrate", help="fit a model's parameters to real data by gradient descent",
                       module="populace.models.covid_nyc.calibrate_cli")
     _add_population_parser(commands)

@@ -9,6 +9,8 @@ from populace.control.controlled import Controlled
 from populace.control.controller import Controller, ControlVariable, Schedule
 from populace.control.objective import Objective
 from populace.control.problem import HELD_OUT_SEEDS, ControlProblem, evaluate, trajectories
+from populace.control.storage import load_controller, save_controller
 
 __all__ = ["HELD_OUT_SEEDS", "ControlProblem", "ControlVariable", "Controlled", "Controller", "Objective", "Schedule",
-           "bang_bang_schedules", "constant_schedules", "evaluate", "grid_search", "trajectories"]
+           "bang_bang_schedules", "constant_schedules", "evaluate", "grid_search", "load_controller", "save_controller",
+           "trajectories"]
