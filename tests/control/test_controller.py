@@ -60,7 +60,8 @@ def test_a_controlled_run_records_the_controls_it_applied_within_bounds():
     controlled = Controlled(PredatorPrey.lattice(10), controller, horizon=12)
     trajectory = controlled.run(12, seed=4, progress=False)
     removal = trajectory["predator_removal"]
-    assert removal.shape == (13,) and bool(((removal >= 0) & (removal <= 0.8)).all())
+    assert removal.shape == (13,)
+    assert bool(((removal >= 0) & (removal <= 0.8)).all())
     assert float(removal.std()) > 0.01  # feedback: the control follows the state
     world = controlled.model.initial_world(seed=4)  # the first control is the policy's at step 0 of that world
     assert float(removal[0]) == pytest.approx(float(controlled.controls(world)[0]))
@@ -83,7 +84,7 @@ def test_a_saved_controller_loads_with_the_same_outputs(tmp_path):
     assert torch.equal(loaded(torch.tensor(0.4), x), controller(torch.tensor(0.4), x))
     assert loaded.extra_repr() == controller.extra_repr()
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="controller.pt not found"):
+    with pytest.raises(FileNotFoundError, match=r"controller\.pt not found"):
         load_controller(tmp_path / "controller")
     save_controller(Controller(VARIABLES, ["a"], hidden=4), tmp_path / "other")
     (tmp_path / "other.json").write_text(config.read_text())

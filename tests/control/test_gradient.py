@@ -10,12 +10,11 @@ interval [0.24, 0.81] (docs/control.md has the figures with the stochastic deriv
 
 import pytest
 import torch
+from control_toy import Logistic
 
 from populace.control import Controlled, Controller, ControlProblem, ControlVariable, Objective
 from populace.gradients.compare import compare_estimators
 from populace.models.predator_prey import PredatorPrey
-
-from control_toy import Logistic
 
 HARVEST = ControlVariable("harvest", 0.0, 0.6)
 
