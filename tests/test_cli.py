@@ -138,7 +138,8 @@ def test_lazy_commands_list_the_help_their_modules_give(capsys):
     parser = build_parser()
     run = next(a for a in parser._subparsers._group_actions if isinstance(a, LazyCommands))
     models = next(a for a in run.choices["run"]._subparsers._group_actions if isinstance(a, LazyCommands))
-    for commands in (run, models):
+    tasks = next(a for a in run.choices["control"]._subparsers._group_actions if isinstance(a, LazyCommands))
+    for commands in (run, models, tasks):
         listed = {action.dest: action.help for action in commands._choices_actions}
         for name in list(commands.modules):
             if name in commands.modules:  # not yet built with another command of its module
@@ -146,7 +147,8 @@ def test_lazy_commands_list_the_help_their_modules_give(capsys):
         assert commands.modules == {}
         assert {action.dest: action.help for action in commands._choices_actions} == listed
     assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons", "cooperation"}
-    assert {"calibrate", "analyze", "report", "llm", "population"} <= set(run.choices)
+    assert set(tasks.choices) == {"predator-prey"}
+    assert {"calibrate", "control", "analyze", "report", "llm", "population"} <= set(run.choices)
 
 
 def test_run_sir_help_lists_the_shared_flags_with_their_defaults(capsys):

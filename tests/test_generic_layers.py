@@ -1,5 +1,5 @@
-"""The generic layers know no model: no module under calibrate/, analysis/, behavior/, core/ or network/ imports a
-model, the data loaders or the populations (checked on the source, so lazy imports inside functions count too)."""
+"""The generic layers know no model: no module under calibrate/, analysis/, behavior/, control/, core/ or network/
+imports a model, the data loaders or the populations (checked on the source, so lazy imports inside functions count too)."""
 
 import ast
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 
 import populace
 
-GENERIC = ("calibrate", "analysis", "behavior", "core", "network")
+GENERIC = ("calibrate", "analysis", "behavior", "control", "core", "network")
 MODEL_SPECIFIC = ("populace.models", "populace.data", "populace.population")
 
 

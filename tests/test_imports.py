@@ -25,7 +25,8 @@ def test_import_populace_loads_the_core_only():
     assert "populace.core.world" in loaded
     assert "populace.sampling" in loaded  # the draws of World.bernoulli / categorical: part of the core
     later = ("populace.models", "populace.data", "populace.population", "populace.network",
-             "populace.calibrate", "populace.analysis", "populace.behavior", "populace.llm", "populace.gradients",
+             "populace.calibrate", "populace.analysis", "populace.behavior", "populace.control", "populace.gradients",
+             "populace.llm",
              "matplotlib")
     assert sorted(m for m in loaded if m.startswith(later)) == []
 

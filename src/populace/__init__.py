@@ -5,7 +5,7 @@
     traj.plot().savefig("sir.png")
 
 `import populace` loads the engine (`populace.core`) only; the subpackages (`models`, `data`, `population`,
-`network`, `calibrate`, ...) are imported on first use, e.g. when `pp.models` is first read (PEP 562).
+`network`, `calibrate`, `control`, ...) are imported on first use, e.g. when `pp.models` is first read (PEP 562).
 """
 
 from __future__ import annotations
@@ -18,7 +18,19 @@ from populace.core import AgentTable, Model, Substep, Trajectory, World, rng, ru
 from populace.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time these load on first use
-    from populace import analysis, behavior, calibrate, data, gradients, llm, models, network, population, sampling
+    from populace import (
+        analysis,
+        behavior,
+        calibrate,
+        control,
+        data,
+        gradients,
+        llm,
+        models,
+        network,
+        population,
+        sampling,
+    )
 
 __all__ = [
     "AgentTable",
@@ -30,6 +42,7 @@ __all__ = [
     "analysis",
     "behavior",
     "calibrate",
+    "control",
     "data",
     "gradients",
     "llm",

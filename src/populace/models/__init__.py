@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time each model loads
     from populace.models.commons.model import Commons
     from populace.models.cooperation.model import Cooperation
     from populace.models.covid_nyc.model import CovidDisease, CovidNYC
+    from populace.models.predator_prey.model import PredatorPrey
     from populace.models.sir import SIR
     from populace.models.tax.model import TaxPolicy
 
@@ -23,10 +24,11 @@ MODELS = {
     "TaxPolicy": "populace.models.tax.model",
     "Commons": "populace.models.commons.model",
     "Cooperation": "populace.models.cooperation.model",
+    "PredatorPrey": "populace.models.predator_prey.model",
 }
 """Each model class and the module that defines it."""
 
-__all__ = ["SIR", "Commons", "Cooperation", "CovidDisease", "CovidNYC", "TaxPolicy"]
+__all__ = ["SIR", "Commons", "Cooperation", "CovidDisease", "CovidNYC", "PredatorPrey", "TaxPolicy"]
 
 
 def __getattr__(name: str) -> type:
