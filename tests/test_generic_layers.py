@@ -1,5 +1,6 @@
 """The generic layers know no model: no module under calibrate/, analysis/, behavior/, control/, core/ or network/
-imports a model, the data loaders or the populations (checked on the source, so lazy imports inside functions count too)."""
+imports a model, the data loaders or the populations (checked on the source, so lazy imports inside functions count
+too)."""
 
 import ast
 from pathlib import Path
