@@ -41,6 +41,9 @@ def test_control_predator_prey_writes_controllers_tables_plots_report_and_resume
     methods = pd.read_parquet(out / "methods.parquet").set_index("method")
     assert methods.loc["neural network (gradient)", "simulator_runs"] == 2
     assert methods.loc["neural network (ES)", "simulator_runs"] == 2  # as many runs as the gradient fit
+    grid = pd.read_parquet(out / "constant_grid.parquet")
+    assert methods.loc["constant (grid)", "chosen"] == grid["policy"].iloc[0]
+    assert grid["objective"].is_monotonic_increasing
 
     controller = load_controller(out / "controller")  # the learned controller reproduces its evaluation
     task = PredatorPreyTask(side=10, steps=12, max_removal=0.8)

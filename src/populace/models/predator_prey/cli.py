@@ -94,12 +94,14 @@ def run_predator_prey(args: argparse.Namespace) -> int:
         runs_table = pd.concat(runs, ignore_index=True)
         runs_table = runs_table[["method", *[c for c in runs_table.columns if c not in ("method", "period")]]]
         summary = summary_frame(evaluation_table)
-        table_of_methods = methods_frame(evaluation_table, {n: (m.simulator_runs, m.seconds) for n, m in
+        table_of_methods = methods_frame(evaluation_table, {n: (m.simulator_runs, m.seconds, m.chosen) for n, m in
                                                             methods.items()})
         tables = {"evaluation.parquet": evaluation_table, "summary.parquet": summary,
                   "methods.parquet": table_of_methods, "trajectories.parquet": runs_table,
                   "training.parquet": methods["neural network (gradient)"].record,
-                  "es_history.parquet": methods["neural network (ES)"].record}
+                  "es_history.parquet": methods["neural network (ES)"].record,
+                  "constant_grid.parquet": methods["constant (grid)"].record,
+                  "bang_bang_grid.parquet": methods["bang-bang (grid)"].record}
         for file, frame in tables.items():
             manifest.add_table(frame, args.out / file)
         for path in write_plots(runs_table, args.out, task.objective.targets):

@@ -90,18 +90,23 @@ class PredatorPreyTask:
 @dataclasses.dataclass
 class MethodResult:
     """A tuned policy, the simulator runs its tuning took (agent-based runs; the mean field's are not counted) and
-    its seconds, and what the tuning recorded (a fit's history, a grid's table)."""
+    its seconds, what the tuning recorded (a fit's or the ES's history, a grid's table) and, for a grid, the label
+    of the policy chosen."""
 
     policy: nn.Module
     simulator_runs: int
     seconds: float
     record: pd.DataFrame | None = None
+    chosen: str = ""
 
 
-def _timed(tune: Callable[[], tuple[nn.Module, int, pd.DataFrame | None]]) -> MethodResult:
+Tuning = tuple[nn.Module, int, pd.DataFrame | None, str]
+
+
+def _timed(tune: Callable[[], Tuning]) -> MethodResult:
     started = time.perf_counter()
-    policy, runs, record = tune()
-    return MethodResult(policy, runs, time.perf_counter() - started, record)
+    policy, runs, record, chosen = tune()
+    return MethodResult(policy, runs, time.perf_counter() - started, record, chosen)
 
 
 def tune_methods(task: PredatorPreyTask, settings: FitSettings, *, out: Path | None = None, resume: bool = False,
@@ -111,28 +116,28 @@ def tune_methods(task: PredatorPreyTask, settings: FitSettings, *, out: Path | N
     seeds = iteration_seeds(settings.seed, 0, grid_seeds)
     variables = [task.variable]
 
-    def gradient() -> tuple[nn.Module, int, pd.DataFrame]:
+    def gradient() -> Tuning:
         problem = task.problem(task.controller(settings.seed))
         history = fit(problem, settings, out=None if out is None else out / "training", resume=resume,
                       progress=progress)
-        return problem.policy, settings.iterations * settings.seeds_per_step, history
+        return problem.policy, settings.iterations * settings.seeds_per_step, history, ""
 
-    def evolution() -> tuple[nn.Module, int, pd.DataFrame]:
+    def evolution() -> Tuning:
         problem = task.problem(task.controller(settings.seed))
         runs = settings.iterations * settings.seeds_per_step
         history = evolution_strategy(problem, simulator_runs=runs, seeds_per_evaluation=settings.seeds_per_step,
                                      seed=settings.seed, sigma=0.3)
-        return problem.policy, runs, pd.DataFrame(history)
+        return problem.policy, runs, pd.DataFrame(history), ""
 
-    def grid(policies: dict[str, Schedule]) -> Callable[[], tuple[nn.Module, int, pd.DataFrame]]:
-        def search() -> tuple[nn.Module, int, pd.DataFrame]:
+    def grid(policies: dict[str, Schedule]) -> Callable[[], Tuning]:
+        def search() -> Tuning:
             best, table = grid_search(task.problem(Schedule.constant(variables, [0.0])), policies, seeds)
-            return policies[best], len(policies) * len(seeds), table
+            return policies[best], len(policies) * len(seeds), table, best
         return search
 
-    def mean_field() -> tuple[nn.Module, int, None]:
+    def mean_field() -> Tuning:
         schedule, _ = optimal_schedule(task.model(), task.variable, task.objective, task.steps)
-        return schedule, 0, None
+        return schedule, 0, None, ""
 
     return {"neural network (gradient)": _timed(gradient),
             "neural network (ES)": _timed(evolution),

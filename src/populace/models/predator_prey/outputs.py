@@ -3,8 +3,10 @@ control over time, and the HTML page.
 
 Tables (one row each): `evaluation` (method, seed, tracking, control, objective: each method on each held-out
 seed), `summary` (method, measure, quantiles over the held-out seeds, `populace.analysis.bands`), `methods`
-(method, simulator_runs and tuning_seconds of its tuning, mean and standard error of J), `trajectories` (method,
-seed, step, prey, predators, predator_removal).
+(method, simulator_runs and tuning_seconds of its tuning, the policy a grid chose, mean and standard error of J),
+`trajectories` (method, seed, step, prey, predators, predator_removal); the grids' own tables are
+`constant_grid` and `bang_bang_grid` (policy, mean tracking, control and objective on the grid seeds, best
+first).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ def summary_frame(evaluation: pd.DataFrame) -> pd.DataFrame:
     return bands(evaluation, ["method"], MEASURES)
 
 
-def methods_frame(evaluation: pd.DataFrame, tuning: Mapping[str, tuple[int, float]]) -> pd.DataFrame:
-    """Per method: simulator runs and seconds of tuning, mean J and its standard error over the held-out seeds."""
+def methods_frame(evaluation: pd.DataFrame, tuning: Mapping[str, tuple[int, float, str]]) -> pd.DataFrame:
+    """Per method: simulator runs and seconds of tuning, the grid's choice (if any), mean J and its standard error
+    over the held-out seeds."""
     grouped = evaluation.groupby("method", sort=False)["objective"]
     frame = pd.DataFrame({"mean_objective": grouped.mean(), "se_objective": grouped.sem()}).reset_index()
     frame.insert(1, "simulator_runs", [tuning[m][0] for m in frame["method"]])
     frame.insert(2, "tuning_seconds", [tuning[m][1] for m in frame["method"]])
+    frame.insert(3, "chosen", [tuning[m][2] for m in frame["method"]])
     return frame
 
 
