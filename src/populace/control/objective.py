@@ -16,10 +16,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from torch import Tensor
 
 from populace.control.controller import ControlVariable
+
+
+class ControlObjective(Protocol):
+    """What a `ControlProblem` needs of an objective: named terms of a run's series, their weights, the total.
+    `Objective` is the tracking one; a task may bring its own (e.g. deaths and unemployment)."""
+
+    @property
+    def weights(self) -> dict[str, float]: ...
+
+    def terms(self, series: Mapping[str, Tensor], variables: Sequence[ControlVariable]) -> dict[str, Tensor]: ...
+
+    def total(self, terms: Mapping[str, Tensor | float]) -> float: ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from populace.control.controlled import Controlled
-from populace.control.objective import Objective
+from populace.control.objective import ControlObjective
 from populace.core.model import Model
 
 HELD_OUT_SEEDS = range(1_000_000, 1_000_020)
@@ -30,7 +30,7 @@ HELD_OUT_SEEDS = range(1_000_000, 1_000_020)
 class ControlProblem(nn.Module):
     """Train `policy` to minimise `objective` on `model` over `steps` steps (module docstring)."""
 
-    def __init__(self, model: Model, policy: nn.Module, objective: Objective, *, steps: int):
+    def __init__(self, model: Model, policy: nn.Module, objective: ControlObjective, *, steps: int):
         super().__init__()
         model.requires_grad_(False)
         self.controlled = Controlled(model, policy, horizon=steps)
@@ -55,13 +55,13 @@ class ControlProblem(nn.Module):
 
 @torch.no_grad()
 def evaluate(problem: ControlProblem, seeds: Iterable[int]) -> pd.DataFrame:
-    """One fast run per seed: columns seed, tracking, control, objective (J)."""
+    """One fast run per seed: columns seed, each term of the objective (e.g. tracking, control), objective (J)."""
     rows = []
     for seed in seeds:
         terms = problem.loss_terms(seed, differentiable=False)
-        rows.append({"seed": seed, "tracking": float(terms["tracking"]), "control": float(terms["control"]),
+        rows.append({"seed": seed, **{name: float(value) for name, value in terms.items()},
                      "objective": problem.objective.total(terms)})
-    return pd.DataFrame(rows, columns=["seed", "tracking", "control", "objective"])
+    return pd.DataFrame(rows)
 
 
 @torch.no_grad()

@@ -41,7 +41,7 @@ def test_control_predator_prey_writes_controllers_tables_plots_report_and_resume
     methods = pd.read_parquet(out / "methods.parquet").set_index("method")
     assert methods.loc["neural network (gradient)", "simulator_runs"] == 2
     assert methods.loc["neural network (ES)", "simulator_runs"] == 2  # as many runs as the gradient fit
-    grid = pd.read_parquet(out / "constant_grid.parquet")
+    grid = pd.read_parquet(out / "constant_grid.parquet")  # each method's tuning record, named by its slug
     assert methods.loc["constant (grid)", "chosen"] == grid["policy"].iloc[0]
     assert grid["objective"].is_monotonic_increasing
 
@@ -57,13 +57,14 @@ def test_control_predator_prey_writes_controllers_tables_plots_report_and_resume
     assert all(method in report for method in METHODS)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed"
-    assert {str(out / n) for n in ("controller.pt", "controller.json", "controller_es.pt", "report.html")} <= {
-        e["path"] for e in manifest["outputs"]}
+    written = {e["path"] for e in manifest["outputs"]}
+    assert {str(out / n) for n in ("controller.pt", "controller.json", "controller_neural_network_es.pt",
+                                   "report.html")} <= written
 
-    first = pd.read_parquet(out / "training.parquet")
+    first = pd.read_parquet(out / "neural_network_gradient.parquet")
     assert main(["control", "predator-prey", *TINY[:4], "--iterations", "3", *TINY[6:], "--out", str(out),
                  "--resume"]) == 0
-    resumed = pd.read_parquet(out / "training.parquet")
+    resumed = pd.read_parquet(out / "neural_network_gradient.parquet")
     assert resumed["iteration"].tolist() == [0, 1, 2]
     assert resumed["loss"].iloc[:2].tolist() == first["loss"].tolist()  # the first two come from the checkpoint
 

@@ -1,7 +1,8 @@
 """`populace control predator-prey`: tune every method of the predator-prey control task
 (`populace.models.predator_prey.control_task`), score them on held-out seeds, and write the learned controllers
-(`controller.pt` + `controller.json`, and `controller_es.*` for the gradient-free one; no pickle), the tables
-(Parquet, `outputs`), the plots of state and control over time per method, a report page and a manifest.
+(`controller.pt` + `controller.json`, and `controller_neural_network_es.*` for the gradient-free one; no pickle),
+the tables (Parquet), the plots of state and control over time per method, a report page and a manifest
+(`populace.control.write_comparison`).
 `--resume` continues an interrupted gradient fit from `OUT/training/checkpoint.pt` (the other methods are tuned
 again: they are deterministic given the seeds)."""
 
@@ -11,23 +12,15 @@ import argparse
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from populace import arguments
 from populace.calibrate import FitSettings
-from populace.control import HELD_OUT_SEEDS, evaluate, save_controller, trajectories
+from populace.control import HELD_OUT_SEEDS, Plot, write_comparison
 from populace.core.errors import InputError
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.predator_prey.control_task import PredatorPreyTask, tune_methods
-from populace.models.predator_prey.outputs import (
-    PLOTS,
-    format_summary,
-    methods_frame,
-    summary_frame,
-    write_plots,
-    write_report,
-)
+from populace.models.predator_prey.model import REMOVAL
 
 
 def add_parser(tasks: argparse._SubParsersAction) -> None:
@@ -81,44 +74,23 @@ def run_predator_prey(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         methods = tune_methods(task, settings, out=args.out, resume=args.resume, grid_seeds=args.grid_seeds,
                                progress=False if args.no_progress else None)
-        for name, file in (("neural network (gradient)", "controller"), ("neural network (ES)", "controller_es")):
-            for path in save_controller(methods[name].policy, args.out / file):
-                manifest.add_output(path)
-        evaluation, runs = [], []
-        for name, method in methods.items():
-            problem = task.problem(method.policy)
-            evaluation.append(evaluate(problem, seeds).assign(method=name))
-            runs.append(trajectories(problem, seeds).assign(method=name))
-        evaluation_table = pd.concat(evaluation, ignore_index=True)[["method", "seed", "tracking", "control",
-                                                                     "objective"]]
-        runs_table = pd.concat(runs, ignore_index=True)
-        runs_table = runs_table[["method", *[c for c in runs_table.columns if c not in ("method", "period")]]]
-        summary = summary_frame(evaluation_table)
-        table_of_methods = methods_frame(evaluation_table, {n: (m.simulator_runs, m.seconds, m.chosen) for n, m in
-                                                            methods.items()})
-        tables = {"evaluation.parquet": evaluation_table, "summary.parquet": summary,
-                  "methods.parquet": table_of_methods, "trajectories.parquet": runs_table,
-                  "training.parquet": methods["neural network (gradient)"].record,
-                  "es_history.parquet": methods["neural network (ES)"].record,
-                  "constant_grid.parquet": methods["constant (grid)"].record,
-                  "bang_bang_grid.parquet": methods["bang-bang (grid)"].record}
-        for file, frame in tables.items():
-            manifest.add_table(frame, args.out / file)
-        for path in write_plots(runs_table, args.out, task.objective.targets):
-            manifest.add_output(path)
         description = (f"PredatorPrey on a {task.side} x {task.side} torus, predator death {task.p_predator_death:g} "
                        f"per step, {task.steps} steps; control: predator removal hazard in [0, "
                        f"{task.max_removal:g}]; targets prey {task.target_prey:g}, predators "
                        f"{task.target_predators:g} (scale 0.1), lambda {task.control_weight:g}; training seed "
                        f"{args.seed}, {args.iterations} gradient steps of {args.seeds_per_step} runs; held-out seeds "
                        f"{seeds[0]}..{seeds[-1]}.")
-        manifest.add_output(write_report(args.out, description=description, summary=summary,
-                                         methods=table_of_methods))
-        manifest.results.update(seconds=round(time.perf_counter() - started, 2),
-                                methods=table_of_methods.to_dict(orient="records"))
+        targets = task.objective.targets
+        plots = [Plot("state.png", {"prey": targets["prey"], "predators": targets["predators"]}, "fraction of sites",
+                      "Prey and predators (fractions of sites) per method: median over held-out seeds, 90% band; "
+                      "dashed: the targets"),
+                 Plot("control.png", {REMOVAL: None}, "hazard per step",
+                      "Predator removal hazard per step per method: median over held-out seeds, 90% band")]
+        comparison = write_comparison(args.out, manifest, methods, task.problem, seeds,
+                                      title="Predator-prey control", description=description, plots=plots)
+        manifest.results["seconds"] = round(time.perf_counter() - started, 2)
     print(description)
-    print(format_summary(summary).to_string(index=False))
-    print(table_of_methods.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    for name in ("controller.pt", "controller.json", *tables, *PLOTS, "report.html", "manifest.json"):
-        print(f"{name:22s} {args.out / name}")
+    print(comparison.printed())
+    print(f"outputs in {args.out}: controller.pt, controller.json, evaluation.parquet, summary.parquet, "
+          "methods.parquet, trajectories.parquet, state.png, control.png, report.html, manifest.json")
     return 0

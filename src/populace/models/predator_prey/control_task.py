@@ -23,22 +23,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 from torch import nn
 
-from populace.calibrate import FitSettings, evolution_strategy, fit, iteration_seeds
+from populace.calibrate import FitSettings, iteration_seeds
 from populace.control import (
     Controller,
     ControlProblem,
     ControlVariable,
+    MethodResult,
     Objective,
     Schedule,
     bang_bang_schedules,
     constant_schedules,
-    grid_search,
+    evolution_method,
+    fixed_method,
+    gradient_method,
+    grid_method,
 )
 from populace.models.predator_prey.mean_field import optimal_schedule
 from populace.models.predator_prey.model import REMOVAL, PredatorPrey
@@ -87,62 +89,24 @@ class PredatorPreyTask:
         return Controller([self.variable], OBSERVED, scale=[0.3, 0.3], hidden=16, depth=2, initial=0.3, seed=seed)
 
 
-@dataclasses.dataclass
-class MethodResult:
-    """A tuned policy, the simulator runs its tuning took (agent-based runs; the mean field's are not counted) and
-    its seconds, what the tuning recorded (a fit's or the ES's history, a grid's table) and, for a grid, the label
-    of the policy chosen."""
-
-    policy: nn.Module
-    simulator_runs: int
-    seconds: float
-    record: pd.DataFrame | None = None
-    chosen: str = ""
-
-
-Tuning = tuple[nn.Module, int, pd.DataFrame | None, str]
-
-
-def _timed(tune: Callable[[], Tuning]) -> MethodResult:
-    started = time.perf_counter()
-    policy, runs, record, chosen = tune()
-    return MethodResult(policy, runs, time.perf_counter() - started, record, chosen)
-
-
 def tune_methods(task: PredatorPreyTask, settings: FitSettings, *, out: Path | None = None, resume: bool = False,
                  grid_seeds: int = 4, constant_levels: int = 21,
                  progress: bool | None = None) -> dict[str, MethodResult]:
     """Every method of the module docstring, tuned (the gradient fit checkpoints to `out/training` and resumes)."""
     seeds = iteration_seeds(settings.seed, 0, grid_seeds)
     variables = [task.variable]
-
-    def gradient() -> Tuning:
-        problem = task.problem(task.controller(settings.seed))
-        history = fit(problem, settings, out=None if out is None else out / "training", resume=resume,
-                      progress=progress)
-        return problem.policy, settings.iterations * settings.seeds_per_step, history, ""
-
-    def evolution() -> Tuning:
-        problem = task.problem(task.controller(settings.seed))
-        runs = settings.iterations * settings.seeds_per_step
-        history = evolution_strategy(problem, simulator_runs=runs, seeds_per_evaluation=settings.seeds_per_step,
-                                     seed=settings.seed, sigma=0.3)
-        return problem.policy, runs, pd.DataFrame(history), ""
-
-    def grid(policies: dict[str, Schedule]) -> Callable[[], Tuning]:
-        def search() -> Tuning:
-            best, table = grid_search(task.problem(Schedule.constant(variables, [0.0])), policies, seeds)
-            return policies[best], len(policies) * len(seeds), table, best
-        return search
-
-    def mean_field() -> Tuning:
-        schedule, _ = optimal_schedule(task.model(), task.variable, task.objective, task.steps)
-        return schedule, 0, None, ""
-
-    return {"neural network (gradient)": _timed(gradient),
-            "neural network (ES)": _timed(evolution),
-            "constant (grid)": _timed(grid(constant_schedules(variables, constant_levels))),
-            "bang-bang (grid)": _timed(grid(bang_bang_schedules(variables, task.steps,
-                                                                [*BANG_BANG_PERIODS, task.steps]))),
-            "mean-field optimum": _timed(mean_field),
-            "no control": MethodResult(Schedule.constant(variables, [0.0]), 0, 0.0)}
+    grid_problem = task.problem(Schedule.constant(variables, [0.0]))
+    started = time.perf_counter()
+    mean_field, _ = optimal_schedule(task.model(), task.variable, task.objective, task.steps)
+    mean_field_seconds = time.perf_counter() - started
+    return {
+        "neural network (gradient)": gradient_method(task.problem(task.controller(settings.seed)), settings,
+                                                     out=None if out is None else out / "training", resume=resume,
+                                                     progress=progress),
+        "neural network (ES)": evolution_method(task.problem(task.controller(settings.seed)), settings, sigma=0.3),
+        "constant (grid)": grid_method(grid_problem, constant_schedules(variables, constant_levels), seeds),
+        "bang-bang (grid)": grid_method(grid_problem, bang_bang_schedules(variables, task.steps,
+                                                                          [*BANG_BANG_PERIODS, task.steps]), seeds),
+        "mean-field optimum": fixed_method(mean_field, seconds=mean_field_seconds),
+        "no control": fixed_method(Schedule.constant(variables, [0.0])),
+    }
