@@ -147,7 +147,7 @@ def test_lazy_commands_list_the_help_their_modules_give(capsys):
         assert commands.modules == {}
         assert {action.dest: action.help for action in commands._choices_actions} == listed
     assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons", "cooperation"}
-    assert set(tasks.choices) == {"predator-prey"}
+    assert set(tasks.choices) == {"predator-prey", "covid-nyc"}
     assert {"calibrate", "control", "analyze", "report", "llm", "population"} <= set(run.choices)
 
 

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = control.add_subparsers(dest="task", required=True, action=LazyCommands)
     tasks.add_lazy("predator-prey", help="steer a lattice predator-prey model to target levels",
                    module="populace.models.predator_prey.cli")
+    tasks.add_lazy("covid-nyc", help="lockdown over time in NYC: deaths + lambda x unemployment",
+                   module="populace.models.covid_nyc.control_cli")
     commands.add_lazy("calibrate", help="fit a model's parameters to real data by gradient descent",
                       module="populace.models.covid_nyc.calibrate_cli")
     _add_population_parser(commands)

@@ -10,10 +10,10 @@ from populace.control.controlled import Controlled
 from populace.control.controller import Controller, ControlVariable, Schedule
 from populace.control.methods import MethodResult, evolution_method, fixed_method, gradient_method, grid_method
 from populace.control.objective import ControlObjective, Objective
-from populace.control.problem import HELD_OUT_SEEDS, ControlProblem, evaluate, trajectories
+from populace.control.problem import HELD_OUT_SEEDS, ControlProblem, evaluate, scored_runs
 from populace.control.storage import load_controller, save_controller
 
 __all__ = ["HELD_OUT_SEEDS", "Comparison", "ControlObjective", "ControlProblem", "ControlVariable", "Controlled",
            "Controller", "MethodResult", "Objective", "Plot", "Schedule", "bang_bang_schedules", "constant_schedules",
            "evaluate", "evolution_method", "fixed_method", "gradient_method", "grid_method", "grid_search",
-           "load_controller", "save_controller", "trajectories", "write_comparison"]
+           "load_controller", "save_controller", "scored_runs", "write_comparison"]

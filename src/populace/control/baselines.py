@@ -60,13 +60,13 @@ def bang_bang_schedules(variables: Sequence[ControlVariable], steps: int, period
 def grid_search(problem: ControlProblem, policies: Mapping[str, nn.Module],
                 seeds: Iterable[int]) -> tuple[str, pd.DataFrame]:
     """The label of the policy with the lowest mean objective over `seeds`, and the table of every policy's
-    means (label, tracking, control, objective), best first."""
+    means (policy, each term of the objective, objective), best first."""
     seeds = list(seeds)
     if not policies:
         raise ValueError("grid_search needs at least one policy")
     rows = []
     for label, policy in policies.items():
         scores = evaluate(problem.with_policy(policy), seeds)
-        rows.append({"policy": label, **scores[["tracking", "control", "objective"]].mean().to_dict()})
+        rows.append({"policy": label, **scores.drop(columns="seed").mean().to_dict()})
     table = pd.DataFrame(rows).sort_values("objective", kind="stable", ignore_index=True)
     return str(table["policy"].iloc[0]), table

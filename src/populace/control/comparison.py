@@ -29,7 +29,7 @@ from populace.analysis.bands import bands
 from populace.analysis.html import image, page, table
 from populace.control.controller import Controller
 from populace.control.methods import MethodResult
-from populace.control.problem import ControlProblem, evaluate, trajectories
+from populace.control.problem import ControlProblem, scored_runs
 from populace.control.storage import save_controller
 from populace.manifest import RunManifest
 
@@ -109,9 +109,8 @@ def write_comparison(out: Path, manifest: RunManifest, methods: Mapping[str, Met
             manifest.add_table(method.record, out / f"{slug(name)}.parquet")
     evaluation, runs = [], []
     for name, method in methods.items():
-        problem = problem_for(method.policy)
-        evaluation.append(evaluate(problem, seeds).assign(method=name))
-        frame = trajectories(problem, seeds)
+        scores, frame = scored_runs(problem_for(method.policy), seeds)
+        evaluation.append(scores.assign(method=name))
         runs.append((frame if columns is None else columns(frame)).assign(method=name))
     scores = pd.concat(evaluation, ignore_index=True)
     measures = ("objective", *[c for c in scores.columns if c not in ("method", "seed", "objective")])

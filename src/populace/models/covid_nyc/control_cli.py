@@ -1,0 +1,123 @@
+"""`populace control covid-nyc`: lockdown intensity over time on the NYC COVID-19 + labour model from calibrated
+2020 parameters (`populace.models.covid_nyc.control_task`): a controller trained through the differentiable
+simulator, the same network searched by a (1+1)-ES with as many simulator runs, the best constant lockdown, the
+actual 2020 orders and no lockdown, scored on held-out seeds; the learned controllers (state_dict + JSON), Parquet
+tables, plots of state and control over time per method, a report page and a manifest
+(`populace.control.write_comparison`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from populace import arguments
+from populace.calibrate import FitSettings, iteration_seeds
+from populace.control import (
+    HELD_OUT_SEEDS,
+    Plot,
+    Schedule,
+    constant_schedules,
+    evolution_method,
+    fixed_method,
+    gradient_method,
+    grid_method,
+    write_comparison,
+)
+from populace.core.errors import InputError
+from populace.manifest import RunManifest, cli_arguments
+from populace.models.covid_nyc.control_task import LOCKDOWN, CovidControlTask, actual_orders
+
+DRAWS = Path("docs/calibration-2020-draws.parquet")
+
+
+def add_parser(tasks: argparse._SubParsersAction) -> None:
+    """Register `covid-nyc` under `populace control`."""
+    parser = tasks.add_parser("covid-nyc", help="lockdown over time in NYC: deaths + lambda x unemployment",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    arguments.add_scale_flag(parser)
+    arguments.add_population_seed_flag(parser)
+    parser.add_argument("--days", type=arguments.positive_int, default=120, help="days from 2020-03-01")
+    parser.add_argument("--draws", type=Path, default=DRAWS, help="calibrated parameter draws (Parquet)")
+    parser.add_argument("--draw", type=arguments.non_negative_int, default=0, help="which draw of --draws")
+    parser.add_argument("--unemployment-weight", type=arguments.non_negative_float, default=5.0,
+                        help="lambda: deaths per 100,000 worth one unemployed person-month per 100 residents")
+    parser.add_argument("--iterations", type=arguments.positive_int, default=20, help="gradient steps (Adam)")
+    parser.add_argument("--learning-rate", type=arguments.positive_float, default=0.05, help="Adam's learning rate")
+    parser.add_argument("--seeds-per-step", type=arguments.positive_int, default=1,
+                        help="runs averaged per gradient step (and per ES evaluation)")
+    parser.add_argument("--grid-levels", type=arguments.positive_int, default=11,
+                        help="constant lockdown levels tried, evenly in [0, 1]")
+    parser.add_argument("--grid-seeds", type=arguments.positive_int, default=2, help="runs per constant level")
+    parser.add_argument("--eval-seeds", type=arguments.positive_int, default=8, help="held-out seeds per method")
+    arguments.add_data_dir_flag(parser)
+    arguments.add_run_flags(parser, out=Path("populace-out/control-covid-nyc"),
+                            seed_help="seed of the training runs and of the controller's initial weights")
+    arguments.add_resume_flag(parser, help="continue the gradient fit from OUT/training/checkpoint.pt")
+    arguments.add_progress_flag(parser)
+    parser.set_defaults(handler=run_covid_control)
+
+
+def city_columns(frame: pd.DataFrame, residents: int) -> pd.DataFrame:
+    """The trajectory columns the plots show: deaths and symptomatic per 100,000 residents, unemployment %, L."""
+    unemployed = frame.filter(like="unemployed[").sum(axis=1)
+    labour_force = frame.filter(like="labour_force[").sum(axis=1)
+    return pd.DataFrame({"seed": frame["seed"], "step": frame["step"],
+                         "deaths_per_100k": frame["dead"] / residents * 1e5,
+                         "symptomatic_per_100k": frame["symptomatic"] / residents * 1e5,
+                         "unemployment_percent": unemployed / labour_force * 100, "lockdown": frame["lockdown"]})
+
+
+def run_covid_control(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.eval_seeds > len(HELD_OUT_SEEDS):
+        raise InputError(f"--eval-seeds is at most {len(HELD_OUT_SEEDS)} (the held-out seeds), got {args.eval_seeds}")
+    if args.grid_levels < 2:
+        raise InputError(f"--grid-levels must be >= 2 (both bounds), got {args.grid_levels}")
+    from populace.population.nyc import build_nyc  # the data loaders, only when the command runs
+
+    seeds = list(HELD_OUT_SEEDS)[:args.eval_seeds]
+    settings = FitSettings(iterations=args.iterations, learning_rate=args.learning_rate,
+                           seeds_per_step=args.seeds_per_step, seed=args.seed, checkpoint_every=2)
+    with RunManifest(args.out, arguments=cli_arguments(args), seeds={"training": args.seed,
+                                                                     "population": args.population_seed},
+                     inputs=[args.draws] if args.draws.is_file() else [], command=args.command_line) as manifest:
+        started = time.perf_counter()
+        city = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
+        task = CovidControlTask(city, args.draws, scale=args.scale, draw=args.draw, days=args.days,
+                                unemployment_weight=args.unemployment_weight)
+        grid_problem = task.problem(Schedule.constant([LOCKDOWN], [0.0]))
+        methods = {
+            "neural network (gradient)": gradient_method(task.problem(task.controller(args.seed)), settings,
+                                                         out=args.out / "training", resume=args.resume,
+                                                         progress=False if args.no_progress else None),
+            "neural network (ES)": evolution_method(task.problem(task.controller(args.seed)), settings, sigma=0.3),
+            "constant (grid)": grid_method(grid_problem, constant_schedules([LOCKDOWN], args.grid_levels),
+                                           iteration_seeds(args.seed, 0, args.grid_seeds)),
+            "actual 2020 orders": fixed_method(actual_orders(task.start_date, args.days)),
+            "no lockdown": fixed_method(Schedule.constant([LOCKDOWN], [0.0])),
+        }
+        description = (f"CovidNYC on a synthetic NYC at scale {args.scale:g} ({city.agents.n:,} agents), "
+                       f"{args.days} days from 2020-03-01, draw {args.draw} of {args.draws}; control: lockdown "
+                       f"intensity in [0, 1] (1: NYC PAUSE); J = deaths per 100,000 + {args.unemployment_weight:g} x "
+                       f"unemployed person-months per 100 residents; training seed {args.seed}, {args.iterations} "
+                       f"gradient steps of {args.seeds_per_step} runs; held-out seeds {seeds[0]}..{seeds[-1]}.")
+        plots = [Plot("state.png", {"deaths_per_100k": None, "symptomatic_per_100k": None,
+                                    "unemployment_percent": None}, "per 100,000 residents / %",
+                      "Deaths and symptomatic per 100,000 residents, unemployment % per method: median over "
+                      "held-out seeds, 90% band"),
+                 Plot("control.png", {"lockdown": None}, "lockdown intensity",
+                      "Lockdown intensity per method: median over held-out seeds, 90% band")]
+        comparison = write_comparison(args.out, manifest, methods, task.problem, seeds,
+                                      title="NYC COVID-19: lockdown control", description=description, plots=plots,
+                                      columns=lambda frame: city_columns(frame, city.agents.n))
+        manifest.results["seconds"] = round(time.perf_counter() - started, 2)
+    print(description)
+    print(comparison.printed())
+    print(f"outputs in {args.out}: controller.pt, controller.json, evaluation.parquet, summary.parquet, "
+          "methods.parquet, trajectories.parquet, state.png, control.png, report.html, manifest.json")
+    return 0
