@@ -4,8 +4,8 @@ On a deterministic model (logistic growth with harvesting, float64) the closed-l
 through the controller, the model and the controller's observations of the state matches the central difference
 to 1e-6. On the stochastic lattice predator-prey model the straight-through "fired" gradient (what training uses)
 has the finite difference's sign and is biased low: measured on this setting (20 x 20 lattice, 8 steps, seeds
-0..39 with common random numbers, h = 0.05 on the output bias), straight-through / finite difference = 0.52, 95%
-interval [0.24, 0.81] (docs/control.md has the figures with the stochastic derivative too).
+0..39 with common random numbers, h = 0.05 on the output bias), straight-through / finite difference = 0.32, 95%
+interval [0.03, 0.62] (docs/control.md has the figures with the stochastic derivative too).
 """
 
 import pytest
@@ -64,5 +64,5 @@ def test_on_the_lattice_the_straight_through_gradient_has_the_sign_of_the_differ
                                  estimators=("straight-through",))
     reference = figures["finite difference"]
     assert reference.mean > 4 * reference.standard_error  # a clear positive derivative: more removal, more cost
-    assert 0.3 < figures["straight-through"].ratio < 0.75  # the surrogate's known bias (0.52 here)
+    assert 0.15 < figures["straight-through"].ratio < 0.6  # the surrogate's known bias (0.32 here)
     assert figures["straight-through"].standard_error < reference.standard_error / 3  # and its lower noise

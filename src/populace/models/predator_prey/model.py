@@ -61,7 +61,8 @@ class Death(Substep):
     r"""Predators present at the step's start (not those born this step) die with p = 1 - (1 - d) exp(-r).
 
     d = `p_predator_death` per step; r: the control's removal hazard, `world.env["predator_removal"]` (0 when the
-    world has none). Reads site, predators_at_start; writes site.
+    world has none). Reads site, predators_at_start (a part of today's predators: reproduction only adds to them, so
+    the draw multiplies that column alone, and its derivative moves only the mass that dies); writes site.
     """
 
     writes = ("site",)
@@ -72,11 +73,11 @@ class Death(Substep):
         natural_parameter(self, "p_predator_death", p_predator_death, UnitInterval())
 
     def forward(self, world: World) -> dict[str, Tensor]:
-        site, old = world.agents.site, world.agents.predators_at_start
+        site = world.agents.site
         removal = world.env.get(REMOVAL, torch.zeros((), device=world.device))
         p = 1 - (1 - self.p_predator_death) * torch.exp(-removal)
-        dies = SITES.member(site, Site.PREDATOR, excluding=None) * old * world.bernoulli(
-            "predator_death", p.expand(world.agents.n), gradient=self.gradient)
+        dies = world.agents.predators_at_start * world.bernoulli("predator_death", p.expand(world.agents.n),
+                                                                 gradient=self.gradient)
         return {"site": SITES.move(site, dies, Site.PREDATOR, Site.EMPTY)}
 
 
