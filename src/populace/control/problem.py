@@ -25,8 +25,9 @@ from populace.control.objective import ControlObjective
 from populace.core.model import Model
 from populace.core.trajectory import Trajectory
 
-HELD_OUT_SEEDS = range(1_000_000, 1_000_020)
-"""Evaluation seeds: far from the seeds a fit draws (`populace.calibrate.iteration_seeds` of small run seeds)."""
+HELD_OUT_SEEDS = range(2_100_000_000, 2_100_000_020)
+"""Evaluation seeds, none of them a seed that training draws: `populace.calibrate.iteration_seeds(s, i, j)` is
+s x 1,000,003 + i x 7,919 + j, below 2,079,000,000 for run seeds s < 2,000, iterations i < 10,000 and j < 16."""
 
 
 class ControlProblem(nn.Module):
