@@ -144,6 +144,13 @@ class World:
                 raise SubstepOutputError(f"column {name!r} must have {current.n} rows, got {shape}")
         return dataclasses.replace(self, tables={**self.tables, table: current.with_columns(columns)})
 
+    def with_table(self, name: str, table: AgentTable) -> World:
+        """A world with table `name` added or replaced by `table`, which may have another row count (rows appended
+        to a table of posts, edges to a graph); `update` replaces columns and keeps the row count."""
+        if not isinstance(table, AgentTable):
+            raise TypeError(f"table {name!r} must be an AgentTable, got {type(table).__name__}")
+        return dataclasses.replace(self, tables={**self.tables, name: table})
+
     def with_env(self, **values: Tensor | float) -> World:
         """A world with these environment values added or replaced."""
         new = {k: v if isinstance(v, Tensor) else torch.tensor(v, device=self.device) for k, v in values.items()}
