@@ -61,7 +61,7 @@ class SocialMedia(Model):
 
     def __init__(self, users: Users, graph: FollowGraph, policy: DecisionModel, *,
                  recommender: Recommender | str = Recommender.SIMILARITY, feed: FeedSettings | None = None,
-                 n_seed_posts: int | None = None, stance_step: float = 0.1, stance_weight: float = 1.0):
+                 n_seed_posts: int | None = None, stance_step: float = 0.1, stance_weight: float = 2.0):
         super().__init__()
         if not isinstance(users, Users) or not isinstance(graph, FollowGraph):
             raise TypeError("users must be a Users and graph a FollowGraph (see populace.models.social)")
