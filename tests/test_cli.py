@@ -146,7 +146,7 @@ def test_lazy_commands_list_the_help_their_modules_give(capsys):
                 commands.build(name)
         assert commands.modules == {}
         assert {action.dest: action.help for action in commands._choices_actions} == listed
-    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons", "cooperation"}
+    assert set(models.choices) == {"sir", "tax-policy", "covid-nyc", "commons", "cooperation", "social"}
     assert set(tasks.choices) == {"predator-prey", "covid-nyc"}
     assert {"calibrate", "control", "analyze", "report", "llm", "population"} <= set(run.choices)
 
@@ -162,7 +162,7 @@ def test_run_sir_help_lists_the_shared_flags_with_their_defaults(capsys):
         assert flag in printed
 
 
-@pytest.mark.parametrize("model", ["sir", "tax-policy", "covid-nyc", "commons", "cooperation"])
+@pytest.mark.parametrize("model", ["sir", "tax-policy", "covid-nyc", "commons", "cooperation", "social"])
 @pytest.mark.parametrize(("args", "message"), [(["--seed", "-1"], "argument --seed: must be an integer >= 0"),
                                                (["--threads", "0"], "argument --threads: must be an integer >= 1"),
                                                (["--out", __file__], "exists and is not a directory")])

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_lazy("commons", help="GovSim commons: groups share a pool", module="populace.models.commons.cli")
     models.add_lazy("cooperation", help="donor game with cultural evolution: societies give and inherit",
                     module="populace.models.cooperation.cli")
+    models.add_lazy("social", help="OASIS-style social media: follows, feeds, posts, cascades",
+                    module="populace.models.social.cli")
     control = commands.add_parser("control", help="train a controller through the simulator and compare it with "
                                   "baselines on held-out seeds")
     tasks = control.add_subparsers(dest="task", required=True, action=LazyCommands)

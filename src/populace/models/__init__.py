@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time each model loads
     from populace.models.covid_nyc.model import CovidDisease, CovidNYC
     from populace.models.predator_prey.model import PredatorPrey
     from populace.models.sir import SIR
+    from populace.models.social.model import SocialMedia
     from populace.models.tax.model import TaxPolicy
 
 MODELS = {
@@ -25,10 +26,11 @@ MODELS = {
     "Commons": "populace.models.commons.model",
     "Cooperation": "populace.models.cooperation.model",
     "PredatorPrey": "populace.models.predator_prey.model",
+    "SocialMedia": "populace.models.social.model",
 }
 """Each model class and the module that defines it."""
 
-__all__ = ["SIR", "Commons", "Cooperation", "CovidDisease", "CovidNYC", "PredatorPrey", "TaxPolicy"]
+__all__ = ["SIR", "Commons", "Cooperation", "CovidDisease", "CovidNYC", "PredatorPrey", "SocialMedia", "TaxPolicy"]
 
 
 def __getattr__(name: str) -> type:

@@ -11,6 +11,9 @@ User-supplied edge lists (`from_edges`) must name users 0..N-1; anything else is
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -118,3 +121,21 @@ def synthetic_follows(n_users: int, mean_followees: float, *, seed: int, fame_ex
     u = torch.rand(follower.numel(), generator=generator, dtype=torch.float64)
     followee = rank[torch.searchsorted(cdf, u).clamp(max=n_users - 1)]
     return FollowGraph.from_edges(follower, followee, n_users)
+
+
+EDGE_COLUMNS = ("follower", "followee")
+
+
+def read_edge_list(path: str | Path, n_users: int) -> FollowGraph:
+    """The follow graph of a CSV or Parquet file with integer columns `follower` and `followee` (one row per edge,
+    users numbered 0..n_users-1); a `ValueError` names a missing column or the rows naming unknown users."""
+    path = Path(path)
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    missing = [c for c in EDGE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} has no column(s) {missing} (it has: {', '.join(map(str, frame.columns))}); an edge "
+                         "list needs integer columns follower and followee, one row per 'follower follows followee'")
+    if frame[list(EDGE_COLUMNS)].isna().any().any():
+        raise ValueError(f"{path} has empty follower or followee cells; every edge needs both users")
+    return FollowGraph.from_edges(torch.tensor(frame["follower"].to_numpy()),
+                                  torch.tensor(frame["followee"].to_numpy()), n_users)
