@@ -7,6 +7,9 @@ Tables (one row each):
   score change of the seeds started at +1, 0, -1), stance_mean, stance_std, stance_bimodality;
 - `stances_frame`: recommender, step, stance_low (the bin's lower edge), users;
 - `cascades_frame`: recommender, post (a seed), author, initial_score, likes, dislikes, size, depth, max_breadth.
+- the summary (`populace.models.social.cli.summary_row`): per recommender the last step's cascade measures, the
+  herd gap (herd_plus - herd_minus), stance spread and bimodality at the start and end, the friendship paradox of
+  the initial and final graph, posts, follows and seconds.
 """
 
 from __future__ import annotations
