@@ -74,3 +74,14 @@ def test_similarity_feed_keeps_the_best_candidates():
     best = candidates.gather(1, cosine.topk(3, dim=1).indices)
     feed = model.read(world, rows)
     assert torch.equal(feed.posts[:, :3], best)
+
+
+def test_a_users_feed_does_not_depend_on_who_else_is_active():
+    model = small_model("similarity")
+    world = model.initial_world(seed=5)
+    everyone = torch.arange(60)
+    some = torch.tensor([41, 3, 17])
+    full = model.read(world, everyone)
+    part = model.read(world, some)
+    assert torch.equal(part.posts, full.posts[some])
+    assert torch.equal(part.target, full.target[some])
