@@ -21,7 +21,7 @@ def test_recency_is_one_at_age_zero_and_zero_near_172_steps():
 def test_similarity_score_is_cosine_times_recency():
     user = torch.tensor([[1.0, 0.0]])
     posts = torch.tensor([[[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]])
-    scores = similarity_scores(user, posts, torch.tensor([[0.0, 71.8, 0.0]]))
+    scores = similarity_scores(user, posts, recency(torch.tensor([[0.0, 71.8, 0.0]])))
     assert scores[0].tolist() == pytest.approx([math.log(2.718), 0.6 * math.log(2.0), 0.0])
 
 

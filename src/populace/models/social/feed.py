@@ -17,7 +17,14 @@ from torch import Tensor
 
 from populace.core.world import World
 from populace.models.social.graph import FollowGraph
-from populace.models.social.recommender import Recommender, cosine, hot_score, recency, top_candidates
+from populace.models.social.recommender import (
+    Recommender,
+    cosine,
+    hot_score,
+    recency,
+    similarity_scores,
+    top_candidates,
+)
 
 POSTS = "posts"
 FOLLOWS = "follows"
@@ -107,7 +114,7 @@ def build_feed(world: World, rows: Tensor, user_embedding: Tensor, recommender: 
         part = slice(start, start + settings.chunk_users)
         cand, user = candidates[part], user_embedding[part]
         if recommender is Recommender.SIMILARITY:
-            scores = cosine(user, posts.embedding[cand]) * r[cand]
+            scores = similarity_scores(user, posts.embedding[cand], r[cand])
             best = cand.gather(1, top_candidates(scores, settings.n_recommended))
         elif recommender is Recommender.HOT:
             best = cand.gather(1, top_candidates(hot[cand], settings.n_recommended))

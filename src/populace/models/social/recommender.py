@@ -51,10 +51,10 @@ def cosine(user_embedding: Tensor, post_embedding: Tensor) -> Tensor:
     return torch.bmm(post_embedding, user_embedding.unsqueeze(2)).squeeze(2)
 
 
-def similarity_scores(user_embedding: Tensor, post_embedding: Tensor, age_steps: Tensor) -> Tensor:
-    """cos(e_u, e_p) r(p) [B, C] from unit user vectors [B, D], unit candidate vectors [B, C, D] and their ages
-    [B, C]."""
-    return cosine(user_embedding, post_embedding) * recency(age_steps)
+def similarity_scores(user_embedding: Tensor, post_embedding: Tensor, post_recency: Tensor) -> Tensor:
+    """cos(e_u, e_p) r(p) [B, C] from unit user vectors [B, D], unit candidate vectors [B, C, D] and the candidates'
+    r(p) = `recency(age)` [B, C]."""
+    return cosine(user_embedding, post_embedding) * post_recency
 
 
 def top_candidates(scores: Tensor, k: int) -> Tensor:
