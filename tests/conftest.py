@@ -7,6 +7,7 @@ data directory is an error instead, so a misplaced data folder can never turn th
 import os
 
 import pytest
+import torch
 
 from populace.data import data_dir
 
@@ -24,3 +25,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"needs the real data tables: {missing}")
+
+
+@pytest.fixture
+def one_thread():
+    """Single-threaded torch for small models: on a shared 2-core machine a second thread makes small sparse
+    products far slower. Use with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

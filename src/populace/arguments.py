@@ -100,6 +100,20 @@ def add_resume_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
     parser.add_argument("--resume", action="store_true", help=help)
 
 
+def add_control_training_flags(parser: argparse.ArgumentParser, *, out: Path, iterations: int, learning_rate: float,
+                                seeds_per_step: int, eval_seeds: int) -> None:
+    """The flags of every `populace control TASK`: the gradient fit (--iterations, --learning-rate,
+    --seeds-per-step), the held-out evaluation (--eval-seeds), the run flags, --resume and --no-progress."""
+    parser.add_argument("--iterations", type=positive_int, default=iterations, help="gradient steps (Adam)")
+    parser.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="Adam's learning rate")
+    parser.add_argument("--seeds-per-step", type=positive_int, default=seeds_per_step,
+                        help="runs averaged per gradient step (and per ES evaluation)")
+    parser.add_argument("--eval-seeds", type=positive_int, default=eval_seeds, help="held-out seeds per method")
+    add_run_flags(parser, out=out, seed_help="seed of the training runs and of the controller's initial weights")
+    add_resume_flag(parser, help="continue the gradient fit from OUT/training/checkpoint.pt")
+    add_progress_flag(parser)
+
+
 def add_scale_flag(parser: argparse.ArgumentParser, *, of: str = "NYC's 8.34 million people") -> None:
     """--scale: the population's fraction (`fraction`) of the real one, default 0.01; `of` names the real one."""
     parser.add_argument("--scale", type=fraction, default=0.01, help=f"fraction of {of}, in (0, 1]")

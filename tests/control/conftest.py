@@ -1,13 +1,8 @@
-"""Single-threaded torch for these small models: on a shared 2-core machine a second thread makes small sparse
-products hundreds of times slower."""
+"""Every test here runs with single-threaded torch (`one_thread` in tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread: None) -> None:
+    """Request `one_thread` for every test of this directory."""

@@ -85,11 +85,13 @@ class Comparison:
     methods: pd.DataFrame
     trajectories: pd.DataFrame
     measures: tuple[str, ...]
+    files: tuple[Path, ...]
 
-    def printed(self) -> str:
-        """The summary and the methods' table as text."""
-        return (format_summary(self.summary, self.measures).to_string(index=False) + "\n"
-                + self.methods.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    def printed(self, description: str) -> str:
+        """The run's description, the summary, the methods' table and the files written, as text."""
+        return "\n".join([description, format_summary(self.summary, self.measures).to_string(index=False),
+                          self.methods.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+                          f"outputs in {self.files[0].parent}: {', '.join(path.name for path in self.files)}"])
 
 
 def write_comparison(out: Path, manifest: RunManifest, methods: Mapping[str, MethodResult],
@@ -98,15 +100,17 @@ def write_comparison(out: Path, manifest: RunManifest, methods: Mapping[str, Met
                      | None = None) -> Comparison:
     """Score, tabulate, plot and report every method (module docstring); `columns` turns a trajectory table into
     the columns kept (default: all of them)."""
-    saved = 0
+    saved, files = 0, []
     for name, method in methods.items():
         if isinstance(method.policy, Controller):
             stem = "controller" if saved == 0 else f"controller_{slug(name)}"
             for path in save_controller(method.policy, out / stem):
                 manifest.add_output(path)
+                files.append(path)
             saved += 1
         if method.record is not None:
             manifest.add_table(method.record, out / f"{slug(name)}.parquet")
+            files.append(out / f"{slug(name)}.parquet")
     evaluation, runs = [], []
     for name, method in methods.items():
         scores, frame = scored_runs(problem_for(method.policy), seeds)
@@ -127,9 +131,11 @@ def write_comparison(out: Path, manifest: RunManifest, methods: Mapping[str, Met
     for file, frame in (("evaluation.parquet", scores), ("summary.parquet", summary),
                         ("methods.parquet", table_of_methods), ("trajectories.parquet", runs_table)):
         manifest.add_table(frame, out / file)
+        files.append(out / file)
     for plot in plots:
         plot_over_time(runs_table, plot).savefig(out / plot.file, dpi=110)
         manifest.add_output(out / plot.file)
+        files.append(out / plot.file)
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(description)}</p>",
              "<h2>Held-out seeds</h2><p>Median [5%, 95%] over the held-out seeds of the objective and its terms.</p>",
              table(format_summary(summary, measures)),
@@ -139,4 +145,5 @@ def write_comparison(out: Path, manifest: RunManifest, methods: Mapping[str, Met
     (out / "report.html").write_text(page(title, parts))
     manifest.add_output(out / "report.html")
     manifest.results["methods"] = table_of_methods.to_dict(orient="records")
-    return Comparison(scores, summary, table_of_methods, runs_table, measures)
+    return Comparison(scores, summary, table_of_methods, runs_table, measures,
+                      (*files, out / "report.html", out / "manifest.json"))

@@ -26,12 +26,7 @@ from populace.population.synthetic import layered_synthetic_population
 DRAWS = Path(__file__).parents[3] / "docs" / "calibration-2020-draws.parquet"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _world(level: torch.Tensor) -> World:

@@ -12,13 +12,7 @@ from populace.models.predator_prey.control_task import PredatorPreyTask
 from populace.models.predator_prey.mean_field import mean_field_run, optimal_schedule
 from populace.models.predator_prey.model import SITES
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_torus_gives_every_site_four_neighbours_of_weight_a_quarter():

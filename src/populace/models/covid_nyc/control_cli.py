@@ -45,19 +45,12 @@ def add_parser(tasks: argparse._SubParsersAction) -> None:
     parser.add_argument("--draw", type=arguments.non_negative_int, default=0, help="which draw of --draws")
     parser.add_argument("--unemployment-weight", type=arguments.non_negative_float, default=5.0,
                         help="lambda: deaths per 100,000 worth one unemployed person-month per 100 residents")
-    parser.add_argument("--iterations", type=arguments.positive_int, default=20, help="gradient steps (Adam)")
-    parser.add_argument("--learning-rate", type=arguments.positive_float, default=0.05, help="Adam's learning rate")
-    parser.add_argument("--seeds-per-step", type=arguments.positive_int, default=1,
-                        help="runs averaged per gradient step (and per ES evaluation)")
     parser.add_argument("--grid-levels", type=arguments.positive_int, default=11,
                         help="constant lockdown levels tried, evenly in [0, 1]")
     parser.add_argument("--grid-seeds", type=arguments.positive_int, default=2, help="runs per constant level")
-    parser.add_argument("--eval-seeds", type=arguments.positive_int, default=8, help="held-out seeds per method")
     arguments.add_data_dir_flag(parser)
-    arguments.add_run_flags(parser, out=Path("populace-out/control-covid-nyc"),
-                            seed_help="seed of the training runs and of the controller's initial weights")
-    arguments.add_resume_flag(parser, help="continue the gradient fit from OUT/training/checkpoint.pt")
-    arguments.add_progress_flag(parser)
+    arguments.add_control_training_flags(parser, out=Path("populace-out/control-covid-nyc"), iterations=20,
+                                         learning_rate=0.05, seeds_per_step=1, eval_seeds=8)
     parser.set_defaults(handler=run_covid_control)
 
 
@@ -116,8 +109,5 @@ def run_covid_control(args: argparse.Namespace) -> int:
                                       title="NYC COVID-19: lockdown control", description=description, plots=plots,
                                       columns=lambda frame: city_columns(frame, city.agents.n))
         manifest.results["seconds"] = round(time.perf_counter() - started, 2)
-    print(description)
-    print(comparison.printed())
-    print(f"outputs in {args.out}: controller.pt, controller.json, evaluation.parquet, summary.parquet, "
-          "methods.parquet, trajectories.parquet, state.png, control.png, report.html, manifest.json")
+    print(comparison.printed(description))
     return 0

@@ -40,17 +40,10 @@ def add_parser(tasks: argparse._SubParsersAction) -> None:
                         help="upper bound of the control (removal hazard per step)")
     parser.add_argument("--control-weight", type=arguments.non_negative_float, default=defaults.control_weight,
                         help="lambda: weight of the control cost in J")
-    parser.add_argument("--iterations", type=arguments.positive_int, default=80, help="gradient steps (Adam)")
-    parser.add_argument("--learning-rate", type=arguments.positive_float, default=0.03, help="Adam's learning rate")
-    parser.add_argument("--seeds-per-step", type=arguments.positive_int, default=2,
-                        help="runs averaged per gradient step (and per ES evaluation)")
     parser.add_argument("--grid-seeds", type=arguments.positive_int, default=4,
                         help="runs per policy of the constant and bang-bang grids")
-    parser.add_argument("--eval-seeds", type=arguments.positive_int, default=20, help="held-out seeds per method")
-    arguments.add_run_flags(parser, out=Path("populace-out/control-predator-prey"),
-                            seed_help="seed of the training runs and of the controller's initial weights")
-    arguments.add_resume_flag(parser, help="continue the gradient fit from OUT/training/checkpoint.pt")
-    arguments.add_progress_flag(parser)
+    arguments.add_control_training_flags(parser, out=Path("populace-out/control-predator-prey"), iterations=80,
+                                         learning_rate=0.03, seeds_per_step=2, eval_seeds=20)
     parser.set_defaults(handler=run_predator_prey)
 
 
@@ -89,8 +82,5 @@ def run_predator_prey(args: argparse.Namespace) -> int:
         comparison = write_comparison(args.out, manifest, methods, task.problem, seeds,
                                       title="Predator-prey control", description=description, plots=plots)
         manifest.results["seconds"] = round(time.perf_counter() - started, 2)
-    print(description)
-    print(comparison.printed())
-    print(f"outputs in {args.out}: controller.pt, controller.json, evaluation.parquet, summary.parquet, "
-          "methods.parquet, trajectories.parquet, state.png, control.png, report.html, manifest.json")
+    print(comparison.printed(description))
     return 0

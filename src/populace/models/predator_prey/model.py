@@ -76,8 +76,8 @@ class Death(Substep):
         site = world.agents.site
         removal = world.env.get(REMOVAL, torch.zeros((), device=world.device))
         p = 1 - (1 - self.p_predator_death) * torch.exp(-removal)
-        dies = world.agents.predators_at_start * world.bernoulli("predator_death", p.expand(world.agents.n),
-                                                                 gradient=self.gradient)
+        dies = world.bernoulli("predator_death", p.expand(world.agents.n), gradient=self.gradient,
+                               among=world.agents.predators_at_start)
         return {"site": SITES.move(site, dies, Site.PREDATOR, Site.EMPTY)}
 
 
