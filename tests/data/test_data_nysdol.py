@@ -78,3 +78,20 @@ def test_missing_table_wrong_header_wrong_county_bad_month(tmp_path):
         nysdol_unemployment(_tables(tmp_path, HEADER + row.replace("New York  County", "Bronx County")))
     with pytest.raises(DataFileError, match=r"month 'Janvier' is not a year and a month name"):
         nysdol_unemployment(_tables(tmp_path, HEADER + row.replace("Jan", "Janvier")))
+
+
+def test_full_length_tables_with_blank_separator_rows_between_years_parse(tmp_path):
+    # the publisher's full table: 2019-2023, each year's months, its Avg row, then a blank separator row
+    rows = []
+    for year in range(2019, 2024):
+        rows += [f'New York  County,{year},{month}," \t966,500 "," \t931,300 "," \t35,200 ", \t3.6 \n'
+                 for month in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+                               "Avg")]
+        rows.append(",,,,,,\n")
+    manhattan = nysdol_unemployment(_tables(tmp_path, HEADER + "".join(rows)))
+    manhattan = manhattan[manhattan["borough"] == "Manhattan"]
+    assert manhattan["month"].tolist() == pd.date_range("2019-01-01", "2023-12-01", freq="MS").tolist()
+    assert (manhattan["unemployed"] == 35_200).all()
+    half_blank = ',2020,Jan," \t966,500 "," \t931,300 "," \t35,200 ", \t3.6 \n'  # a row missing its area
+    with pytest.raises(DataFileError, match="nan"):
+        nysdol_unemployment(_tables(tmp_path, HEADER + "".join(rows) + half_blank))

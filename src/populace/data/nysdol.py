@@ -5,7 +5,8 @@ adjusted, "Revised 2019-2023 Labor Force Data" (the copies here stop at 2021-06)
 title, then the column names split over two lines: `,,,Labor Force,Employed,Unemployed,Unemployment` and
 `Area,Year,Month,,,,Rate (%)`); areas are county names ("Kings County", "New York  County" with two spaces);
 numbers are quoted and padded with a tab and spaces, with thousands commas (`" \t889,200 "`); each year ends with
-an `Avg` row (the annual average), which the loader drops.
+an `Avg` row (the annual average), which the loader drops. The publisher's full-length tables (later years) put a
+blank separator row (`,,,,,,`) between years: rows with every field blank are skipped, any other row is checked.
 """
 
 import os
@@ -36,6 +37,7 @@ def _read_table(borough: str, data_dir: str | os.PathLike[str] | None) -> pd.Dat
     if not (header[1].startswith(",,,Labor Force,Employed,Unemployed") and header[2].startswith("Area,Year,Month")):
         raise DataFileError(f"{file}: expected a title line, then ',,,Labor Force,Employed,Unemployed,Unemployment' "
                             f"and 'Area,Year,Month,,,,Rate (%)'; found {header}.")
+    raw = raw[~raw.apply(lambda column: column.fillna("").str.strip() == "").all(axis=1)]  # separator rows
     areas = borough_from(raw["area"], source=str(file))
     if (areas != borough).any():
         raise DataFileError(f"{file}: expected rows for {borough} only, found areas {sorted(set(raw['area']))}.")
