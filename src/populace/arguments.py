@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 
 def _number(text: str, kind: type, what: str) -> int | float:
@@ -78,6 +82,18 @@ def iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD such as 2020-03-01, got {text!r}") from None
+
+
+def checked(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a checker that raises ValueError with its own message (argparse would otherwise print
+    only "invalid value"): the message becomes the argument's error."""
+    def parse(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    parse.__name__ = check.__name__
+    return parse
 
 
 RUN_SEED_HELP = "seed of the run's random numbers"

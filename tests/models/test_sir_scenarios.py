@@ -141,6 +141,19 @@ def test_a_process_pool_gives_what_inline_runs_give(finished, tmp_path):
         pd.testing.assert_frame_equal(got[name], frame, obj=name)
 
 
+def test_a_dask_cluster_gives_what_inline_runs_give(finished, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'populace[dask]'")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        run_ensemble(tmp_path, study(seeds=2), executor=cluster.scheduler_address.replace("tcp://", "dask://"),
+                     progress=False)
+    expected = {k: v for k, v in records(finished).items() if not k.startswith("members/m0002")}
+    got = records(tmp_path)
+    assert got.keys() == expected.keys()
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(got[name], frame, obj=name)
+
+
 @pytest.mark.parametrize(("spec", "message"), [
     ({"name": "p", "from": 3, "beta_factr": 0.5},
      r"policy 'p': unknown change 'beta_factr'; SIR accepts: beta_per_day, beta_factor"),

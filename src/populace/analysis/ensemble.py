@@ -16,7 +16,8 @@ Each finished run writes `members/mNNNN/<policy>.<table>.parquet` for each of th
 last: its presence marks the run done), then the member writes `parameters.json` and `done.json`. With `resume=True`
 finished members and runs are skipped and a baseline continues from its last checkpoint.
 
-Members run in parallel processes (`ProcessPoolExecutor`, spawn) when `workers` > 1, or inline. A worker receives the
+Members run inline, in parallel processes (`ProcessPoolExecutor`, spawn) when `workers` > 1, or on a Dask cluster
+(`executor="dask://HOST:PORT"`, `populace.analysis.executors`). A worker receives the
 `Study` pickled: it must hold specifications (numbers, paths, plain tensors), never built modules, which a model
 with parametrized parameters cannot pickle; `ScenarioModel.build` makes the modules inside the worker.
 """
@@ -27,16 +28,14 @@ import concurrent.futures as futures
 import dataclasses
 import hashlib
 import json
-import multiprocessing
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import pandas as pd
-import torch
 from torch import Tensor
 
+from populace.analysis.executors import LOCAL, member_executor
 from populace.analysis.policy import BASELINE, Vocabulary, slug
 from populace.core.errors import InputError
 from populace.core.model import Model
@@ -194,8 +193,9 @@ class Study:
 
 
 def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume: bool = False,
-                 progress: bool | None = None) -> list[Member]:
-    """Run every member of `study` not finished yet into `run_dir` (see the module docstring); returns the members."""
+                 progress: bool | None = None, executor: str = LOCAL) -> list[Member]:
+    """Run every member of `study` not finished yet into `run_dir` (see the module docstring); returns the members.
+    `executor`: "local" (inline, or `workers` processes) or "dask://HOST:PORT" (`populace.analysis.executors`)."""
     run_dir = Path(run_dir)
     members = study.members
     todo = [m for m in members if not (run_dir / MEMBERS_DIR / m.name / DONE_FILE).is_file()]
@@ -208,20 +208,16 @@ def run_ensemble(run_dir: str | Path, study: Study, *, workers: int = 1, resume:
     _check_same_study(run_dir / STUDY_FILE, study.fingerprint())
     bar = progress_bar(len(members), initial=len(members) - len(todo), desc=study.name, unit="member",
                        progress=progress)
-    with bar:
-        if workers <= 1 or len(todo) <= 1:
+    with bar, member_executor(executor, workers if len(todo) > 1 else 1) as pool:
+        if pool is None:
             for member in todo:
                 run_member(str(run_dir), study, member)
                 bar.update()
         else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            context = multiprocessing.get_context("spawn")
-            with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=torch.set_num_threads,
-                                             initargs=(threads,)) as pool:
-                jobs = [pool.submit(run_member, str(run_dir), study, member) for member in todo]
-                for job in futures.as_completed(jobs):
-                    job.result()
-                    bar.update()
+            jobs = [pool.submit(run_member, str(run_dir), study, member) for member in todo]
+            for job in futures.as_completed(jobs):
+                job.result()
+                bar.update()
     return members
 
 

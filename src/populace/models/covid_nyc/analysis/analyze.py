@@ -50,8 +50,9 @@ def prepare(scenario_path: str | Path, out: str | Path, *, resume: bool = False,
 
 
 def analyze(scenario_path: str | Path, out: str | Path, *, workers: int = 1, resume: bool = False,
-            progress: bool | None = None, data_dir: str | None = None) -> dict[str, float]:
-    """Run a scenario end to end into `out`; returns timings in seconds."""
+            progress: bool | None = None, data_dir: str | None = None, executor: str = "local") -> dict[str, float]:
+    """Run a scenario end to end into `out` (members on `executor`: "local" or "dask://HOST:PORT"); returns timings
+    in seconds."""
     from populace.models.covid_nyc.analysis.plots import write_plots
     from populace.models.covid_nyc.analysis.report import write_report
     from populace.models.covid_nyc.analysis.tables import collect
@@ -59,7 +60,7 @@ def analyze(scenario_path: str | Path, out: str | Path, *, workers: int = 1, res
     started = time.perf_counter()
     scenario = prepare(scenario_path, out, resume=resume, data_dir=data_dir)
     prepared = time.perf_counter()
-    run_ensemble(out, workers=workers, resume=resume, progress=progress, data_dir=data_dir)
+    run_ensemble(out, workers=workers, resume=resume, progress=progress, data_dir=data_dir, executor=executor)
     simulated = time.perf_counter()
     tables = collect(out)
     labels = sorted(set(tables["daily_runs"]["region"]) - {"all"})

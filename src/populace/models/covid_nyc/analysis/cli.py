@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from populace import arguments
+from populace.analysis.executors import LOCAL, check_executor
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.analysis.scenario import Scenario
 
@@ -22,6 +23,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                            help="run folder (default: populace-out/analysis/<scenario file name>)")
     analyze.add_argument("--workers", type=arguments.positive_int, default=1,
                          help="parallel processes (1 runs inline); each gets cores / workers threads")
+    analyze.add_argument("--executor", type=arguments.checked(check_executor), default=LOCAL,
+                         help="where members run: local (inline or --workers processes) or dask://HOST:PORT, a Dask "
+                              "scheduler whose workers see --out (pip install 'populace[dask]')")
     arguments.add_resume_flag(analyze, help="continue a killed run in --out")
     arguments.add_data_dir_flag(analyze)
     arguments.add_progress_flag(analyze)
@@ -45,7 +49,8 @@ def analyze_command(args: argparse.Namespace) -> int:
                      seeds={"first": scenario.ensemble.first_seed, "members": scenario.ensemble.seeds},
                      command=args.command_line) as manifest:
         timings = analyze(args.scenario, out, workers=args.workers, resume=args.resume,
-                          progress=False if args.no_progress else None, data_dir=args.data_dir)
+                          progress=False if args.no_progress else None, data_dir=args.data_dir,
+                          executor=args.executor)
         manifest.results.update({k: round(v, 3) for k, v in timings.items()})
         for folder in ("tables", "plots"):
             for path in sorted((out / folder).glob("*")):

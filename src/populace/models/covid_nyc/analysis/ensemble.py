@@ -137,9 +137,11 @@ def branch_steps(scenario: Scenario, model: CovidNYC) -> dict[str, int]:
 
 
 def run_ensemble(run_dir: str | Path, *, workers: int = 1, resume: bool = False, progress: bool | None = None,
-                 data_dir: str | None = None) -> list[Member]:
-    """Run every member of the run folder's scenario not finished yet; returns the members."""
-    return runner.run_ensemble(run_dir, study(run_dir, data_dir), workers=workers, resume=resume, progress=progress)
+                 data_dir: str | None = None, executor: str = "local") -> list[Member]:
+    """Run every member of the run folder's scenario not finished yet (inline, in processes or on Dask:
+    `populace.analysis.executors`); returns the members."""
+    return runner.run_ensemble(run_dir, study(run_dir, data_dir), workers=workers, resume=resume, progress=progress,
+                               executor=executor)
 
 
 def run_member(run_dir: str, member: Member, data_dir: str | None = None) -> None:
