@@ -1,10 +1,10 @@
 """The halo plan, its exchange and backward, exact aggregation and collectives, by hand on a 5-cycle over 3 ranks."""
 
 import torch
+from spawning import needs_gloo, spawn
 
 from populace.distributed import HaloContacts, Partition, gather_rows, smallest, sum_counts
 from populace.network import ContactLayer
-from spawning import needs_gloo, spawn
 
 pytestmark = needs_gloo
 

@@ -13,7 +13,8 @@ MASTER = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
     ({"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "2"}, "slurm", 5, 8, 2),
     ({"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_RANK": "0"}, "openmpi", 0, 2,
      0),
-    ({"RANK": "1", "WORLD_SIZE": "2", "SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, "torchrun", 1, 2, 0),  # torchrun in srun
+    # torchrun started by srun: torchrun's variables win
+    ({"RANK": "1", "WORLD_SIZE": "2", "SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, "torchrun", 1, 2, 0),
 ])
 def test_each_launcher_is_read(variables, launcher, rank, size, local):
     env = ProcessEnv.from_env({**variables, **MASTER})
