@@ -64,11 +64,7 @@ def reference():
             "grad": {name: p.grad.item() for name, p in sir.named_parameters()}}
 
 
-@pytest.mark.parametrize("sizes", [[N], [1500, 1500], [500, 1700, 800]], ids=["1 rank", "2 ranks", "3 uneven"])
-def test_partitioned_sir_is_the_one_process_run_bit_for_bit(reference, sizes, tmp_path):
-    out = tmp_path / "rank0.json"
-    spawn(run_rank, len(sizes), sizes, str(out))
-    result = json.loads(out.read_text())
+def assert_is_reference(result: dict, reference: dict) -> None:
     assert result["counts"] == reference["counts"]
     assert result["differentiable_counts"] == reference["counts"]  # fast and differentiable sample the same
     assert result["stage"] == reference["stage"]
@@ -78,9 +74,23 @@ def test_partitioned_sir_is_the_one_process_run_bit_for_bit(reference, sizes, tm
         assert result["grad"][name] == pytest.approx(grad, rel=1e-5), name  # float32 sums in another order
 
 
+@pytest.mark.usefixtures("one_rank_group")
+def test_one_rank_is_the_one_process_run_bit_for_bit(reference, tmp_path):
+    out = tmp_path / "rank0.json"
+    run_rank(0, [N], str(out))
+    assert_is_reference(json.loads(out.read_text()), reference)
+
+
+@pytest.mark.parametrize("sizes", [[1500, 1500], [500, 1700, 800]], ids=["2 ranks", "3 uneven"])
+def test_more_ranks_are_the_one_process_run_bit_for_bit(reference, sizes, tmp_path):
+    out = tmp_path / "rank0.json"
+    spawn(run_rank, len(sizes), sizes, str(out))
+    assert_is_reference(json.loads(out.read_text()), reference)
+
+
 @pytest.fixture
 def one_rank_group():
-    """A gloo group of this process alone, for checks that fail before any message is sent."""
+    """A gloo group of this process alone: the 1-process run, and checks that fail before any message is sent."""
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1,
                             timeout=dt.timedelta(seconds=30))
     yield
