@@ -1,4 +1,5 @@
-"""The halo plan, its exchange and backward, exact aggregation and collectives, by hand on a 5-cycle over 3 ranks."""
+"""The halo plan, its dense and sparse exchanges, the backward, exact aggregation and collectives, by hand on a
+5-cycle over 3 ranks."""
 
 import torch
 from spawning import needs_gloo, spawn
@@ -36,6 +37,11 @@ def check_rank(rank: int) -> None:
     x = x_all[start:stop].clone().requires_grad_()
     ghost_values = plan.exchange(x)
     assert ghost_values.tolist() == [10.0 * g + 1 for g in GHOSTS[rank]]
+    assert torch.equal(plan.exchange_nonzero(x.detach()), ghost_values.detach())
+    sparse = torch.tensor([0.0, 7.0, 0.0, 0.0, 5.0], dtype=torch.float64)  # agents 1 and 4 nonzero
+    assert plan.exchange_nonzero(sparse[start:stop]).tolist() == [float(sparse[g]) for g in GHOSTS[rank]]
+    columns = torch.stack([sparse, torch.zeros(5, dtype=torch.float64)], 1)
+    assert torch.equal(plan.exchange_nonzero(columns[start:stop]), columns[GHOSTS[rank]])
     ((rank + 1) * ghost_values.sum()).backward()
     assert x.grad.tolist() == GRAD_X[start:stop]
 

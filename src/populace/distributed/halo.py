@@ -3,8 +3,10 @@ r"""`HaloPlan`: which agents' values each rank sends to which, so that every ran
 A rank owns agents [start, stop) (`Partition`) and the contact rows of those agents. The contacts it reads but does
 not own are its *ghosts* (ascending global ids). The plan is built once per layer: each rank tells every owner which
 of its agents it needs (one `all_to_all_single` of counts, one of ids); after that, each exchange of per-agent values
-is one `all_to_all_single` of exactly the requested values. On 2 ranks owning [0, 2) and [2, 4) of the path
-0 - 1 - 2 - 3: rank 0's ghost is agent 2, rank 1's is agent 1; rank 0 sends its row 1 to rank 1 and receives agent 2.
+is one `all_to_all_single` of exactly the requested values (`exchange`), or, sending only the nonzero ones with
+their slots, three small ones (`exchange_nonzero`: the push path's exchange of the infectious). On 2 ranks owning
+[0, 2) and [2, 4) of the path 0 - 1 - 2 - 3: rank 0's ghost is agent 2, rank 1's is agent 1; rank 0 sends its row 1
+to rank 1 and receives agent 2.
 
 `HaloExchange` is the exchange as an autograd function: its backward is the reverse exchange (the gradients of the
 ghosts go back to their owners and are added to the owners' gradients), so a loss summed over ranks has the
@@ -102,9 +104,45 @@ class HaloPlan:
                              f"{list(x.shape)}")
         return HaloExchange.apply(x, self)
 
+    def exchange_nonzero(self, x: Tensor) -> Tensor:
+        """The ghosts' values, as `exchange` gives them, sending only the nonzero ones (int32 slot and value): less
+        traffic when few boundary agents are nonzero (the infectious ones), for three collectives instead of one.
+        Not differentiable (fast mode's exchange)."""
+        if x.shape[:1] != (self.n_local,):
+            raise ValueError(f"x must have one row per agent of rank {self.rank} ({self.n_local}), got shape "
+                             f"{list(x.shape)}")
+        size = self.partition.n_ranks
+        sent = x.detach()[self.send_rows]  # [S] or [S, K], grouped by destination
+        keep = sent != 0 if sent.dim() == 1 else (sent != 0).any(1)
+        destination = _group_of_each(self.send_counts)  # [S]
+        slot = torch.arange(sent.shape[0]) - _offsets(self.send_counts)[destination]  # position within the group
+        counts = torch.bincount(destination[keep], minlength=size)
+        received = torch.empty(size, dtype=torch.int64)
+        dist.all_to_all_single(received, counts, group=self.group)
+        out_counts, in_counts = tuple(int(c) for c in received), tuple(int(c) for c in counts)
+        slots = _all_to_all(slot[keep].to(torch.int32), sum(out_counts), out_counts, in_counts, self.group)
+        values = _all_to_all(sent[keep], sum(out_counts), out_counts, in_counts, self.group)
+        ghost_values = x.new_zeros((self.n_ghosts, *x.shape[1:]))
+        ghost_values[_offsets(self.recv_counts)[_group_of_each(out_counts)] + slots.long()] = values
+        return ghost_values
+
     def with_ghosts(self, x: Tensor) -> Tensor:
-        """[own agents | ghosts] values, [n_local + G] (or with K columns), indexed by `local_index`."""
-        return torch.cat([x, self.exchange(x)])
+        """[own agents | ghosts] values, [n_local + G] (or with K columns), indexed by `local_index`: the sparse
+        exchange when x needs no gradient, the dense differentiable one when it does (whether it does must agree
+        across ranks, as it does when every rank runs the same model: the two send different messages)."""
+        needs_grad = x.requires_grad and torch.is_grad_enabled()
+        return torch.cat([x, self.exchange(x) if needs_grad else self.exchange_nonzero(x)])
+
+
+def _group_of_each(counts: tuple[int, ...]) -> Tensor:
+    """For counts (2, 0, 1): [0, 0, 2], the group of each item when items come group by group."""
+    return torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts, dtype=torch.int64))
+
+
+def _offsets(counts: tuple[int, ...]) -> Tensor:
+    """Where each group starts, [W]: for (2, 0, 1), [0, 2, 2]."""
+    c = torch.tensor(counts, dtype=torch.int64)
+    return torch.cumsum(c, 0) - c
 
 
 def _all_to_all(values: Tensor, out_rows: int, out_counts: tuple[int, ...], in_counts: tuple[int, ...],
