@@ -25,19 +25,16 @@ if TYPE_CHECKING:
 
 
 class HaloContacts(nn.Module):
-    """A rank's contacts (the `Contacts` protocol on its n_local agents): rows [E] and columns [E] into [own | ghosts],
-    integer weights [E] (None: all 1), and the plan that fetches the ghosts' values."""
+    """A rank's contacts (the `Contacts` protocol on its n_local agents): its rows of the layer as a square
+    `ContactLayer` over [own agents | ghosts] (ghost rows empty, whole-number float64 weights), and the plan that
+    fetches the ghosts' values."""
 
-    rows: Tensor
-    col: Tensor
-    weight: Tensor | None
-
-    def __init__(self, plan: HaloPlan, rows: Tensor, col: Tensor, weight: Tensor | None = None):
+    def __init__(self, plan: HaloPlan, local: ContactLayer):
         super().__init__()
-        self.plan = plan
-        self.register_buffer("rows", rows.to(torch.int64), persistent=False)
-        self.register_buffer("col", col.to(torch.int64), persistent=False)
-        self.register_buffer("weight", None if weight is None else weight.to(torch.float64), persistent=False)
+        if local.n_agents != plan.n_local + plan.n_ghosts:
+            raise ValueError(f"the local layer must span own agents and ghosts ({plan.n_local} + {plan.n_ghosts}), "
+                             f"got {local.n_agents}")
+        self.plan, self.local = plan, local
 
     @classmethod
     def from_layer(cls, layer: ContactLayer, partition: Partition, *, group: Any = None) -> HaloContacts:
@@ -46,20 +43,25 @@ class HaloContacts(nn.Module):
             raise TypeError(f"distributed runs need a ContactLayer (CSR contacts), got {type(layer).__name__}")
         if layer.n_agents != partition.n_agents:
             raise ValueError(f"the layer has {layer.n_agents} agents but the partition {partition.n_agents}")
-        weight, rank = None, dist.get_rank(group)
+        rank = dist.get_rank(group)
         start, stop = partition.start(rank), partition.stop(rank)
         first, last = int(layer.crow[start]), int(layer.crow[stop])
-        col = layer.col[first:last].to(torch.int64)
-        rows = torch.repeat_interleave(torch.arange(stop - start), layer.crow[start: stop + 1].diff().long())
-        if layer.weight is not None:
-            weight = layer.weight[first:last].detach()
+        weight = None if layer.weight is None else layer.weight[first:last].detach().to(torch.float64)
+        if weight is not None:
             fractional = weight != torch.round(weight)
             if bool(fractional.any()):
                 raise ValueError(f"exact distributed aggregation needs whole-number weights; {int(fractional.sum())} "
                                  f"of rank {rank}'s weights are not (e.g. {weight[fractional][:3].tolist()}). "
                                  "Quantise them: layer.with_weight(torch.round(layer.weight / q)), beta times q")
-        plan = HaloPlan.build(partition, col, group=group)
-        return cls(plan, rows, plan.local_index(col), weight)
+        plan = HaloPlan.build(partition, layer.col[first:last], group=group)
+        n = plan.n_local + plan.n_ghosts
+        degree = layer.crow[start: stop + 1].diff().long()
+        rows = torch.repeat_interleave(torch.arange(plan.n_local), degree)
+        col = plan.local_index(layer.col[first:last])  # ghosts after own agents: re-sort within each row
+        order = torch.argsort(rows * n + col)
+        crow = torch.cat([degree.new_zeros(1), degree.cumsum(0), degree.new_full((plan.n_ghosts,), last - first)])
+        local = ContactLayer(n, crow, col[order], None if weight is None else weight[order], validate=False)
+        return cls(plan, local)
 
     @property
     def n_agents(self) -> int:
@@ -68,13 +70,9 @@ class HaloContacts(nn.Module):
 
     def aggregate(self, x: Tensor, world: World | None = None, *, support: Tensor | None = None) -> Tensor:
         """y [n_local] (or [n_local, K]) like x; a collective (the halo exchange). `world` and `support` unused."""
-        check_agent_values(x, self.n_agents, self.col.device)
-        values = self.plan.with_ghosts(x)[self.col].to(torch.float64)  # [E] (or [E, K])
-        if self.weight is not None:
-            values = values * (self.weight if x.dim() == 1 else self.weight.unsqueeze(1))
-        y = torch.zeros((self.n_agents, *x.shape[1:]), dtype=torch.float64, device=x.device)
-        return y.index_add(0, self.rows, values).to(x.dtype)
+        check_agent_values(x, self.n_agents, self.local.device)
+        y = self.local.aggregate(self.plan.with_ghosts(x).to(torch.float64))  # exact for whole numbers
+        return y[: self.n_agents].to(x.dtype)
 
     def extra_repr(self) -> str:
-        return (f"rank={self.plan.rank}, n_agents={self.n_agents}, n_ghosts={self.plan.n_ghosts}, "
-                f"n_edges={self.col.numel()}, weighted={self.weight is not None}")
+        return f"rank={self.plan.rank}, n_agents={self.n_agents}, n_ghosts={self.plan.n_ghosts}"
