@@ -9,7 +9,15 @@ import torch
 import torch.distributed as dist
 from spawning import free_port, needs_gloo, spawn
 
-from populace.distributed import HaloContacts, HaloPlan, Partition, gather_rows, sum_counts, sum_gradients
+from populace.distributed import (
+    HaloContacts,
+    HaloPlan,
+    Partition,
+    gather_rows,
+    smallest,
+    sum_counts,
+    sum_gradients,
+)
 from populace.models import SIR
 from populace.models.sir.distributed import PartitionedSIR
 from populace.network import ContactLayer, RandomMixing, erdos_renyi
@@ -111,6 +119,13 @@ def test_bad_distributed_input_is_refused():
         PartitionedSIR(SIR(RandomMixing(2), 10), Partition.even(10, 1))
     with pytest.raises(ValueError, match="the partition covers 12 agents but the model has 10"):
         PartitionedSIR(SIR.random_network(10, contacts_per_agent=3), Partition.even(12, 1))
+    plan = HaloContacts.from_layer(layer, Partition.even(10, 1)).plan
+    with pytest.raises(KeyError, match=r"ids \[12\] are neither owned by rank 0 nor among its ghosts"):
+        plan.local_index(torch.tensor([3, 12]))
+    with pytest.raises(ValueError, match=r"x must have one row per agent of rank 0 \(10\), got shape \[9\]"):
+        plan.exchange(torch.zeros(9))
+    with pytest.raises(ValueError, match="asked for the 3 smallest keys but the ranks hold 2 in all"):
+        smallest(torch.tensor([5, 1]), 3)
     with pytest.raises(TypeError, match="counts must be integers"):
         sum_counts(torch.tensor([1.0]))
     with pytest.raises(ValueError, match="rank 0 owns 10 agents but passed \\[9\\] rows"):
