@@ -33,8 +33,9 @@ def model() -> SIR:
 
 
 def loss(traj) -> torch.Tensor:
-    """Final size plus the infectious-day total: depends on both parameters."""
-    return traj["recovered"][-1] + 0.1 * traj["infectious"].sum()
+    """A calibration-like loss, nonlinear in the counts: squared error of prevalence against a flat 300, plus the
+    final size (depends on both parameters)."""
+    return ((traj["infectious"] - 300.0) ** 2).mean() / 100 + traj["recovered"][-1]
 
 
 def final_stage(m, days: int) -> torch.Tensor:
@@ -79,7 +80,7 @@ def assert_is_reference(result: dict, reference: dict) -> None:
     assert result["grad"].keys() == reference["grad"].keys()
     for name, grad in reference["grad"].items():
         assert grad != 0
-        assert result["grad"][name] == pytest.approx(grad, rel=1e-5), name  # float32 sums in another order
+        assert result["grad"][name] == pytest.approx(grad, rel=1e-6), name  # seen: 8e-8, float32 sums reordered
 
 
 @pytest.mark.usefixtures("one_rank_group")
