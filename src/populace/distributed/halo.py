@@ -89,8 +89,8 @@ class HaloPlan:
         own = (ids >= start) & (ids < stop)
         slot = torch.searchsorted(self.ghost_ids, ids).clamp_(max=max(self.n_ghosts - 1, 0))
         is_ghost = self.ghost_ids[slot] == ids if self.n_ghosts else torch.zeros_like(own)
-        if not bool((own | is_ghost).all()):
-            found = own | is_ghost
+        found = own | is_ghost
+        if not bool(found.all()):
             missing = ids[~found][:5].tolist()
             raise KeyError(f"ids {missing} are neither owned by rank {self.rank} nor among its ghosts; build the "
                            "plan from every contact id the rank reads")
