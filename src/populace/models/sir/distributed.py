@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from populace import arguments
 from populace.core import AgentTable, Model, World, rng
 from populace.core.parameters import unconstrained
 from populace.distributed import HaloContacts, Partition, init_process_group, smallest, sum_counts
@@ -77,19 +78,23 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point for `torchrun ... -m populace.models.sir.distributed`: SIR on an Erdős–Rényi network."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--agents", type=int, default=100_000)
-    parser.add_argument("--contacts", type=float, default=20.0, help="mean contacts per agent")
-    parser.add_argument("--network-seed", type=int, default=0)
-    parser.add_argument("--beta", type=float, default=0.03, help="infection hazard per day per infectious contact")
-    parser.add_argument("--infectious-days", type=float, default=5.0)
-    parser.add_argument("--initial-infected", type=int, default=10)
-    parser.add_argument("--days", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    parser.add_argument("--agents", type=arguments.positive_int, default=100_000)
+    parser.add_argument("--contacts", type=arguments.positive_float, default=20.0, help="mean contacts per agent")
+    parser.add_argument("--network-seed", type=arguments.non_negative_int, default=0)
+    parser.add_argument("--beta", type=arguments.positive_float, default=0.03,
+                        help="infection hazard per day per infectious contact")
+    parser.add_argument("--infectious-days", type=float, default=5.0, help="mean days infectious (>= 1)")
+    parser.add_argument("--initial-infected", type=arguments.positive_int, default=10)
+    parser.add_argument("--days", type=arguments.non_negative_int, default=100)
+    parser.add_argument("--seed", type=arguments.non_negative_int, default=0)
+    parser.add_argument("--threads", type=arguments.positive_int, default=1, help="torch threads per process")
     parser.add_argument("--out", type=Path, default=None, help="Parquet file for the daily counts (rank 0 writes)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    env = init_process_group()
+    try:
+        env = init_process_group()
+    except ValueError as err:  # not started by a launcher, or its variables are wrong
+        parser.error(str(err))
     try:
         model = SIR.random_network(args.agents, contacts_per_agent=args.contacts, network_seed=args.network_seed,
                                    beta_per_day=args.beta, infectious_days=args.infectious_days,
