@@ -49,6 +49,14 @@ def check_rank(rank: int) -> None:
     two_columns = torch.stack([x_all, -x_all], 1).float()
     assert torch.equal(contacts.aggregate(two_columns[start:stop]), layer.aggregate(two_columns)[start:stop])
 
+    directed = ContactLayer.from_edges(5, [0, 1, 2, 3, 4, 2], [1, 2, 3, 4, 0, 0], symmetric=False)
+    one_way = HaloContacts.from_layer(directed, PARTITION)
+    assert not one_way.local.is_symmetric
+    assert torch.equal(one_way.aggregate(x_all[start:stop]), directed.aggregate(x_all)[start:stop])
+    infectious = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0])  # a ghost's row reaches the own agents it touches
+    assert contacts.local.is_symmetric
+    assert torch.equal(contacts.aggregate(infectious[start:stop]), layer.aggregate(infectious)[start:stop])
+
     assert sum_counts(torch.tensor([rank, 2**40])).tolist() == [3, 3 * 2**40]
     assert gather_rows(torch.arange(start, stop) * 2, PARTITION).tolist() == [0, 2, 4, 6, 8]
     assert gather_rows(torch.tensor([True] * (stop - start)), PARTITION).tolist() == [True] * 5

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 class HaloContacts(nn.Module):
     """A rank's contacts (the `Contacts` protocol on its n_local agents): its rows of the layer as a square
-    `ContactLayer` over [own agents | ghosts] (ghost rows empty, whole-number float64 weights), and the plan that
-    fetches the ghosts' values."""
+    `ContactLayer` over [own agents | ghosts] (whole-number float64 weights; a ghost's row lists its contacts among
+    the own agents when the layer is symmetric, and is empty otherwise), and the plan that fetches ghosts' values."""
 
     def __init__(self, plan: HaloPlan, local: ContactLayer):
         super().__init__()
@@ -55,12 +55,17 @@ class HaloContacts(nn.Module):
                                  "Quantise them: layer.with_weight(torch.round(layer.weight / q)), beta times q")
         plan = HaloPlan.build(partition, layer.col[first:last], group=group)
         n = plan.n_local + plan.n_ghosts
-        degree = layer.crow[start: stop + 1].diff().long()
-        rows = torch.repeat_interleave(torch.arange(plan.n_local), degree)
-        col = plan.local_index(layer.col[first:last])  # ghosts after own agents: re-sort within each row
-        order = torch.argsort(rows * n + col)
-        crow = torch.cat([degree.new_zeros(1), degree.cumsum(0), degree.new_full((plan.n_ghosts,), last - first)])
-        local = ContactLayer(n, crow, col[order], None if weight is None else weight[order], validate=False)
+        rows = torch.repeat_interleave(torch.arange(plan.n_local), layer.crow[start: stop + 1].diff().long())
+        col = plan.local_index(layer.col[first:last])  # [E], ghosts after own agents
+        if layer.is_symmetric:  # ghost rows list their own-agent contacts too: the local layer stays symmetric,
+            to_ghost = col >= plan.n_local  # so fast mode pushes from the infectious (`push_product`)
+            rows, col = torch.cat([rows, col[to_ghost]]), torch.cat([col, rows[to_ghost]])
+            weight = None if weight is None else torch.cat([weight, weight[to_ghost]])
+        order = torch.argsort(rows * n + col)  # CSR order: by row, then column
+        degree = torch.bincount(rows, minlength=n)
+        crow = torch.cat([degree.new_zeros(1), degree.cumsum(0)])
+        local = ContactLayer(n, crow, col[order], None if weight is None else weight[order],
+                             is_symmetric=layer.is_symmetric, validate=False)
         return cls(plan, local)
 
     @property
