@@ -4,7 +4,7 @@ y_i = sum_j w_ij x_j for the agents i of this rank, x_j read from its owner thro
 so every partition gives the same y bit for bit: weights must be whole numbers (an unweighted layer has w = 1) and
 the products are summed in float64, exact for integer-valued x (0/1 infection indicators, counts) up to 2**53.
 For fractional weights, quantise them first, w = q * round(w / q) with beta scaled by q:
-`layer.with_weight(torch.round(layer.weight / q))`.
+`layer.with_weight(torch.round(layer.weight / q), is_symmetric=layer.is_symmetric)`.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class HaloContacts(nn.Module):
             if bool(fractional.any()):
                 raise ValueError(f"exact distributed aggregation needs whole-number weights; {int(fractional.sum())} "
                                  f"of rank {rank}'s weights are not (e.g. {weight[fractional][:3].tolist()}). "
-                                 "Quantise them: layer.with_weight(torch.round(layer.weight / q)), beta times q")
+                                 "Quantise them: layer.with_weight(torch.round(layer.weight / q), "
+                                 "is_symmetric=layer.is_symmetric), beta times q")
         plan = HaloPlan.build(partition, layer.col[first:last], group=group)
         n = plan.n_local + plan.n_ghosts
         rows = torch.repeat_interleave(torch.arange(plan.n_local), layer.crow[start: stop + 1].diff().long())
