@@ -21,11 +21,14 @@ from populace.control.controller import ControlVariable, Schedule
 from populace.control.problem import ControlProblem, evaluate
 
 
-def constant_schedules(variables: Sequence[ControlVariable], levels: int) -> dict[str, Schedule]:
-    """Every combination of `levels` evenly spaced values in each control's [low, high], labelled by the values."""
-    if levels < 2:
-        raise ValueError(f"levels must be >= 2 (the grid includes both bounds), got {levels}")
-    grids = [torch.linspace(v.low, v.high, levels).tolist() for v in variables]
+def constant_schedules(variables: Sequence[ControlVariable], levels: int | Sequence[int]) -> dict[str, Schedule]:
+    """Every combination of `levels` evenly spaced values in each control's [low, high] (one number for every
+    control, or one per control), labelled by the values."""
+    per_control = [levels] * len(variables) if isinstance(levels, int) else list(levels)
+    if len(per_control) != len(variables) or any(n < 2 for n in per_control):
+        raise ValueError(f"levels must be >= 2 (the grid includes both bounds), one number or one per control "
+                         f"({len(variables)}), got {levels}")
+    grids = [torch.linspace(v.low, v.high, n).tolist() for v, n in zip(variables, per_control, strict=True)]
     combos = torch.cartesian_prod(*[torch.tensor(g) for g in grids]).reshape(-1, len(variables))
     return {", ".join(f"{v.name}={float(x):.4g}" for v, x in zip(variables, row, strict=True)):
             Schedule.constant(variables, row.tolist()) for row in combos}

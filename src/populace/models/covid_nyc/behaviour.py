@@ -165,8 +165,17 @@ class Behaviour(Substep):
                            {"work_from_home_fraction": w.expand(n), "is_isolating": isolating}), YES)
         # bools in fast mode; in differentiable mode floats 0/1 carrying straight-through gradients
         goes = a.is_employed * complement(isolating) * go
-        factors = {layer: select(isolating, k, 1.0) for layer, k in self.isolation_contact_factor_by_layer.items()}
-        out = {"is_isolating": isolating, "goes_to_work": goes, contact_factor_key(self.work_layer): goes.float()}
-        out.update({contact_factor_key(layer): g.float() for layer, g in factors.items()})
-        return out
+        return {"is_isolating": isolating, "goes_to_work": goes,
+                **isolation_contact_factors(isolating, goes, self.isolation_contact_factor_by_layer, self.work_layer)}
+
+
+def isolation_contact_factors(isolating: Tensor, goes_to_work: Tensor, factor_by_layer: Mapping[str, float],
+                              work_layer: str) -> dict[str, Tensor]:
+    """The contact factor columns of agents who isolate (bool [N], or 0/1 floats) and go to work: g_work =
+    goes_to_work, g_l = k_l for an isolating agent and 1 for the others on each layer l of `factor_by_layer`
+    (float [N] each, keyed by `contact_factor_key`). `Behaviour` writes them for its decisions, `Testing` for an
+    isolation after a positive test."""
+    out = {contact_factor_key(work_layer): goes_to_work.float()}
+    out.update({contact_factor_key(layer): select(isolating, k, 1.0).float() for layer, k in factor_by_layer.items()})
+    return out
 

@@ -1,5 +1,5 @@
-r"""The NYC COVID-19 control task: set the lockdown intensity over time to minimise deaths + lambda x unemployment,
-starting from the calibrated 2020 parameters (`populace control covid-nyc`, docs/control.md).
+r"""The NYC COVID-19 control task: set the lockdown intensity (and testing) over time to minimise deaths + lambda x
+unemployment, starting from the calibrated 2020 parameters (`populace control covid-nyc`, docs/control.md).
 
 The control is one number a day, the lockdown intensity L(t) in [0, 1]. `LockdownOrders` (in place of the model's
 dated `Policy`) turns it into the orders the model reads, interpolating between no orders (L = 0) and New York
@@ -10,11 +10,23 @@ lockdown values (`actual_orders`: 0, 0.3 from 2020-03-16, 1 from 03-22, 0.8 from
 the reopening phases approximately (phase 1's work scale is 0.44 here, 0.45 in the schedule, its community scale
 0.52, not 0.45).
 
+With `controls=("lockdown", "testing")` a second control joins it: the testing rate p(t) in [0, 0.1], the daily
+probability that a resident is tested (`world.env["testing"]`, read by the model's `Testing` substep: positives
+isolate for 10 days). The upper bound tests a tenth of the city a day, about ten times New York City's 2020 peak
+(near 1% of the residents a day). The actual 2020 orders then come with no testing (p = 0): the model's
+observation of 2020 testing is in its ascertainment, not in isolations.
+
 Objective (`DeathsAndUnemployment`), over the T days, per resident of the synthetic city:
 
     deaths       = D(T) / N x 100,000                           (deaths per 100,000 residents by day T)
     unemployment = sum_{t=1..T} U(t) / N x 100 / 30.4           (unemployed person-months per 100 residents)
     J = deaths + lambda unemployment
+      [+ mu tests,  tests = sum_{t=1..T} tests(t) / N x 100,000    (tests per 100,000 residents, with testing)]
+
+mu = `TEST_WEIGHT` = 1e-4 (a choice, as lambda = 5 is): a death costs as much as 10,000 tests, e.g. a death
+valued at $1M (what lambda = 5 makes it if an unemployed person-month costs $5,000) and a test at $100 (Medicare's
+payment for a high-throughput COVID-19 PCR test from April 2020). Testing 1% of the residents a day for 120 days
+costs 12 in J.
 
 The model is `calibration_model` with a calibrated draw loaded (weekly beta, importations, isolation shifts,
 labour rates: `populace.calibrate.load_parameter_draws`, e.g. docs/calibration-2020-draws.parquet), its initial
@@ -41,10 +53,21 @@ from populace.models.covid_nyc.calibration import calibration_model, load_draw, 
 from populace.models.covid_nyc.disease import contact_scale_key
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import Observation
-from populace.models.covid_nyc.policy import LOCKDOWN_KEY, NYC_LAYERS, WORK_FROM_HOME_KEY, nyc_2020_schedule
+from populace.models.covid_nyc.policy import (
+    LOCKDOWN_KEY,
+    NYC_LAYERS,
+    TESTING_KEY,
+    WORK_FROM_HOME_KEY,
+    nyc_2020_schedule,
+)
 from populace.population.storage import Population
 
 LOCKDOWN = ControlVariable(LOCKDOWN_KEY, 0.0, 1.0, unit="intensity (1: NYC PAUSE)")
+TESTING = ControlVariable(TESTING_KEY, 0.0, 0.1, unit="tests per resident per day")
+CONTROLS = {"lockdown": LOCKDOWN, "testing": TESTING}
+"""The control variables a task can choose, by name."""
+TEST_WEIGHT = 1e-4
+"""mu: the weight of a test per 100,000 residents, in deaths per 100,000 (module docstring)."""
 PAUSE = dt.date(2020, 3, 22)
 DAYS_PER_MONTH = 365.25 / 12
 OBSERVED = ("exposed", "symptomatic")
@@ -71,35 +94,45 @@ class LockdownOrders(nn.Module):
                 WORK_FROM_HOME_KEY: level * self.work_from_home_at_pause, LOCKDOWN_KEY: level}
 
 
-def actual_orders(start: dt.date, days: int) -> Schedule:
-    """The lockdown values of New York City's 2020 orders (`nyc_2020_schedule`), day by day from `start`."""
+def actual_orders(start: dt.date, days: int, variables: Sequence[ControlVariable] = (LOCKDOWN,)) -> Schedule:
+    """The lockdown values of New York City's 2020 orders (`nyc_2020_schedule`), day by day from `start`; every
+    other control of `variables` (testing) at its lower bound."""
     schedule = nyc_2020_schedule()
-    levels = [[schedule.state_on(start + dt.timedelta(days=k)).lockdown] for k in range(days)]
-    return Schedule([LOCKDOWN], levels)
+    levels = [[schedule.state_on(start + dt.timedelta(days=k)).lockdown if v.name == LOCKDOWN_KEY else v.low
+               for v in variables] for k in range(days)]
+    return Schedule(variables, levels)
 
 
 @dataclasses.dataclass(frozen=True)
 class DeathsAndUnemployment:
-    """J = deaths per 100,000 + lambda x unemployed person-months per 100 residents (module docstring)."""
+    """J = deaths per 100,000 + lambda x unemployed person-months per 100 residents [+ mu x tests per 100,000
+    residents, when `test_weight` mu is given] (module docstring)."""
 
     n_residents: int
     unemployment_weight: float = 5.0
+    test_weight: float | None = None
 
     def __post_init__(self) -> None:
-        if not (self.unemployment_weight >= 0 and math.isfinite(self.unemployment_weight)):
-            raise ValueError(f"unemployment_weight must be a finite number >= 0, got {self.unemployment_weight}")
+        for name in ("unemployment_weight", "test_weight"):
+            value = getattr(self, name)
+            if value is not None and not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
     @property
     def weights(self) -> dict[str, float]:
-        return {"deaths": 1.0, "unemployment": self.unemployment_weight}
+        tests = {} if self.test_weight is None else {"tests": self.test_weight}
+        return {"deaths": 1.0, "unemployment": self.unemployment_weight, **tests}
 
     def terms(self, series: Mapping[str, Tensor], variables: Sequence[ControlVariable]) -> dict[str, Tensor]:
         deaths = series["dead"][-1] / self.n_residents * 1e5
         unemployed = series["unemployed"][1:].sum()  # [T, R] summed: person-days
-        return {"deaths": deaths, "unemployment": unemployed / self.n_residents * 100 / DAYS_PER_MONTH}
+        out = {"deaths": deaths, "unemployment": unemployed / self.n_residents * 100 / DAYS_PER_MONTH}
+        if self.test_weight is not None:
+            out["tests"] = series["tests"][1:].sum() / self.n_residents * 1e5  # tests per 100,000 over the T days
+        return out
 
     def total(self, terms: Mapping[str, Tensor | float]) -> float:
-        return float(terms["deaths"]) + self.unemployment_weight * float(terms["unemployment"])
+        return sum(w * float(terms[name]) for name, w in self.weights.items())
 
 
 class CovidControlTask:
@@ -107,7 +140,11 @@ class CovidControlTask:
     controller both trained methods start from."""
 
     def __init__(self, city: Population, draws: str | Path, *, scale: float, draw: int = 0, days: int = 120,
-                 start_date: dt.date = dt.date(2020, 3, 1), unemployment_weight: float = 5.0):
+                 start_date: dt.date = dt.date(2020, 3, 1), unemployment_weight: float = 5.0,
+                 controls: Sequence[str] = ("lockdown",), test_weight: float = TEST_WEIGHT):
+        unknown = [name for name in controls if name not in CONTROLS]
+        if unknown or "lockdown" not in controls or len(set(controls)) != len(controls):
+            raise InputError(f"controls must name lockdown, and testing at most once besides, got {list(controls)}")
         path = Path(draws)
         if not path.is_file():
             raise InputError(f"calibration draws {path} not found; pass --draws with the draws.parquet of "
@@ -123,7 +160,9 @@ class CovidControlTask:
             raise InputError(f"the draws hold {self.weeks} weekly betas, too few for {days} days; lower --days to at "
                              f"most {7 * self.weeks}")
         self.city, self.scale, self.days, self.start_date = city, scale, days, start_date
-        self.objective = DeathsAndUnemployment(city.agents.n, unemployment_weight)
+        self.variables = tuple(CONTROLS[name] for name in controls)
+        self.objective = DeathsAndUnemployment(city.agents.n, unemployment_weight,
+                                               test_weight if TESTING in self.variables else None)
 
     def model(self) -> CovidNYC:
         """`calibration_model` with the draw loaded, its initial infections at this scale, `LockdownOrders`."""
@@ -138,7 +177,7 @@ class CovidControlTask:
 
     def controller(self, seed: int = 0) -> Controller:
         """2 tanh layers of 16 over (t / T, exposed, symptomatic as shares of 1% of the residents), starting at
-        L = 0.5."""
+        the middle of each control's range (L = 0.5; testing 0.05)."""
         one_percent = 0.01 * self.city.agents.n
-        return Controller([LOCKDOWN], OBSERVED, scale=[one_percent, one_percent], hidden=16, depth=2, initial=0.5,
-                          seed=seed)
+        return Controller(self.variables, OBSERVED, scale=[one_percent, one_percent], hidden=16, depth=2,
+                          initial=0.5, seed=seed)

@@ -29,6 +29,7 @@ from populace.models.covid_nyc.labour import (
 from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, daily_observables
 from populace.models.covid_nyc.params import CovidParams
 from populace.models.covid_nyc.policy import Policy, PolicySchedule, nyc_2020_schedule
+from populace.models.covid_nyc.testing import Testing, testing_observables
 from populace.network.graph import ContactGraph
 from populace.population.storage import Population
 
@@ -184,15 +185,19 @@ class CovidNYC(CovidDisease):
     2. behaviour (weekly): every agent decides whether to isolate and, if employed, whether to go to work, from
        its symptoms, its region's recent cases and the orders; isolation and staying home cut its contacts on
        the school, work and community layers (`Behaviour`);
-    3. transmission and 4. progression, as in `CovidDisease` (`Transmission`, `Progression`);
-    5. labour (weekly): employed agents lose their jobs at a rate raised by the lockdown, by staying home and by
+    3. testing: at the rate `world.env["testing"]` (absent or 0: no testing, the default), residents are tested
+       and the infected who test positive isolate for 10 days, with the contact factors of self-isolation
+       (`Testing`);
+    4. transmission and 5. progression, as in `CovidDisease` (`Transmission`, `Progression`);
+    6. labour (weekly): employed agents lose their jobs at a rate raised by the lockdown, by staying home and by
        their industry's exposure; unemployed members of the labour force are re-hired (`Labour`).
     Day 0 is `start_date` (default 2020-03-01); the labour force at day 0 matches each region's unemployment rate
     of February 2020 (`labour_columns`).
 
     Records each day what `CovidDisease` records, plus per region the symptom onsets of the day before
     (`ONSET_OBSERVABLES`, for the observation model), the labour force and the unemployed (`labour_force`,
-    `unemployed`; labels `region_labels`).
+    `unemployed`; labels `region_labels`), and the day's tests, positive tests and agents isolating after one
+    (`TESTING_OBSERVABLES`).
 
     Needs agent columns `age`, `region`, `is_employed` and `industry`, and contact layers named as the orders
     name them (`nyc_2020_schedule()`: household, school, work, community).
@@ -217,6 +222,7 @@ class CovidNYC(CovidDisease):
         self.unemployment_percent_by_region = tuple(float(r) for r in unemployment_percent_by_region)
         self.policy = Policy(nyc_2020_schedule() if schedule is None else schedule, layers=contacts.names)
         self.behaviour = behaviour
+        self.testing = Testing(behaviour.isolation_contact_factor_by_layer, work_layer=behaviour.work_layer)
         self.labour = Labour() if labour is None else labour
         labels = self.region_labels
         self.observable_labels = {**self.observable_labels, **dict.fromkeys(ONSET_OBSERVABLES, labels),
@@ -243,11 +249,13 @@ class CovidNYC(CovidDisease):
             table, seed=seed, differentiable=differentiable,
             unemployment_percent_by_region=self.unemployment_percent_by_region))
         table = table.with_columns(self.behaviour.initial_columns(table, differentiable=differentiable))
+        table = table.with_columns(self.testing.initial_columns(table, differentiable=differentiable))
         return World.of(table, seed=seed, differentiable=differentiable, start_date=self.start_date)
 
     def forward(self, world: World) -> World:
         world = world.with_env(**self.policy(world))
         world = world.update(self.behaviour(world))
+        world = world.update(self.testing(world))
         world = world.update(self.transmission(world))
         world = world.update(self.importation(world))
         world = world.update(self.progression(world))
@@ -257,4 +265,4 @@ class CovidNYC(CovidDisease):
         n_regions = len(self.region_labels)
         labour_force, unemployed = labour_counts_by_region(world.agents, n_regions)
         return {**super().observe(world), **daily_observables(world, n_regions), "labour_force": labour_force,
-                "unemployed": unemployed}
+                "unemployed": unemployed, **testing_observables(world)}

@@ -47,6 +47,10 @@ LOCKDOWN_KEY = "lockdown"
 """`World.env` key of the lockdown intensity in force (0-dim float in [0, 1]; 0 or absent: no orders, 1: full PAUSE);
 the same key `Labour` reads."""
 
+TESTING_KEY = "testing"
+"""`World.env` key of the testing rate (0-dim float in [0, 1]: the daily probability that a resident, infected or
+not, is tested; 0 or absent: no testing), read by `Testing`; no order sets it, a control policy does."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Order:
