@@ -29,7 +29,7 @@ from populace.models.covid_nyc.labour import (
 from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, daily_observables
 from populace.models.covid_nyc.params import CovidParams
 from populace.models.covid_nyc.policy import Policy, PolicySchedule, nyc_2020_schedule
-from populace.models.covid_nyc.testing import Testing, testing_observables
+from populace.models.covid_nyc.testing import Testing, daily_testing_observables
 from populace.network.graph import ContactGraph
 from populace.population.storage import Population
 
@@ -265,4 +265,4 @@ class CovidNYC(CovidDisease):
         n_regions = len(self.region_labels)
         labour_force, unemployed = labour_counts_by_region(world.agents, n_regions)
         return {**super().observe(world), **daily_observables(world, n_regions), "labour_force": labour_force,
-                "unemployed": unemployed, **testing_observables(world)}
+                "unemployed": unemployed, **daily_testing_observables(world)}

@@ -97,10 +97,10 @@ def _is_constant_zero(p: Tensor) -> bool:
 
 
 TESTING_OBSERVABLES = ("tests", "new_positives", "test_isolated")
-"""Names under which `testing_observables` records the day's tests and positives and the agents isolating."""
+"""Names under which `daily_testing_observables` records the day's tests and positives and the agents isolating."""
 
 
-def testing_observables(world: World) -> dict[str, Tensor]:
+def daily_testing_observables(world: World) -> dict[str, Tensor]:
     """After a day (the period step - 1 that the record closes): `tests` = p x the residents alive and not isolating
     after a positive test at the day's end (the expected number: the tests of the uninfected change nothing in
     the model, so they are counted, not drawn), `new_positives` (the day's positive tests) and `test_isolated`
