@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from populace.cli import main
 from populace.control import Schedule
-from populace.core import AgentTable, World
+from populace.core import AgentTable, Model, World
 from populace.core.errors import InputError
+from populace.gradients import stochastic_derivative
 from populace.models.covid_nyc import testing as screening  # (a class named Testing would look like tests)
-from populace.models.covid_nyc.behaviour import ISOLATION_CONTACT_FACTOR_BY_LAYER
+from populace.models.covid_nyc.behaviour import ISOLATION_CONTACT_FACTOR_BY_LAYER, isolation_contact_factors
 from populace.models.covid_nyc.control_task import (
     LOCKDOWN,
     TESTING,
@@ -82,6 +84,41 @@ def test_the_gradient_of_the_rate_reaches_the_isolations_and_the_tests():
     observed = screening.daily_testing_observables(world.advance())
     (observed["test_isolated"] + observed["tests"]).backward()
     assert float(p.grad) != 0  # tests = p x (4 - isolated): d/dp = 4 - isolated plus the draws' surrogate
+
+
+class Screened(Model):
+    """Testing alone, at the rate `p` (a parameter), on 400 agents: the even ones symptomatic, the odd susceptible."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor(0.2))
+        self.testing = screening.Testing()
+
+    def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
+        codes = torch.where(torch.arange(400) % 2 == 0, Stage.I, Stage.S).to(torch.uint8)
+        no, yes = torch.zeros(400, dtype=torch.bool), torch.ones(400, dtype=torch.bool)
+        table = AgentTable({"id": torch.arange(400, dtype=torch.int32), "stage": codes, "is_isolating": no,
+                            "goes_to_work": yes,
+                            **isolation_contact_factors(no, yes, ISOLATION_CONTACT_FACTOR_BY_LAYER, "work")})
+        return World.of(table.with_columns(self.testing.initial_columns(table)), seed=seed)
+
+    def forward(self, world: World) -> World:
+        return world.update(self.testing(world.with_env(testing=self.p)))
+
+    def observe(self, world: World) -> dict[str, torch.Tensor]:
+        return {"community": world.agents[contact_factor_key("community")].sum()}
+
+
+def test_stochastic_derivatives_of_the_rate_meet_the_closed_form():
+    def loss(trajectory):
+        return trajectory["community"][1:].sum().double()
+
+    estimates = torch.tensor([stochastic_derivative(Screened(), loss, 3, seed=seed, wrt="p", paths=4).derivative
+                              for seed in range(40)])
+    # sum over days k = 1..3 of 200 infected x (1 - 0.75 P(isolated by day k)), P = 1 - (1 - p)^k: its derivative
+    exact = -0.75 * 200 * sum(k * 0.8 ** (k - 1) for k in (1, 2, 3))  # -678
+    se = float(estimates.std()) / 40**0.5
+    assert abs(float(estimates.mean()) - exact) < 4 * se  # measured: -675.0 (4 standard errors: a 1e-4 false alarm)
 
 
 @pytest.fixture(scope="module")
