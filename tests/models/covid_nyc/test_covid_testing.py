@@ -172,6 +172,8 @@ def test_bounds_and_bad_controls_are_refused(task):
     assert bool(u[1] <= 0.1)  # in float32, as Schedule checks
     with pytest.raises(InputError, match="controls must name lockdown"):
         CovidControlTask(task.city, DRAWS, scale=0.002, days=35, controls=("testing",))
+    with pytest.raises(ValueError, match=r"world.env\['testing'\] must be a 0-dim tensor"):
+        screening.Testing()(tiny_world(p=torch.zeros(4)))
     with pytest.raises(ValueError, match="isolation_days must be an int >= 1"):
         screening.Testing(isolation_days=0)
 

@@ -73,10 +73,10 @@ class Testing(Substep):
         a = world.agents
         p = world.env.get(TESTING_KEY)
         isolated_before = a.is_test_isolated
+        if p is not None and p.dim() != 0:
+            raise ValueError(f"world.env[{TESTING_KEY!r}] must be a 0-dim tensor, got shape {list(p.shape)}")
         if p is None or (_is_constant_zero(p) and not bool(hard(isolated_before).any())):
             return {}
-        if p.dim() != 0:
-            raise ValueError(f"world.env[{TESTING_KEY!r}] must be a 0-dim tensor, got shape {list(p.shape)}")
         t = world.step
         untested = a.positive_day == NOT_YET  # [N] bool
         infected = STAGES.member_any(a.stage, INFECTED_ALIVE)  # [N] bool, or float mass
