@@ -120,3 +120,20 @@ def test_control_covid_nyc_writes_the_comparison(tmp_path, monkeypatch, capsys):
     assert len(runs) == 5 * 2 * 15
     assert (out / "controller.pt").is_file()
     assert json.loads((out / "manifest.json").read_text())["status"] == "completed"
+
+
+def test_stochastic_derivatives_reach_the_controller_through_the_labour_draws(task):
+    # every draw whose probability moves with the lockdown (transmission, job loss, rehiring) goes through
+    # World.bernoulli, so a stochastic-derivative run of the controlled model is not refused
+    from populace.control import Controlled
+    from populace.gradients import stochastic_derivative
+
+    def unemployed_at_the_end(trajectory):
+        return trajectory["unemployed"][-1].sum().double()
+
+    model = Controlled(task.model(), task.controller(seed=0), horizon=task.days)
+    *_, output_bias = (name for name, _ in model.named_parameters() if name.startswith("policy.") and "bias" in name)
+    estimate = stochastic_derivative(model, unemployed_at_the_end, task.days, seed=3,
+                                     wrt={output_bias: torch.ones(1)}, paths=16)
+    assert estimate.value == float(unemployed_at_the_end(model.run(task.days, seed=3, progress=False)))
+    assert estimate.derivative > 0  # more lockdown, more job loss (most paths flip an infection instead: jump 0)

@@ -202,11 +202,9 @@ class Labour(Substep):
         lam, rho = self.rates_per_week(world)
         p_loss = -torch.expm1(-lam)  # [N]
         p_hire = (-torch.expm1(-rho)).expand_as(p_loss)  # [N]
-        # one uniform per agent for both draws (each agent is either employed or not), drawn once
-        u = world.uniform("labour")  # [N]
+        # one stream for both draws: each agent's one uniform of the week (it is either employed or not)
         employed = a.is_employed  # bool [N] | float [N]
-        lost = employed * sampling.bernoulli(p_loss, u, straight_through=world.differentiable, validate=False)
-        hired = without(a.in_labour_force.bool(), employed) * sampling.bernoulli(
-            p_hire, u, straight_through=world.differentiable, validate=False)
+        lost = world.bernoulli("labour", p_loss, among=employed)
+        hired = world.bernoulli("labour", p_hire, among=without(a.in_labour_force.bool(), employed))
         return {"is_employed": either(without(employed, lost), hired),
                 "lost_job_day": torch.where(hard(lost), world.step, a.lost_job_day).to(a.lost_job_day.dtype)}
