@@ -61,9 +61,7 @@ class PartitionedSIR(Model):
                             "newly_infected": newly_infected})
         return World.of(table, seed=seed, differentiable=differentiable)
 
-    def forward(self, world: World) -> World:
-        world = world.update(self.transmission(world))
-        return world.update(self.recovery(world))
+    forward = SIR.forward  # the same day: transmission (over own and ghost agents), then recovery
 
     def observe(self, world: World) -> dict[str, Tensor]:
         counts = STAGES.counts(world.agents.stage)
