@@ -53,8 +53,7 @@ def add_parser(models: argparse._SubParsersAction) -> None:
                              "0..N-1, N = --users)")
     parser.add_argument("--seed-posts", type=arguments.positive_int, default=None,
                         help="posts at step 0, the seeds of the cascades (default N / 20)")
-    parser.add_argument("--population-seed", type=arguments.non_negative_int, default=1,
-                        help="seed of the synthetic users and follow graph")
+    arguments.add_population_seed_flag(parser)  # the synthetic users and follow graph
     add_llm_arguments(parser)
     arguments.add_run_flags(parser, out=Path("populace-out/social"))
     arguments.add_progress_flag(parser)
