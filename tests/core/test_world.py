@@ -62,3 +62,18 @@ def test_bad_worlds_raise():
         _world(seed=-2)
     with pytest.raises(KeyError, match="no agent table 'workers'"):
         _world().table("workers")
+
+
+def test_a_draw_among_some_agents_is_the_full_draw_masked_in_both_modes():
+    # fast mode hashes uniforms only for the agents among with p > 0; the outcome is the full draw, masked
+    n = 1000
+    world = World.of(AgentTable({"id": torch.arange(n, dtype=torch.int32)}), seed=7)
+    p = torch.rand(n, generator=torch.Generator().manual_seed(0)) * (torch.arange(n) % 3 != 0)  # a third p = 0
+    among = torch.arange(n) % 2 == 0
+    full = world.uniform("draw") < p
+    drawn = world.bernoulli("draw", p, among=among)
+    assert drawn.dtype == torch.bool
+    assert torch.equal(drawn, among & full)
+    assert 0 < int(drawn.sum()) < int(among.sum())
+    soft = World.of(AgentTable({"id": torch.arange(n, dtype=torch.int32)}), seed=7, differentiable=True)
+    assert torch.equal(soft.bernoulli("draw", p, among=among.float()).bool(), drawn)

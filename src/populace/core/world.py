@@ -16,6 +16,7 @@ from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.clock import StepLength
 from populace.core.errors import SubstepOutputError
+from populace.core.ops import flatnonzero
 
 MAIN_TABLE = "agents"
 
@@ -107,14 +108,24 @@ class World:
         differentiable mode) marks the draws that count: x is 0 elsewhere, and those draws are never flipped in a
         stochastic-derivative run (a flip there would change nothing and only add variance). p is not
         range-checked."""
-        u = self.uniform(stream, rows=rows, table=table)
         coupling = sampling.active_coupling()
+        if among is not None and rows is None and coupling is None and not self.differentiable:
+            return self._bernoulli_among(stream, p, among, table)
+        u = self.uniform(stream, rows=rows, table=table)
         if coupling is not None:
             return coupling.bernoulli(p, u, among=None if among is None else among.bool())
         x = sampling.bernoulli(p, u, straight_through=self.differentiable, gradient=gradient, validate=False)
         if among is None:
             return x
         return among * x if self.differentiable else among.bool() & x
+
+    def _bernoulli_among(self, stream: str, p: Tensor, among: Tensor, table: str) -> Tensor:
+        """Fast mode's `bernoulli(..., among=)`: uniforms only for the agents among with p > 0 (the only ones that can
+        draw 1), so a draw over a few infectious agents does not hash a uniform for every agent; the same x."""
+        rows = flatnonzero(among.bool() & (p > 0))
+        x = torch.zeros(among.shape, dtype=torch.bool, device=among.device)
+        x[rows] = self.uniform(stream, rows=rows, table=table) < p[rows]
+        return x
 
     def categorical(self, stream: str, probs: Tensor, *, rows: Tensor | None = None,
                     table: str = MAIN_TABLE) -> Tensor:
