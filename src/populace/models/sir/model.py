@@ -66,7 +66,7 @@ class Recovery(Substep):
     def forward(self, world: World) -> dict[str, Tensor]:
         stage = world.agents.stage
         eligible = STAGES.member(stage, Stage.I, excluding=world.agents.newly_infected)
-        recovers = eligible * world.bernoulli("recovery", self.p_recovery.expand(world.agents.n))
+        recovers = world.bernoulli("recovery", self.p_recovery.expand(world.agents.n), among=eligible)
         return {"stage": STAGES.move(stage, recovers, Stage.I, Stage.R)}
 
 
