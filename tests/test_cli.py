@@ -171,3 +171,13 @@ def test_every_run_command_checks_the_shared_flags_alike(model, args, message, c
         main(["run", model, *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_python_dash_m_populace_is_the_populace_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "populace", "run", "sir", "--agents", "0"], capture_output=True,
+                          text=True)
+    assert done.returncode == 2
+    assert "usage: populace run sir" in done.stderr
