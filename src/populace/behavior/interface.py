@@ -129,20 +129,29 @@ def check_probabilities(decision: str, probs: object, options: Sequence[str], n_
     if probs.shape != (n_agents, k):
         raise DecisionError(f"the probabilities of {decision!r} must have shape [{n_agents}, {k}] (one row per agent, "
                             f"one column per option of {list(options)}), got {list(probs.shape)}")
-    ok = (probs >= 0) & (probs <= 1)  # False for NaN
+    values = probs.detach()
+    tolerance = math.sqrt(torch.finfo(probs.dtype).eps)
+    total = values.sum(-1)  # [N]
+    if values.numel() and _within(values, 0, 1) and _within(total, 1 - tolerance, 1 + tolerance):
+        return probs  # the common case, checked in two passes; the messages below find what is wrong
+    ok = (values >= 0) & (values <= 1)  # False for NaN
     if not bool(ok.all()):
-        bad = probs.detach()[~ok]
+        bad = values[~ok]
         raise DecisionError(f"the probabilities of {decision!r} must lie in [0, 1]; {bad.numel()} of {probs.numel()} "
                             f"values do not, e.g. {bad[:3].tolist()}. Build them with logits.softmax(-1), or "
                             f"populace.behavior.yes_no(torch.sigmoid(logit)) for a yes/no decision")
-    total = probs.detach().sum(-1)  # [N]
-    tolerance = math.sqrt(torch.finfo(probs.dtype).eps)
     off = (total - 1).abs() > tolerance
     if bool(off.any()):
         raise DecisionError(f"the probabilities of {decision!r} must sum to 1 over the options {list(options)} "
                             f"(within {tolerance:.2g}); {int(off.sum())} of {n_agents} rows do not, e.g. sums "
                             f"{total[off][:3].tolist()}. Normalise them: probs / probs.sum(-1, keepdim=True)")
     return probs
+
+
+def _within(x: Tensor, low: float, high: float) -> bool:
+    """Whether every value of x (non-empty) lies in [low, high], in one pass (False if any is NaN)."""
+    smallest, largest = torch.aminmax(x)
+    return bool(smallest >= low) and bool(largest <= high)
 
 
 def draw_options(world: World, stream: str, probs: Tensor) -> Tensor:
