@@ -25,7 +25,7 @@ from torch import Tensor
 
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
-from populace.core.ops import flatnonzero, hard
+from populace.core.ops import flatnonzero, group_total, hard
 from populace.core.parameters import Positive, natural_parameter
 from populace.core.stages import Stages
 from populace.core.world import World
@@ -208,10 +208,16 @@ class Progression(Substep):
     (`lognormal_days`); then onset_day = t0 + T_inc and end_day = onset_day + T_death ~ LN(onset-to-death) for
     fatal infections, onset_day + T_rec ~ LN(recovery) otherwise. So an agent spends T_inc days in E (counted at
     the start of each day) and end_day - onset_day days in A or I. Reads stage, age, infection_day; writes
-    stage, onset_day, end_day, is_asymptomatic, is_fatal, newly_dead. Defaults come from `CovidParams`.
+    stage, onset_day, end_day, is_asymptomatic, is_fatal, newly_dead, and the expectation of the fate given the
+    infection: p_fatal = (1 - asymptomatic_fraction) * p_death_if_symptomatic[band] (float32 [N], 0 until infected)
+    and death_day_if_fatal = onset_day + T_death (int16 [N], the day the death would fall on if fatal, from the
+    same uniform the fatal draw uses, so it equals end_day for every fatal infection; -1 until infected). They
+    change no draw: `expected_deaths_by_region` sums p_fatal on each death day (probability mass, not a draw).
+    Defaults come from `CovidParams`.
     """
 
-    writes = ("stage", "onset_day", "end_day", "is_asymptomatic", "is_fatal", "newly_dead")
+    writes = ("stage", "onset_day", "end_day", "is_asymptomatic", "is_fatal", "newly_dead", "p_fatal",
+              "death_day_if_fatal")
 
     def __init__(self, *, incubation_days_log: tuple[float, float], recovery_days_log: tuple[float, float],
                  onset_to_death_days_log: tuple[float, float], asymptomatic_fraction: float,
@@ -244,17 +250,19 @@ class Progression(Substep):
         """Fates and event days of the agents infected today (infection_day == step); others unchanged."""
         a = world.agents
         rows = flatnonzero(a.infection_day == world.step)  # [M]
+        names = ("is_asymptomatic", "is_fatal", "onset_day", "end_day", "p_fatal", "death_day_if_fatal")
         if rows.numel() == 0:
-            return {name: a[name] for name in ("is_asymptomatic", "is_fatal", "onset_day", "end_day")}
+            return {name: a[name] for name in names}
         u = world.uniform("progression", rows=rows, n=5, dtype=torch.float64)  # [M, 5]
         is_asymptomatic = u[:, 0] < self.asymptomatic_fraction
         p_death = self.p_death_if_symptomatic[age_band_index(a.age[rows])]
         is_fatal = ~is_asymptomatic & (u[:, 1] < p_death)
         onset = world.step + lognormal_days(u[:, 2], *self.incubation_days_log)
-        until_end = torch.where(is_fatal, lognormal_days(u[:, 4], *self.onset_to_death_days_log),
-                                lognormal_days(u[:, 3], *self.recovery_days_log))
-        out = {"is_asymptomatic": a.is_asymptomatic.clone(), "is_fatal": a.is_fatal.clone(),
-               "onset_day": a.onset_day.clone(), "end_day": a.end_day.clone()}
+        until_death = lognormal_days(u[:, 4], *self.onset_to_death_days_log)  # drawn for every infection, [M]
+        until_end = torch.where(is_fatal, until_death, lognormal_days(u[:, 3], *self.recovery_days_log))
+        out = {name: a[name].clone() for name in names}
+        out["p_fatal"][rows] = ((1 - self.asymptomatic_fraction) * p_death).to(out["p_fatal"].dtype)
+        out["death_day_if_fatal"][rows] = (onset + until_death).to(out["death_day_if_fatal"].dtype)
         out["is_asymptomatic"][rows] = is_asymptomatic
         out["is_fatal"][rows] = is_fatal
         out["onset_day"][rows] = onset.to(a.onset_day.dtype)
@@ -277,3 +285,17 @@ class Progression(Substep):
             (a * at_end, Stage.A, Stage.R), (i * (at_end & ~fatal), Stage.I, Stage.R), (i_to_d, Stage.I, Stage.D)])
         newly_dead = torch.zeros(stage.shape[0], dtype=i_to_d.dtype, device=stage.device).index_put((rows,), i_to_d)
         return {**out, "stage": stage, "newly_dead": newly_dead}
+
+
+def expected_deaths_by_region(world: World, n_regions: int) -> Tensor:
+    r"""E[deaths of the day just simulated | infections so far], per region [R]: sum of p_fatal * m_i over the
+    agents i whose death_day_if_fatal is step - 1 (the day the record closes), m_i = 1 - S mass of i (1 for every
+    infected agent; in differentiable mode its infection draw's gradient, so the expectation carries it).
+
+    The sampled `new_deaths` is one draw of the same fates: over seeds both have the same mean, but where deaths are
+    few the sampled count is mostly 0 and the expectation is not.
+    """
+    a = world.agents
+    rows = flatnonzero((a.death_day_if_fatal == world.step - 1) & (a.death_day_if_fatal >= 0))  # [M]
+    infected = 1 - STAGES.member(a.stage[rows], Stage.S).to(a.p_fatal.dtype)  # [M], with its gradient
+    return group_total(a.p_fatal[rows] * infected, a.region[rows], n_regions)

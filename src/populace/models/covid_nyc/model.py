@@ -18,7 +18,14 @@ from populace.core.parameters import Positive, natural_parameter, renamed_parame
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
 from populace.models.covid_nyc.decisions import HeuristicDecisions
-from populace.models.covid_nyc.disease import NOT_YET, STAGES, Progression, Stage, Transmission
+from populace.models.covid_nyc.disease import (
+    NOT_YET,
+    STAGES,
+    Progression,
+    Stage,
+    Transmission,
+    expected_deaths_by_region,
+)
 from populace.models.covid_nyc.importation import Importation
 from populace.models.covid_nyc.labour import (
     UNEMPLOYMENT_PERCENT_FEB_2020,
@@ -52,7 +59,9 @@ class CovidDisease(Model):
     Day 0 starts with `initial_infected` agents exposed (infected that day), chosen at random from the seed.
 
     Records each day: the number of agents in each stage (`STAGE_OBSERVABLES`), and per region the new
-    infections and new deaths of the day before (`new_infections`, `new_deaths`, labels `region_labels`).
+    infections and new deaths of the day before (`new_infections`, `new_deaths`, labels `region_labels`) and the
+    expected deaths of that day given the infections so far (`expected_new_deaths`: probability mass, not a draw;
+    `expected_deaths_by_region`).
     Fast mode keeps the stage as a uint8 code; differentiable mode as a float one-hot [N, 6] with
     straight-through infection draws that sample exactly what fast mode samples.
 
@@ -81,7 +90,7 @@ class CovidDisease(Model):
         natural_parameter(self, "initial_infections", float(initial_infected), Positive())
         renamed_parameter(self, "log_initial_infected", "parametrizations.initial_infections.original")
         self.region_labels = labels
-        self.observable_labels = {"new_infections": labels, "new_deaths": labels}
+        self.observable_labels = {"new_infections": labels, "new_deaths": labels, "expected_new_deaths": labels}
         self.transmission = Transmission(
             contacts, params.beta_by_week, susceptibility_by_age=params.susceptibility_by_age,
             infectiousness_by_day=params.infectiousness_by_day(),
@@ -137,7 +146,8 @@ class CovidDisease(Model):
             "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,
             "infection_day": torch.where(is_first, 0, never).to(torch.int16), "onset_day": never,
             "end_day": never.clone(), "is_asymptomatic": torch.zeros(n, dtype=torch.bool),
-            "is_fatal": torch.zeros(n, dtype=torch.bool),
+            "is_fatal": torch.zeros(n, dtype=torch.bool), "p_fatal": torch.zeros(n),
+            "death_day_if_fatal": never.clone(),
         })
 
     def forward(self, world: World) -> World:
@@ -153,7 +163,8 @@ class CovidDisease(Model):
         infections = group_total(a.newly_infected, region, n_regions)
         deaths = group_total(a.newly_dead, region, n_regions)
         return {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
-                "new_infections": infections, "new_deaths": deaths}
+                "new_infections": infections, "new_deaths": deaths,
+                "expected_new_deaths": expected_deaths_by_region(world, n_regions)}
 
 
 NYC_START_DATE = dt.date(2020, 3, 1)

@@ -48,6 +48,8 @@ from populace.models.covid_nyc.disease import STAGES, Stage
 ONSET_OBSERVABLES = ("new_symptomatic_onsets", "new_asymptomatic_onsets")
 """Names under which `daily_observables` records the day's symptom onsets and asymptomatic onsets, per region."""
 DAILY_MEASURES = ("cases", "deaths")
+EXPECTED_DEATHS = "expected_new_deaths"
+"""The observable of the expected deaths of a day given the infections (`disease.expected_deaths_by_region`)."""
 
 
 def daily_observables(world: World, n_regions: int) -> dict[str, Tensor]:
@@ -180,16 +182,23 @@ class Observation(nn.Module):
         return delay(deaths, self.death_delay)
 
     def forward(self, trajectory: Trajectory, tests_per_day: Tensor | None = None) -> dict[str, Tensor]:
-        """`infections`, `reported_cases` and `deaths` (reported), [T, R] each, from a run's daily series.
+        """`infections`, `reported_cases` and `deaths` (reported, the sampled deaths), [T, R] each, from a run's daily
+        series, and `expected_deaths` (reported, from the expected deaths given the infections) when the run
+        recorded `expected_new_deaths`.
 
         The trajectory must hold `new_infections`, `new_deaths` and the `ONSET_OBSERVABLES`; row t is day
         `series_dates(trajectory)[t]`.
         """
-        series = series_from_trajectory(trajectory, ["new_infections", "new_deaths", *ONSET_OBSERVABLES])
-        return {"infections": series["new_infections"],
-                "reported_cases": self.reported_cases(series[ONSET_OBSERVABLES[0]], series[ONSET_OBSERVABLES[1]],
-                                                      tests_per_day),
-                "deaths": self.reported_deaths(series["new_deaths"])}
+        names = ["new_infections", "new_deaths", *ONSET_OBSERVABLES]
+        expected = EXPECTED_DEATHS in trajectory
+        series = series_from_trajectory(trajectory, [*names, EXPECTED_DEATHS] if expected else names)
+        out = {"infections": series["new_infections"],
+               "reported_cases": self.reported_cases(series[ONSET_OBSERVABLES[0]], series[ONSET_OBSERVABLES[1]],
+                                                     tests_per_day),
+               "deaths": self.reported_deaths(series["new_deaths"])}
+        if expected:
+            out["expected_deaths"] = self.reported_deaths(series[EXPECTED_DEATHS])
+        return out
 
 
 def series_from_trajectory(trajectory: Trajectory, names: Sequence[str]) -> dict[str, Tensor]:
