@@ -44,8 +44,9 @@ from populace.calibrate import (
 from populace.calibrate.fit import CHECKPOINT_NAME
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.archetypes import covid_decisions
-from populace.models.covid_nyc.calibration import MODES, Calibration, warm_start
+from populace.models.covid_nyc.calibration import DEATH_SERIES, MODES, Calibration, warm_start
 from populace.models.covid_nyc.calibration_run import (
+    DEATH_KINDS,
     INITIAL_INFECTED_CITY,
     STARTING_BETA,
     forecast,
@@ -98,7 +99,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble-iterations", type=arguments.positive_int, default=5, help="iterations per member")
     p.add_argument("--baseline", action="store_true",
                    help="also fit by the gradient-free (1+1)-ES with as many simulator runs (needs --test)")
-    p.add_argument("--eval-seeds", type=arguments.positive_int, default=3, help="seeds averaged in the forecast")
+    p.add_argument("--forecast-seeds", "--eval-seeds", dest="eval_seeds", type=arguments.positive_int, default=3,
+                   help="seeds averaged in the held-out forecast")
+    p.add_argument("--deaths", choices=DEATH_SERIES, default="expected",
+                   help="deaths the loss and the forecast use: expected given the simulated infections (probability "
+                        "mass, not zero by chance at a small scale) or sampled (one draw of each fate); the "
+                        "evaluation reports both")
     p.add_argument("--beta", type=arguments.positive_float, default=STARTING_BETA,
                    help="starting beta of every week (high enough to keep the epidemic alive in a small city)")
     p.add_argument("--initial-infected", type=arguments.positive_float, default=INITIAL_INFECTED_CITY,
@@ -178,7 +184,7 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
             return nyc_calibration(city, train, scale=scale, mode=mode, full_cases=full["cases"].values,
                                    tests_days=full_window.days, data_dir=args.data_dir,
                                    initial_infected_city=args.initial_infected, beta_per_day=args.beta,
-                                   behaviour=behaviour())
+                                   behaviour=behaviour(), deaths=args.deaths)
 
         calibration = problem(args.mode)
         built = time.perf_counter()
@@ -217,16 +223,28 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
 
 def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targets, args: argparse.Namespace,
              problem: Callable[[str], Calibration], settings: FitSettings) -> pd.DataFrame:
-    """Held-out errors of the gradient fit, the naive forecast and (with --baseline) the gradient-free fit."""
+    """Held-out errors of the gradient fit, the naive forecast and (with --baseline) the gradient-free fit.
+
+    The fits' forecasts (seed means over --forecast-seeds) are scored on `deaths` (the kind --deaths names) and on
+    both kinds, `deaths_expected` and `deaths_sampled`, each against the observed deaths."""
     seeds = [10_000 + k for k in range(args.eval_seeds)]
     observed = held_out(observed_smoothed(full), full, test.window)
-    tables = [errors("gradient", held_out(forecast(calibration, full, seeds), full, test.window), observed,
-                     test.columns),
+    both = {**observed, **dict.fromkeys(DEATH_KINDS, observed["deaths"])}
+
+    def scored(method: str, fitted: Calibration) -> pd.DataFrame:
+        return errors(method, held_out_forecast(fitted), both, test.columns)
+
+    def held_out_forecast(fitted: Calibration) -> dict[str, torch.Tensor]:
+        series = forecast(fitted, full, seeds)
+        rows = full["deaths"].rows_in(test.window)
+        return {**held_out({name: series[name] for name in full}, full, test.window),
+                **{name: series[name][rows] for name in DEATH_KINDS}}
+
+    tables = [scored("gradient", calibration),
               errors("naive", naive_forecast(train, test), observed, test.columns)]
     if args.baseline:
         free = problem("free")
         evolution_strategy(free, simulator_runs=settings.iterations * settings.seeds_per_step,
                            seeds_per_evaluation=settings.seeds_per_step, seed=settings.seed)
-        tables.append(errors("gradient_free", held_out(forecast(free, full, seeds), full, test.window), observed,
-                             test.columns))
+        tables.append(scored("gradient_free", free))
     return pd.concat(tables, ignore_index=True)

@@ -64,6 +64,10 @@ from populace.models.covid_nyc.targets import (
 from populace.population.storage import Population
 
 MODES = ("free", "network")
+DEATH_SERIES = ("expected", "sampled")
+"""What a run's `deaths` are: the expected deaths given the simulated infections (probability mass, the default) or
+the sampled deaths (one draw of each fate). At a small scale the sampled count is mostly 0 on any day, which leaves
+the log loss flat in beta; the expectation has the same seed mean and is > 0 wherever someone was infected."""
 IMPORTATIONS_PER_MILLION_PER_DAY = 10.0
 """Starting rate of imported infections per million residents per day (assumption, learned by the fit): about 80 a
 day citywide, a small share of NYC's summer-2020 infections."""
@@ -110,13 +114,16 @@ class Calibration(nn.Module):
         network: the `CalibrationNetwork` (mode "network" only).
         checkpoint_days: time checkpointing of differentiable runs (bounded memory).
         frozen: names (as in `populace.calibrate.trainable`) to keep at their values instead of learning them.
+        deaths: "expected" (default) or "sampled": which deaths the loss and the forecasts use (`DEATH_SERIES`).
     """
 
     def __init__(self, model: CovidNYC, observation: Observation, targets: Targets, *, scale: float,
                  tests_per_day: Tensor | None = None, weights: LossWeights | None = None, mode: str = "free",
                  network: CalibrationNetwork | None = None, checkpoint_days: int | None = 14,
-                 frozen: Collection[str] = ()):
+                 frozen: Collection[str] = (), deaths: str = "expected"):
         super().__init__()
+        if deaths not in DEATH_SERIES:
+            raise ValueError(f"deaths must be one of {DEATH_SERIES}, got {deaths!r}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if (mode == "network") != (network is not None):
@@ -148,6 +155,7 @@ class Calibration(nn.Module):
         self.register_buffer("tests_per_day", None if tests_per_day is None else tests_per_day.float())
         self.weights = weights or LossWeights()
         self.mode = mode
+        self.deaths = deaths
         self.checkpoint_days = checkpoint_days
         self.regions = region_order(model.region_labels, targets)
         self.frozen = frozenset(frozen)
@@ -173,7 +181,8 @@ class Calibration(nn.Module):
     def simulate(self, seed: int, *, differentiable: bool = True, days: int | None = None,
                  months: Sequence[dt.date] | None = None) -> dict[str, Tensor]:
         """One run from the first day: `cases`, `deaths`, `infections` [T, R] (city scale, target region order) and
-        `unemployment` [M, R] (%) on `months` (default: the targets')."""
+        `unemployment` [M, R] (%) on `months` (default: the targets'); `deaths` is `deaths_expected` or
+        `deaths_sampled` (both given, reported deaths) as `self.deaths` says."""
         return self.series(self.trajectory(seed, differentiable=differentiable, days=days), months=months)
 
     def trajectory(self, seed: int, *, differentiable: bool = True, days: int | None = None) -> Trajectory:
@@ -198,8 +207,11 @@ class Calibration(nn.Module):
         if missing:
             raise ValueError(f"the run does not cover month(s) {missing}")
         rows = [all_months.index(m) for m in months]
+        deaths = {"sampled": observed["deaths"][:, order] / self.scale,
+                  "expected": observed["expected_deaths"][:, order] / self.scale}
         return {"cases": observed["reported_cases"][:, order] / self.scale,
-                "deaths": observed["deaths"][:, order] / self.scale,
+                "deaths": deaths[self.deaths], "deaths_expected": deaths["expected"],
+                "deaths_sampled": deaths["sampled"],
                 "infections": observed["infections"][:, order] / self.scale,
                 "unemployment": rate[rows][:, order]}
 

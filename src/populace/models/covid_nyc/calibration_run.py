@@ -22,11 +22,21 @@ from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initia
 from populace.models.covid_nyc.observe import Observation, daily_tests_on
 from populace.models.covid_nyc.policy import nyc_2020_schedule
 from populace.models.covid_nyc.schedules import CalibrationNetwork, network_features
-from populace.models.covid_nyc.targets import LossWeights, compared, months_of, observed_smoothed, region_order
+from populace.models.covid_nyc.targets import (
+    LossWeights,
+    compared,
+    months_of,
+    moving_average,
+    observed_smoothed,
+    region_order,
+)
 from populace.population.storage import Population
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+DEATH_KINDS = ("deaths_expected", "deaths_sampled")
+"""The two kinds of simulated deaths a forecast reports, each compared with the observed deaths."""
 
 INITIAL_INFECTED_CITY = NYC_INFECTIONS_ON_START_DATE
 """Starting guess of the infections on the first day at city scale (`NYC_INFECTIONS_ON_START_DATE`; calibrated)."""
@@ -41,7 +51,7 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
                     data_dir: str | os.PathLike[str] | None = None, weights: LossWeights | None = None,
                     beta_per_day: float = STARTING_BETA, initial_infected_city: float = INITIAL_INFECTED_CITY,
                     checkpoint_days: int | None = 14, network_seed: int = 0,
-                    behaviour: DecisionModel | None = None) -> Calibration:
+                    behaviour: DecisionModel | None = None, deaths: str = "expected") -> Calibration:
     """A `Calibration` of `CovidNYC` on a built city against `train` (its window starts the run).
 
     `behaviour`: the decision model (default: `WeeklyIsolationDecisions`, weekly isolation shifts per borough); any
@@ -49,6 +59,7 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
 
     `tests_days`: days of DOHMH tests to load (at least the training days; more to forecast past them).
     `full_cases`: observed cases [T, R] from the first day, for the network's features (frozen after training).
+    `deaths`: which deaths the loss and forecasts use, "expected" (given the infections) or "sampled" (`DEATH_SERIES`).
     """
     weeks = weeks_in(train.window.days)
     initial = initial_infected_at_scale(initial_infected_city, scale)
@@ -68,15 +79,17 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
                                      resident_share_by_region=(residents / residents.sum()).tolist(),
                                      seed=network_seed)
     return Calibration(model, Observation(), train, scale=scale, tests_per_day=tests, weights=weights, mode=mode,
-                       network=network, checkpoint_days=checkpoint_days)
+                       network=network, checkpoint_days=checkpoint_days, deaths=deaths)
 
 
 def forecast(calibration: Calibration, full: Targets, seeds: list[int]) -> dict[str, torch.Tensor]:
     """Seed-mean simulated series over `full`'s window (from the training start), as compared (`compared`):
-    `cases`, `deaths` [T, R] as 7-day means, `unemployment` [M, R] on `full`'s months."""
+    `cases`, `deaths` [T, R] as 7-day means, `unemployment` [M, R] on `full`'s months; and both kinds of deaths,
+    `deaths_expected` and `deaths_sampled` (7-day means; `deaths` is the one `calibration.deaths` names)."""
     days, months = full.window.days, months_of(full)
     mean = seed_mean(lambda s: calibration.simulate(s, differentiable=False, days=days, months=months), seeds)
-    return compared({name: mean[name] for name in full})
+    out = compared({name: mean[name] for name in full})
+    return {**out, **{name: moving_average(mean[name]) for name in DEATH_KINDS}}
 
 
 def naive_forecast(train: Targets, test: Targets) -> dict[str, torch.Tensor]:
