@@ -64,7 +64,8 @@ def test_fast_and_differentiable_modes_give_identical_trajectories(epidemic):
     _, fast, diff = epidemic
     for name in fast.names:
         assert torch.equal(fast[name], diff[name].detach()), name
-    for column in ("infection_day", "onset_day", "end_day", "is_asymptomatic", "is_fatal"):
+    for column in ("infection_day", "onset_day", "end_day", "is_asymptomatic", "is_fatal", "p_fatal",
+                   "death_day_if_fatal"):
         assert torch.equal(fast.final_world.agents[column], diff.final_world.agents[column]), column
 
 
