@@ -45,7 +45,7 @@ def test_calibrate_with_llm_behaviour_end_to_end(tmp_path, monkeypatch, capsys):
             "--no-progress", "--threads", "1", "--behavior", "llm", "--llm-backend", "scripted",
             "--llm-cache", str(cache)]
     first = tmp_path / "first"
-    assert main([*argv, "--out", str(first), "--test", "2020-03-08:2020-03-14", "--baseline", "--eval-seeds", "1",
+    assert main([*argv, "--out", str(first), "--test", "2020-03-08:2020-03-14", "--baseline", "--forecast-seeds", "1",
                  "--ensemble", "2", "--ensemble-iterations", "1"]) == 0
     assert "behaviour llm" in capsys.readouterr().out
     usage = json.loads((first / USAGE_FILE).read_text())["totals"]
@@ -63,6 +63,11 @@ def test_calibrate_with_llm_behaviour_end_to_end(tmp_path, monkeypatch, capsys):
     assert draws_metadata(first / "draws.parquet")["behaviour"] == "llm"
     evaluation = pd.read_parquet(first / "evaluation.parquet")
     assert {"gradient", "naive", "gradient_free"} == set(evaluation["method"])
+    for method, series in (("gradient", {"cases", "deaths", "deaths_expected", "deaths_sampled", "unemployment"}),
+                           ("naive", {"cases", "deaths", "unemployment"})):  # the fits report both kinds of deaths
+        assert set(evaluation.loc[evaluation["method"] == method, "series"]) == series, method
+    fit_rows = evaluation[evaluation["method"] == "gradient"].set_index(["series", "region"])
+    assert fit_rows.loc[("deaths", "all"), "mae"] == fit_rows.loc[("deaths_expected", "all"), "mae"]  # the default
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["results"]["llm"]["prompts"] == usage["prompts"]
 
