@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from populace.core import AgentTable, World
-from populace.network import RandomMixing, erdos_renyi
+from populace.core import AgentTable, World, rng
+from populace.network import ContactLayer, RandomMixing, erdos_renyi, graph
 
 
 def test_erdos_renyi_has_poisson_degrees_no_self_loops_and_is_symmetric():
@@ -18,6 +18,41 @@ def test_erdos_renyi_has_poisson_degrees_no_self_loops_and_is_symmetric():
     assert not bool((rows == layer.col.long()).any())
     assert layer.is_symmetric
     assert torch.equal(erdos_renyi(n, k, seed=3).col, layer.col)  # reproducible from its seed
+
+
+def _erdos_renyi_by_from_edges(n: int, k: float, seed: int, weight: float | None) -> ContactLayer:
+    """The layer as it was built before the blocked build: all pairs at once through from_edges."""
+    pair_ids = torch.arange(round(n * k / 2))
+    src = rng.randint(seed, 0, "erdos_renyi.src", pair_ids, n)
+    dst = rng.randint(seed, 0, "erdos_renyi.dst", pair_ids, n)
+    w = None if weight is None else torch.full((pair_ids.numel(),), float(weight))
+    return ContactLayer.from_edges(n, src, dst, w, symmetric=True)
+
+
+@pytest.mark.parametrize("edges_per_block", [16, 1000, graph.EDGES_PER_BLOCK])
+@pytest.mark.parametrize(
+    ("n", "k", "weight"),
+    # n = 3, 30: most pairs repeat or are self-pairs; 20k: a few repeats; weighted repeats have summed weights
+    [(2, 0.4, None), (3, 1.5, None), (5, 3.0, 0.5), (30, 20.0, None), (30, 25.0, 2.0), (20_000, 12.0, None),
+     (20_000, 12.0, 0.3)],
+)
+def test_erdos_renyi_builds_the_layer_from_edges_builds_from_the_same_pairs(monkeypatch, n, k, weight,
+                                                                          edges_per_block):
+    monkeypatch.setattr(graph, "EDGES_PER_BLOCK", edges_per_block)
+    layer = erdos_renyi(n, k, seed=5, weight=weight)
+    reference = _erdos_renyi_by_from_edges(n, k, 5, weight)
+    for name in ("crow", "col", "weight"):
+        got, want = getattr(layer, name), getattr(reference, name)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert got.dtype == want.dtype
+            assert torch.equal(got, want), name
+    assert layer.is_symmetric
+    assert int(layer.crow[-1]) == layer.n_edges == int(layer.degree().sum())
+    if n <= 30:
+        dense = layer.dense()
+        assert torch.equal(dense, dense.T)
+        assert not bool(dense.diagonal().any())
 
 
 def test_random_mixing_gives_two_contacts_per_call_and_no_self_contacts():
@@ -59,3 +94,5 @@ def test_erdos_renyi_rejects_bad_settings():
         erdos_renyi(1, 1.0, seed=0)
     with pytest.raises(ValueError, match=r"mean_degree must be in \(0, n_agents=10\)"):
         erdos_renyi(10, 10.0, seed=0)
+    with pytest.raises(ValueError, match="weight must be a finite number >= 0"):
+        erdos_renyi(10, 2.0, seed=0, weight=-1.0)

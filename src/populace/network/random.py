@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor, nn
 
 from populace.core import rng
 from populace.core.world import World
 from populace.network.aggregate import check_agent_values
-from populace.network.graph import ContactLayer
+from populace.network.graph import ContactLayer, _symmetric_csr
 
 
 def erdos_renyi(n_agents: int, mean_degree: float, *, seed: int, weight: float | None = None) -> ContactLayer:
@@ -23,13 +26,27 @@ def erdos_renyi(n_agents: int, mean_degree: float, *, seed: int, weight: float |
         raise ValueError(f"a random graph needs at least 2 agents, got {n_agents}")
     if not 0 < mean_degree < n_agents:
         raise ValueError(f"mean_degree must be in (0, n_agents={n_agents}), got {mean_degree}")
+    if weight is not None and not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"weight must be a finite number >= 0 (or None for 1), got {weight}")
     n_pairs = round(n_agents * mean_degree / 2)
-    pair_ids = torch.arange(n_pairs, dtype=torch.int64)
-    src = rng.randint(seed, 0, "erdos_renyi.src", pair_ids, n_agents).to(torch.int32)
-    dst = rng.randint(seed, 0, "erdos_renyi.dst", pair_ids, n_agents).to(torch.int32)
-    del pair_ids
-    weights = None if weight is None else torch.full((n_pairs,), float(weight))
-    return ContactLayer.from_edges(n_agents, src, dst, weights, symmetric=True)
+    pairs = _random_pairs(seed, n_pairs, n_agents)
+    crow, col, weights = _symmetric_csr(n_agents, pairs, n_pairs, weight)
+    return ContactLayer._trusted(n_agents, crow, col, weights, True)
+
+
+PAIRS_PER_DRAW = 1 << 22
+"""Pairs drawn at a time: the int64 ids and draws of one batch (32 MiB each) instead of the whole [P]."""
+
+
+def _random_pairs(seed: int, n_pairs: int, n_agents: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """Batches of (src, dst), int32, of the pairs 0..n_pairs-1 (both ends uniform, counter-based), self-pairs
+    dropped."""
+    for start in range(0, n_pairs, PAIRS_PER_DRAW):
+        pair_ids = torch.arange(start, min(start + PAIRS_PER_DRAW, n_pairs), dtype=torch.int64)
+        src = rng.randint(seed, 0, "erdos_renyi.src", pair_ids, n_agents).to(torch.int32)
+        dst = rng.randint(seed, 0, "erdos_renyi.dst", pair_ids, n_agents).to(torch.int32)
+        keep = src != dst
+        yield src[keep], dst[keep]
 
 
 class RandomMixing(nn.Module):
