@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -29,24 +28,20 @@ def erdos_renyi(n_agents: int, mean_degree: float, *, seed: int, weight: float |
     if weight is not None and not (math.isfinite(weight) and weight >= 0):
         raise ValueError(f"weight must be a finite number >= 0 (or None for 1), got {weight}")
     n_pairs = round(n_agents * mean_degree / 2)
-    pairs = _random_pairs(seed, n_pairs, n_agents)
-    crow, col, weights = _symmetric_csr(n_agents, pairs, n_pairs, weight)
-    return ContactLayer._trusted(n_agents, crow, col, weights, True)
 
-
-PAIRS_PER_DRAW = 1 << 22
-"""Pairs drawn at a time: the int64 ids and draws of one batch (32 MiB each) instead of the whole [P]."""
-
-
-def _random_pairs(seed: int, n_pairs: int, n_agents: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """Batches of (src, dst), int32, of the pairs 0..n_pairs-1 (both ends uniform, counter-based), self-pairs
-    dropped."""
-    for start in range(0, n_pairs, PAIRS_PER_DRAW):
-        pair_ids = torch.arange(start, min(start + PAIRS_PER_DRAW, n_pairs), dtype=torch.int64)
+    def draw(start: int, stop: int) -> tuple[Tensor, Tensor]:  # pairs start..stop-1, self-pairs dropped
+        pair_ids = torch.arange(start, stop, dtype=torch.int64)
         src = rng.randint(seed, 0, "erdos_renyi.src", pair_ids, n_agents).to(torch.int32)
         dst = rng.randint(seed, 0, "erdos_renyi.dst", pair_ids, n_agents).to(torch.int32)
         keep = src != dst
-        yield src[keep], dst[keep]
+        return src[keep], dst[keep]
+
+    crow, col, weights = _symmetric_csr(n_agents, n_pairs, draw, weight, PAIRS_PER_DRAW)
+    return ContactLayer._trusted(n_agents, crow, col, weights, True)
+
+
+PAIRS_PER_DRAW = 1 << 21
+"""Pairs drawn at a time (per thread): int64 ids and draws of 16 MiB each instead of [P] ones."""
 
 
 class RandomMixing(nn.Module):
