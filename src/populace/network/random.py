@@ -51,6 +51,9 @@ PAIRS_PER_DRAW = 1 << 21
 """Pairs drawn at a time (per thread): int64 ids and draws of 16 MiB each instead of [P] ones."""
 
 
+MAX_BUILD_THREADS = 4
+"""Threads of `_symmetric_csr` at most: each batch in flight holds about 100 bytes a pair (200 MiB)."""
+
 EDGES_PER_BLOCK = 1 << 23
 """Directed edges sorted at a time by `_symmetric_csr` (8M: a 64 MiB int64 block of keys)."""
 
@@ -66,8 +69,10 @@ def _symmetric_csr(
     a bounded peak and no sort over all edges: the rows are cut into blocks of 2**k rows holding about
     `EDGES_PER_BLOCK` directed edges; each batch of pairs (both directions), as keys row * 2**31 + col, goes to
     its rows' blocks (a radix sort of the block numbers), and then each block is sorted in place (numpy's
-    vectorized quicksort) and its repeats merged. Batches, then blocks, run on torch.get_num_threads() threads
-    (numpy and torch release the GIL); the result does not depend on their order.
+    vectorized quicksort) and its repeats merged. The buckets hold 8 bytes a directed edge (as an int32 pair
+    would), freed block by block as the int32 col fills. Batches, then blocks, run on torch.get_num_threads()
+    threads, at most `MAX_BUILD_THREADS` (numpy and torch release the GIL); the result does not depend on their
+    order.
     """
     rows_needed = -(-n // max(1, -(-2 * n_pairs // EDGES_PER_BLOCK)))
     shift = max(0, (rows_needed - 1).bit_length())  # blocks of 2**shift rows
@@ -117,7 +122,7 @@ def _symmetric_csr(
     degree = np.zeros(n, dtype=np.int64)
     sums = []
     filled = 0
-    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+    with ThreadPoolExecutor(min(MAX_BUILD_THREADS, max(1, torch.get_num_threads()))) as pool:
         for _ in pool.map(partition, range(0, n_pairs, batch)):
             pass
         for b, (block_col, block_degree, summed) in enumerate(pool.map(build, range(n_blocks))):
