@@ -170,6 +170,6 @@ class FromStep(nn.Module):
         return (self.after if world.step >= self.step else self.before)(world)
 
 
-def slug(name: str) -> str:
-    """The file-name form of a policy name: lower-case letters and digits joined by dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "policy"
+def slug(name: str, separator: str = "-") -> str:
+    """The file-name form of a name: lower-case letters and digits joined by `separator` ("policy" if none)."""
+    return re.sub(r"[^a-z0-9]+", separator, name.lower()).strip(separator) or "policy"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from torch import nn
 
 from populace.analysis.bands import bands
 from populace.analysis.html import image, page, table
+from populace.analysis.policy import slug
 from populace.control.controller import Controller
 from populace.control.methods import MethodResult
 from populace.control.problem import ControlProblem, scored_runs
@@ -44,11 +44,6 @@ class Plot:
     columns: Mapping[str, float | None]
     ylabel: str
     caption: str
-
-
-def slug(name: str) -> str:
-    """A file name part from a method's name: 'neural network (ES)' -> 'neural_network_es'."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def plot_over_time(runs: pd.DataFrame, plot: Plot) -> Figure:
@@ -102,15 +97,15 @@ def write_comparison(out: Path, manifest: RunManifest, methods: Mapping[str, Met
     the columns kept (default: all of them)."""
     saved, files = 0, []
     for name, method in methods.items():
+        stem = slug(name, separator="_")  # 'neural network (ES)' -> 'neural_network_es'
         if isinstance(method.policy, Controller):
-            stem = "controller" if saved == 0 else f"controller_{slug(name)}"
-            for path in save_controller(method.policy, out / stem):
+            for path in save_controller(method.policy, out / ("controller" if saved == 0 else f"controller_{stem}")):
                 manifest.add_output(path)
                 files.append(path)
             saved += 1
         if method.record is not None:
-            manifest.add_table(method.record, out / f"{slug(name)}.parquet")
-            files.append(out / f"{slug(name)}.parquet")
+            manifest.add_table(method.record, out / f"{stem}.parquet")
+            files.append(out / f"{stem}.parquet")
     evaluation, runs = [], []
     for name, method in methods.items():
         scores, frame = scored_runs(problem_for(method.policy), seeds)

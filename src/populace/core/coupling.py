@@ -12,8 +12,8 @@ On the primal path (`Mode.PRIMAL`) p carries its tangent p' as a forward-mode du
 primal sample and records every position's flip weight. An alternative path replays a step either as it is
 (`Mode.FOLLOW`: its own p, the same uniforms, no new flips: they would be second order) or from the primal's world
 with one chosen draw flipped (`Mode.REPLAY`). Which flip is kept is chosen by `Reservoir`, the pruning of the paper:
-among the path's current alternative (its accumulated weight) and this step's new flips, one is kept with
-probability proportional to its weight, and the path's weight becomes the total, so the estimate stays unbiased.
+between the path's current alternative and this step's new flips, one is kept at random and reweighted by the
+inverse of its chance of being kept, so the estimate stays unbiased.
 """
 
 from __future__ import annotations
