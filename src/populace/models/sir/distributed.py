@@ -6,25 +6,23 @@ and ghost contacts (`HaloContacts`), and the counts it records are int64 sums ov
 stages are identical on any number of processes, and equal to `SIR.run`'s (see docs/distributed.md for the one
 caveat: a tie between float32 uniforms at the cut of the initial infections).
 
-Launch on 2 processes of this machine (rank 0 prints the counts and writes `--out`):
+Launch on 2 processes of this machine (`populace run sir --distributed` under torchrun; rank 0 writes the outputs):
 
-    torchrun --nproc-per-node 2 -m populace.models.sir.distributed --agents 100000 --days 100
+    populace run sir --agents 100000 --days 100 --nproc 2
+    torchrun --nproc-per-node 2 -m populace run sir --agents 100000 --days 100 --distributed
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from populace import arguments
 from populace.core import AgentTable, Model, World, rng
 from populace.core.parameters import unconstrained
-from populace.distributed import HaloContacts, Partition, init_process_group, smallest, sum_counts
+from populace.distributed import HaloContacts, Partition, smallest, sum_counts
 from populace.models.sir.model import SIR, STAGES, Stage, Transmission
 
 
@@ -70,44 +68,3 @@ class PartitionedSIR(Model):
         if world.differentiable:  # value: the total; gradient: this rank's share
             total = local + (total.to(local.dtype) - local).detach()
         return dict(zip(("susceptible", "infectious", "recovered", "new_infections"), total, strict=True))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point for `torchrun ... -m populace.models.sir.distributed`: SIR on an Erdős–Rényi network."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--agents", type=arguments.positive_int, default=100_000)
-    parser.add_argument("--contacts", type=arguments.positive_float, default=20.0, help="mean contacts per agent")
-    parser.add_argument("--network-seed", type=arguments.non_negative_int, default=0)
-    parser.add_argument("--beta", type=arguments.positive_float, default=0.03,
-                        help="infection hazard per day per infectious contact")
-    parser.add_argument("--infectious-days", type=float, default=5.0, help="mean days infectious (>= 1)")
-    parser.add_argument("--initial-infected", type=arguments.positive_int, default=10)
-    parser.add_argument("--days", type=arguments.non_negative_int, default=100)
-    parser.add_argument("--seed", type=arguments.non_negative_int, default=0)
-    parser.add_argument("--threads", type=arguments.positive_int, default=1, help="torch threads per process")
-    parser.add_argument("--out", type=Path, default=None, help="Parquet file for the daily counts (rank 0 writes)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        env = init_process_group()
-    except ValueError as err:  # not started by a launcher, or its variables are wrong
-        parser.error(str(err))
-    try:
-        model = SIR.random_network(args.agents, contacts_per_agent=args.contacts, network_seed=args.network_seed,
-                                   beta_per_day=args.beta, infectious_days=args.infectious_days,
-                                   initial_infected=args.initial_infected)
-        local = PartitionedSIR(model, Partition.even(args.agents, env.world_size))
-        traj = local.run(args.days, seed=args.seed, progress=False)
-        if env.rank == 0:
-            final = {name: int(traj[name][-1]) for name in ("susceptible", "infectious", "recovered")}
-            print(f"SIR on {env.world_size} process(es), {args.agents:,} agents, {args.days} days: {final}")
-            if args.out is not None:
-                print(f"trajectory: {traj.to_parquet(args.out)}")
-    finally:
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
