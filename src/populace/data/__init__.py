@@ -8,6 +8,7 @@ A missing file raises FileNotFoundError, a malformed one `DataFileError`, both s
 
 from populace.data.boroughs import BOROUGHS
 from populace.data.census import census_county_population
+from populace.data.commuting import acs_commuting_flows, commuting_shares
 from populace.data.contacts import contact_matrix, prem2021_contacts
 from populace.data.councilcount import councilcount_household_sizes
 from populace.data.dcp import dcp_nta_households, dcp_nta_profiles
@@ -20,7 +21,9 @@ from populace.data.paths import data_dir
 __all__ = [
     "BOROUGHS",
     "DataFileError",
+    "acs_commuting_flows",
     "census_county_population",
+    "commuting_shares",
     "contact_matrix",
     "councilcount_household_sizes",
     "covid_parameters",
