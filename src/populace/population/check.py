@@ -30,6 +30,7 @@ from populace.population.storage import (
     LAST_AGE_BAND,
     LAYERS_DIR,
     NO_CODE,
+    OPTIONAL_AGENT_COLUMNS,
     SCHEMA_VERSION,
     WEIGHT_COLUMN,
     WEIGHT_TYPE,
@@ -91,7 +92,9 @@ class _Checker:
                      "`populace population build` or pass the folder that holds manifest.json")
             return self.problems
         manifest = self.check_manifest()
-        agents, n_agents = self.read(AGENTS_FILE, AGENT_COLUMNS)
+        optional = {name: kind for name, kind in OPTIONAL_AGENT_COLUMNS.items()
+                    if (self.root / AGENTS_FILE).is_file() and _has_column(self.root / AGENTS_FILE, name)}
+        agents, n_agents = self.read(AGENTS_FILE, {**AGENT_COLUMNS, **optional})
         zones, n_zones = self.read(ZONES_FILE, ZONE_COLUMNS)
         households, n_households = self.read(HOUSEHOLDS_FILE, HOUSEHOLD_COLUMNS)
         self.check_row_ids(AGENTS_FILE, agents, "id")
@@ -313,6 +316,17 @@ class _Checker:
             self.flag(AGENTS_FILE, "workplace", ~employed & (workplace != -1),
                       "agents not employed have a workplace", lambda r: f"row {r} has {workplace[r]}",
                       "set workplace = -1 where is_employed is false, or set is_employed = true")
+        if "work_region" in agents:
+            work_region = agents["work_region"]
+            self.flag(AGENTS_FILE, "work_region", ~employed & (work_region != NO_CODE),
+                      "agents not employed have a work region", lambda r: f"row {r} has {work_region[r]}",
+                      f"set work_region = {NO_CODE} (none) where is_employed is false, or set is_employed = true")
+            if "workplace" in agents:
+                self.flag(AGENTS_FILE, "workplace", (work_region == NO_CODE) & (agents["workplace"] != -1),
+                          f"agents working outside the area (work_region {NO_CODE}) have a workplace",
+                          lambda r: f"row {r} has {agents['workplace'][r]}",
+                          "set workplace = -1 for them (their coworkers are not in the population), or give them "
+                          "the region of their workplace")
 
     def check_groups(self, agents: Mapping[str, np.ndarray]) -> None:
         """`school_class` and `workplace` are -1 (none) or a group number in [0, N); numbers may skip (gaps)."""

@@ -3,11 +3,12 @@
 - `assign_school_classes`: pupils (ages `pupil_ages`, default 5..17) are grouped by (zone, age) and each group of
   n pupils is split at random into k = max(1, round(n / class_size)) classes of near-equal size, so a class has
   between class_size / 2 and 1.5 class_size pupils whenever its group has at least class_size / 2.
-- `assign_workplaces`: employed agents are grouped by (region, industry), put in a random order and cut into
-  consecutive workplaces whose sizes are drawn from `WorkplaceSizes` (the last workplace of each group takes the
-  workers left, so it may be smaller). Workers are grouped by the region they live in: commuting is not modelled.
+- `assign_workplaces`: employed agents are grouped by (work region, industry), put in an order that interleaves
+  their home regions and cut into consecutive workplaces whose sizes are drawn from `WorkplaceSizes` (the last
+  workplace of each group takes the workers left, so it may be smaller). The work region is the `work_region`
+  column (`populace.population.commuting`) when the table has one, else the region the worker lives in.
 
-Groups are numbered in (zone, age) and (region, industry) order, so ids follow the agents' locality order. Every
+Groups are numbered in (zone, age) and (work region, industry) order, so ids follow the agents' locality order. Every
 random draw comes from the counter-based RNG keyed on the seed and on agent ids (or size-draw slots), so the
 result is reproducible and does not depend on the order of the rows.
 """
@@ -94,25 +95,42 @@ def assign_school_classes(
 def assign_workplaces(agents: AgentTable, *, sizes: WorkplaceSizes | None = None, seed: int) -> Tensor:
     """Workplace of every agent, int32 [N]: 0..W-1 for employed agents, -1 for everyone else.
 
-    Reads `region`, `industry`, `is_employed`, `id`. Employed agents need an industry (not 255). Workplace sizes
-    follow `sizes` (default `WorkplaceSizes()`); see the module docstring.
+    Reads `region`, `industry`, `is_employed`, `id`, and `work_region` when the table has it (see
+    `populace.population.commuting`: workers are then grouped by the region they work in, and those with
+    work_region 255, working outside the area, get no workplace). Employed agents need an industry (not 255).
+    Workplace sizes follow `sizes` (default `WorkplaceSizes()`); see the module docstring.
     """
     require_columns(agents, ("region", "industry", "is_employed"), "assign_workplaces")
     sizes = WorkplaceSizes() if sizes is None else sizes
     if not isinstance(sizes, WorkplaceSizes):
         raise TypeError(f"sizes must be a WorkplaceSizes, got {type(sizes).__name__}.")
-    workers = agents["is_employed"].bool().nonzero().squeeze(1)  # [M]
+    is_worker = agents["is_employed"].bool()
+    has_work_region = "work_region" in agents.columns
+    if has_work_region:
+        is_worker = is_worker & (agents["work_region"] != NO_CODE)
+    workers = is_worker.nonzero().squeeze(1)  # [M]
     industry = agents["industry"].long()[workers]
     if bool((industry == NO_CODE).any()):
         bad = int((industry == NO_CODE).sum())
         raise ValueError(f"{bad} employed agents have industry 255 (none); give every employed agent an industry "
                          "code, or mark them not employed.")
-    group = agents["region"].long()[workers] * 256 + industry  # (region, industry)
-    # within a group, workers are ordered by home zone (random within a zone) before being cut into workplaces:
-    # coworkers mostly live in the same or neighbouring zones, which keeps the work layer local in memory
+    home = agents["region"].long()[workers]
+    work = agents["work_region"].long()[workers] if has_work_region else home
+    group = work * 256 + industry  # (work region, industry)
+    # Within a group, each home region's workers are ordered by home zone (random within a zone), then the home
+    # regions are interleaved in proportion to their numbers (worker k of n from a home region sits at (k + u) / n
+    # of the group): a workplace cut from the group mixes home regions as the group does, and its workers from one
+    # home region mostly live in the same or neighbouring zones, which keeps the work layer local in memory. With
+    # one home region per group (no commuting) this is the order by home zone.
     u = agents["zone"].double()[workers] + rng.uniform(seed, 0, "workplaces.shuffle", agents.ids[workers],
                                                        dtype=torch.float64)
-    order, start, n_in_group = order_within_groups(group, u)
+    by_home, home_start, n_from_home = order_within_groups(group * 256 + home, u)
+    h = torch.repeat_interleave(torch.arange(n_from_home.numel()), n_from_home)  # [M] subgroup of each position
+    position = torch.empty(workers.numel(), dtype=torch.float64)
+    position[by_home] = ((torch.arange(workers.numel()) - home_start[h]).double()
+                         + rng.uniform(seed, 0, "workplaces.interleave", agents.ids[workers[by_home]],
+                                       dtype=torch.float64)) / n_from_home[h].double()
+    order, start, n_in_group = order_within_groups(group, position)
     # one size draw per worker slot (more than enough: every size is >= 1); slot j of group g is start[g] + j
     drawn = sizes.sample(rng.uniform(seed, 0, "workplaces.size", torch.arange(workers.numel()), dtype=torch.float64))
     g = torch.repeat_interleave(torch.arange(n_in_group.numel()), n_in_group)  # [M] group of each slot

@@ -10,11 +10,15 @@ Sources (read through `populace.data` from the data directory; see `../shared/da
 - households by size 1, 2, 3, 4+ per NTA: NYC Council Data Team (councilcount), ACS 2019-2023.
 - who works, among people 16 and over, weights the choice by age with US employment-population ratios
   (16-19: 29.7%, 20-24: 64.6%, 25-54: 77.9%, 55-64: 61.8%, 65+: 18.6%; Economic Policy Institute analysis of
-  the basic monthly CPS, 2016); the number employed per NTA comes from the City Planning table.
+  the basic monthly CPS, 2016); the number employed per NTA comes from the City Planning table;
+- where they work: each worker's borough of work (or outside NYC) is drawn from the home borough's row of the
+  US Census Bureau's ACS 2009-2013 county-to-county commuting flows (`populace.population.commuting`); workers
+  working outside NYC keep their job but have no workplace in the work layer.
 
 Simplifications, stated: everyone lives in a household (the 2.1% in group quarters are housed like the rest);
 NTAs with residents but no households in the household table (shelters on park land) get households of about
-`GROUP_HOME_SIZE`; people work in their borough of residence (commuting is a layer-level concern).
+`GROUP_HOME_SIZE`; commuters into NYC from elsewhere (New Jersey, Long Island, Westchester) are not in the
+population, so a borough's workplaces hold only the NYC residents who work there.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ import torch
 from populace.core import AgentTable, rng
 from populace.data import (
     BOROUGHS,
+    acs_commuting_flows,
     census,
     census_county_population,
+    commuting,
+    commuting_shares,
     contacts,
     councilcount,
     councilcount_household_sizes,
@@ -36,6 +43,7 @@ from populace.data import (
     dcp_nta_profiles,
 )
 from populace.data.shipped import data_files
+from populace.population.commuting import assign_work_regions
 from populace.population.groups import order_within_groups
 from populace.population.households import assign_households, household_sizes
 from populace.population.ipf import integerize
@@ -56,7 +64,8 @@ GROUP_HOME_SIZE = 10
 EMPLOYMENT_RATIO_BY_AGE = ((16, 0.297), (20, 0.646), (25, 0.779), (55, 0.618), (65, 0.186))
 """(from age, employment-population ratio) steps, EPI analysis of the basic CPS, 2016."""
 
-SOURCE_FILES = (census.CENSUS_FILE, dcp.DEMO_FILE, dcp.ECON_FILE, councilcount.NTA_FILE, contacts.URBAN_FILE)
+SOURCE_FILES = (census.CENSUS_FILE, dcp.DEMO_FILE, dcp.ECON_FILE, councilcount.NTA_FILE, contacts.URBAN_FILE,
+                commuting.COMMUTING_FILE)
 """The raw files a synthetic NYC is built from (their SHA-256 go into the manifest)."""
 
 _CENSUS_RACE = {"white": 1, "black": 2, "aian": 3, "asian": 4, "nhpi": 5, "two_or_more": 7}
@@ -100,6 +109,8 @@ def synthesize_nyc(*, scale: float = 0.01, seed: int = 1, data_dir: str | None =
         "household": household, "age": age, "age_band": columns["age_band"], "sex": columns["sex"],
         "race_ethnicity": columns["race_ethnicity"], "is_employed": is_employed, "industry": industry,
     })
+    agents = agents.with_columns(
+        work_region=assign_work_regions(agents, commuting_shares(acs_commuting_flows(data_dir)), seed=seed))
     zones = pd.DataFrame({
         "zone": torch.arange(len(profiles), dtype=torch.int16).numpy(),
         "code": profiles["nta_code"].to_numpy(), "name": profiles["nta_name"].to_numpy(),
@@ -109,7 +120,7 @@ def synthesize_nyc(*, scale: float = 0.01, seed: int = 1, data_dir: str | None =
                                "zone": home_zone.to(torch.int16).numpy(), "size": home_size.numpy()})
     report = fit_report(people, margins, scale=scale, zone_codes=list(profiles["nta_code"]))
     codes = {"region": list(BOROUGHS), "age_band": list(AGE_BANDS), "sex": list(SEXES),
-             "race_ethnicity": list(RACE_ETHNICITY), "industry": list(INDUSTRIES)}
+             "race_ethnicity": list(RACE_ETHNICITY), "industry": list(INDUSTRIES), "work_region": list(BOROUGHS)}
     return SyntheticPeople(agents, zones, households, report, codes)
 
 

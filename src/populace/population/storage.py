@@ -62,6 +62,9 @@ AGENT_COLUMNS: Mapping[str, pa.DataType] = {
 }
 """Columns every agents.parquet has, with their types (more columns are allowed)."""
 
+OPTIONAL_AGENT_COLUMNS: Mapping[str, pa.DataType] = {"work_region": pa.uint8()}
+"""Columns an agents.parquet may have, with the types `check` requires when they are there."""
+
 NO_CODE = 255
 """A uint8 categorical column holds 255 for "none" (e.g. `industry` of an agent who is not employed)."""
 AGE_BAND_YEARS, LAST_AGE_BAND = 5, 17
