@@ -15,6 +15,7 @@ from populace.models.covid_nyc.policy import (
     Order,
     Policy,
     PolicySchedule,
+    nyc_2020_2021_schedule,
     nyc_2020_schedule,
 )
 from populace.network import ContactGraph, ContactLayer
@@ -55,6 +56,56 @@ def test_nyc_orders_switch_on_their_dates(date, school, work, community, wfh, lo
                 contact_scale_key("work"): work, contact_scale_key("community"): community,
                 WORK_FROM_HOME_KEY: wfh, LOCKDOWN_KEY: lockdown}
     assert env == pytest.approx(expected)
+
+
+# (date, school, work, community, work from home, lockdown, orders in force): the documented 2020-2021 values
+NYC_2021_STATES = [
+    ("2020-09-28", 0.0, 0.7, 0.65, 0.6, 0.4, 6),      # phase 4, as in nyc_2020_schedule
+    ("2020-09-29", 0.25, 0.7, 0.65, 0.6, 0.4, 7),     # school buildings reopen
+    ("2020-09-30", 0.25, 0.7, 0.7, 0.6, 0.35, 8),     # indoor dining 25%
+    ("2020-11-18", 0.25, 0.7, 0.66, 0.6, 0.4, 9),     # after the 10 p.m. curfew of 11-13
+    ("2020-11-19", 0.0, 0.7, 0.66, 0.6, 0.4, 10),     # school buildings close
+    ("2020-12-13", 0.12, 0.7, 0.66, 0.6, 0.4, 11),    # elementary schools back since 12-07
+    ("2020-12-14", 0.12, 0.7, 0.6, 0.6, 0.45, 12),    # indoor dining closed again
+    ("2021-02-11", 0.12, 0.7, 0.6, 0.6, 0.45, 12),
+    ("2021-02-12", 0.12, 0.7, 0.64, 0.6, 0.4, 13),    # indoor dining 25%
+    ("2021-02-26", 0.18, 0.7, 0.67, 0.6, 0.4, 16),    # middle schools since 02-25; dining 35%
+    ("2021-03-19", 0.18, 0.7, 0.7, 0.6, 0.35, 17),    # dining 50%
+    ("2021-03-22", 0.25, 0.7, 0.7, 0.6, 0.35, 18),    # high schools
+    ("2021-05-14", 0.25, 0.7, 0.71, 0.6, 0.35, 19),   # curfew midnight since 04-19
+    ("2021-05-15", 0.25, 0.75, 0.71, 0.5, 0.3, 20),   # offices 75%
+    ("2021-05-19", 0.25, 0.8, 0.8, 0.4, 0.2, 22),     # most capacity limits end
+    ("2021-06-14", 0.25, 0.8, 0.81, 0.4, 0.2, 23),
+    ("2021-06-15", 0.25, 0.85, 0.85, 0.3, 0.1, 24),   # remaining restrictions lifted
+    ("2021-06-30", 0.0, 0.85, 0.85, 0.3, 0.1, 25),    # summer break
+]
+
+
+@pytest.mark.parametrize(("date", "school", "work", "community", "wfh", "lockdown", "n_orders"), NYC_2021_STATES)
+def test_nyc_2021_orders_switch_on_their_dates(date, school, work, community, wfh, lockdown, n_orders):
+    day = dt.date.fromisoformat(date)
+    env = env_on(Policy(nyc_2020_2021_schedule()), day)
+    expected = {contact_scale_key("household"): 1.0, contact_scale_key("school"): school,
+                contact_scale_key("work"): work, contact_scale_key("community"): community,
+                WORK_FROM_HOME_KEY: wfh, LOCKDOWN_KEY: lockdown}
+    assert env == pytest.approx(expected)
+    assert len(nyc_2020_2021_schedule().state_on(day).orders) == n_orders
+
+
+def test_the_2021_schedule_keeps_the_2020_orders_unchanged_in_effect():
+    spring, longer = nyc_2020_schedule(), nyc_2020_2021_schedule()
+    assert longer.orders[:len(spring)] == spring.orders
+    day = dt.date(2020, 2, 1)
+    while day < dt.date(2020, 9, 29):  # every day before the first autumn order: the same state
+        assert longer.state_on(day) == spring.state_on(day), day
+        day += dt.timedelta(days=1)
+    assert longer.state_on(day) != spring.state_on(day)
+    assert longer.orders[-1].start <= dt.date(2021, 6, 30)
+    # indoor dining closed on 2020-12-14 and reopened on 2021-02-12, 25% -> 35% -> 50%: community up at each step
+    steps = [longer.state_on(dt.date.fromisoformat(d)).contact_scale["community"]
+             for d in ("2020-12-13", "2020-12-14", "2021-02-12", "2021-02-26", "2021-03-19")]
+    assert steps[1] < steps[0]
+    assert steps[1] < steps[2] < steps[3] < steps[4]
 
 
 def test_pause_starts_on_march_22_not_the_day_before():

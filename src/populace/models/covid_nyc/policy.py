@@ -19,7 +19,9 @@ it.
 | 2020-07-06 | phase 3 | 0 | 0.65 | 0.6 | 0.7 | 0.5 |
 | 2020-07-20 | phase 4 | 0 | 0.7 | 0.65 | 0.6 | 0.4 |
 
-The household layer is never scaled.
+`nyc_2020_2021_schedule()` continues it through 2021-06-30 with the autumn 2020 closures and the 2021 reopenings
+(dated orders and their sources in its docstring); it equals `nyc_2020_schedule()` on every date before
+2020-09-29. The household layer is never scaled.
 """
 
 from __future__ import annotations
@@ -179,7 +181,11 @@ def nyc_2020_schedule(*, layers: Sequence[str] = NYC_LAYERS) -> PolicySchedule:
     then a gradual return from phase 2); the lockdown intensity is 1 under PAUSE, 0.3 for the partial closures
     of the week before (restaurants and bars limited to take-out from 2020-03-16), easing by phase.
     """
-    orders = [
+    return PolicySchedule(_nyc_2020_orders(), layers=layers)
+
+
+def _nyc_2020_orders() -> list[Order]:
+    return [
         Order("2020-03-16", "NYC public schools close", {"school": 0.0, "community": 0.75},
               work_from_home_fraction=0.3, lockdown=0.3),
         Order("2020-03-22", "New York State on PAUSE", {"work": 0.3, "community": 0.4}, work_from_home_fraction=1.0,
@@ -191,6 +197,75 @@ def nyc_2020_schedule(*, layers: Sequence[str] = NYC_LAYERS) -> PolicySchedule:
               lockdown=0.5),
         Order("2020-07-20", "NY Forward phase 4", {"work": 0.7, "community": 0.65}, work_from_home_fraction=0.6,
               lockdown=0.4),
+    ]
+
+
+def nyc_2020_2021_schedule(*, layers: Sequence[str] = NYC_LAYERS) -> PolicySchedule:
+    """New York City's orders from March 2020 to June 2021: `nyc_2020_schedule()`, then the autumn 2020 closures
+    and the 2021 reopenings (dates: public announcements; values: assumptions, to calibrate).
+
+    Sources: the Governor's (Cuomo) and the Mayor's (de Blasio) announcements, checked against news reports of the
+    time (AP, Reuters, Spectrum News, CBS New York, Newsday, Gothamist), dates of the announcements in brackets.
+    Executive order numbers are not given: they could not be checked here.
+    - 2020-09-29: NYC school buildings reopen for blended (part-time, in-person) learning, elementary grades first
+      (3-K, pre-K and District 75 on 2020-09-21, middle and high schools on 2020-10-01: these two dates are from
+      memory, not checked against a source here). Most families chose remote learning.
+    - 2020-09-30: indoor dining resumes in NYC at 25% capacity [Governor, 2020-09-09].
+    - 2020-11-13: bars, restaurants and gyms close at 10 p.m. statewide; gatherings in private homes limited to 10
+      [Governor, 2020-11-11].
+    - 2020-11-19: NYC school buildings close, the 7-day positivity having reached 3% [Mayor, 2020-11-18].
+    - 2020-12-07: NYC elementary schools (3-K to grade 5) and District 75 reopen [Mayor, 2020-11-29: the
+      announcement date is from memory].
+    - 2020-12-14: indoor dining suspended in NYC [Governor, 2020-12-11].
+    - 2021-02-12: indoor dining reopens in NYC at 25% [Governor; first announced for 2021-02-14, moved up].
+    - 2021-02-14: the restaurant and bar curfew moves from 10 to 11 p.m. statewide [Governor, the week before
+      2021-02-19].
+    - 2021-02-25: NYC middle schools reopen [Mayor, 2021-02-08].
+    - 2021-02-26: indoor dining in NYC to 35% [Governor, 2021-02-19].
+    - 2021-03-19: indoor dining in NYC to 50% [Governor with NJ Governor Murphy, 2021-03-10].
+    - 2021-03-22: NYC high schools reopen [NYC Department of Education, 2021-03-08].
+    - 2021-04-19: the restaurant and bar curfew moves to midnight, catered events to 1 a.m. [Governor, 2021-04-14].
+    - 2021-05-15: office capacity from 50% to 75% [Governor, 2021-04-26].
+    - 2021-05-17: 24-hour subway service resumes; the outdoor dining curfew ends [Governor, 2021-05-03].
+    - 2021-05-19: most capacity limits end (retail, food services, offices, gyms, salons, museums, theatres;
+      six feet of distance still required), coordinated with New Jersey and Connecticut [Governor, 2021-05-03].
+    - 2021-05-31: the indoor dining curfew ends [Governor, 2021-05-03].
+    - 2021-06-15: the remaining state-mandated restrictions (capacity, distancing, health screening, contact
+      information) are lifted in commercial and social settings, 70% of adults having had a first dose; masks stay
+      in schools, transit, health care [Governor, 2021-06-15].
+    - 2021-06-26: NYC public schools' summer break (the 2020-21 school year's last day, 2021-06-25, is from the
+      Department of Education calendar as remembered, not checked here).
+    Not in the schedule: the October-December 2020 "cluster" zones (red, orange, yellow), which covered parts of
+    Brooklyn, Queens and Staten Island only: the schedule is citywide.
+
+    Values (assumptions): school scales stand for the share of pupils in school buildings (about a quarter chose
+    blended learning, so 0.25 with every grade open); the community scale rises with each dining and curfew step
+    (0.01 per curfew change, 0.02-0.05 per capacity step); work and the work-from-home fraction move with the office
+    limits; the lockdown intensity falls from 0.4 (phase 4) to 0.1 once the restrictions end.
+    """
+    orders = [
+        *_nyc_2020_orders(),
+        Order("2020-09-29", "NYC school buildings reopen (blended learning)", {"school": 0.25}),
+        Order("2020-09-30", "NYC indoor dining at 25%", {"community": 0.7}, lockdown=0.35),
+        Order("2020-11-13", "10 p.m. curfew; home gatherings <= 10", {"community": 0.66}, lockdown=0.4),
+        Order("2020-11-19", "NYC school buildings close", {"school": 0.0}),
+        Order("2020-12-07", "NYC elementary schools reopen", {"school": 0.12}),
+        Order("2020-12-14", "NYC indoor dining closed", {"community": 0.6}, lockdown=0.45),
+        Order("2021-02-12", "NYC indoor dining at 25%", {"community": 0.64}, lockdown=0.4),
+        Order("2021-02-14", "curfew 11 p.m.", {"community": 0.65}),
+        Order("2021-02-25", "NYC middle schools reopen", {"school": 0.18}),
+        Order("2021-02-26", "NYC indoor dining at 35%", {"community": 0.67}),
+        Order("2021-03-19", "NYC indoor dining at 50%", {"community": 0.7}, lockdown=0.35),
+        Order("2021-03-22", "NYC high schools reopen", {"school": 0.25}),
+        Order("2021-04-19", "curfew midnight", {"community": 0.71}),
+        Order("2021-05-15", "offices at 75%", {"work": 0.75}, work_from_home_fraction=0.5, lockdown=0.3),
+        Order("2021-05-17", "24-hour subway; outdoor dining curfew ends", {"community": 0.73}),
+        Order("2021-05-19", "most capacity limits end", {"work": 0.8, "community": 0.8}, work_from_home_fraction=0.4,
+              lockdown=0.2),
+        Order("2021-05-31", "indoor dining curfew ends", {"community": 0.81}),
+        Order("2021-06-15", "remaining state restrictions lifted", {"work": 0.85, "community": 0.85},
+              work_from_home_fraction=0.3, lockdown=0.1),
+        Order("2021-06-26", "NYC schools' summer break", {"school": 0.0}),
     ]
     return PolicySchedule(orders, layers=layers)
 
