@@ -3,7 +3,9 @@ redesign (issue "One engine, many models"), so refactors keep the model's output
 
 The pinned tables in `pinned/` were written by `populace run covid-nyc --scale 0.001 --days 75 --seed 5
 --population-seed 3 --importations 20` at commit 023b414 (daily.parquet and monthly.parquet, as CSV with 9
-significant digits). A change that alters them on purpose must say so in its commit and rewrite the pins.
+significant digits), and rewritten with the same command when the synthetic NYC gained commuting (work boroughs
+from the ACS 2009-2013 flows: a different work layer, so other draws). A change that alters them on purpose must
+say so in its commit and rewrite the pins.
 """
 
 import contextlib
