@@ -151,3 +151,20 @@ def test_nyc_work_region_survives_save_load_and_check(nyc, tmp_path):
     assert torch.equal(loaded.agents["work_region"], nyc.agents["work_region"])
     assert loaded.manifest["codes"]["work_region"] == ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
     assert any(s["path"].endswith("acs_commuting_flows.parquet") for s in loaded.manifest["sources"])
+
+
+def test_check_refuses_work_regions_that_contradict_employment_or_workplaces(nyc, tmp_path):
+    a = nyc.agents
+    idle = int((~a["is_employed"]).nonzero()[0])
+    commuter = int((a["workplace"] >= 0).nonzero()[0])
+    work_region = a["work_region"].clone()
+    work_region[idle] = 2  # not employed, yet working in Manhattan
+    work_region[commuter] = NO_CODE  # working outside NYC, yet with a workplace here
+    broken = Population(a.with_columns(work_region=work_region), nyc.zones, nyc.households, nyc.layers,
+                        dict(nyc.manifest))
+    broken.save(tmp_path / "broken")
+    messages = [p.message for p in check_population(tmp_path / "broken")]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"1 agents not employed have a work region (e.g. row {idle} has 2)")
+    assert messages[1].startswith(f"1 agents working outside the area (work_region 255) have a workplace (e.g. row "
+                                  f"{commuter} has")
