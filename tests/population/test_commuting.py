@@ -35,7 +35,7 @@ SHARES = np.array([[0.6, 0.3, 0.0, 0.1],   # region 0: 60% at home, 30% in regio
 
 
 def test_work_regions_follow_each_home_regions_row_within_binomial_tolerance():
-    agents = workers(60_000, 3)
+    agents = workers(30_000, 3)
     work = assign_work_regions(agents, SHARES, seed=7)
     employed = agents["is_employed"]
     assert work.dtype == torch.uint8
@@ -56,7 +56,7 @@ def test_work_regions_follow_each_home_regions_row_within_binomial_tolerance():
 
 
 def test_workplaces_group_by_work_region_and_mix_home_regions():
-    agents = workers(40_000, 3)
+    agents = workers(20_000, 3)
     agents = agents.with_columns(work_region=assign_work_regions(agents, SHARES, seed=7))
     place = assign_workplaces(agents, seed=3).long()
     outside = agents["is_employed"] & (agents["work_region"] == NO_CODE)
