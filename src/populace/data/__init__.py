@@ -17,6 +17,8 @@ from populace.data.epi import covid_parameters
 from populace.data.errors import DataFileError
 from populace.data.nysdol import nysdol_unemployment
 from populace.data.paths import data_dir
+from populace.data.vaccination import dohmh_vaccination
+from populace.data.variants import dohmh_variants
 
 __all__ = [
     "BOROUGHS",
@@ -32,6 +34,8 @@ __all__ = [
     "dcp_nta_profiles",
     "dohmh_daily",
     "dohmh_tests",
+    "dohmh_vaccination",
+    "dohmh_variants",
     "nysdol_unemployment",
     "prem2021_contacts",
 ]
