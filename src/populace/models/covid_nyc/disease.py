@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -31,6 +32,10 @@ from populace.core.stages import Stages
 from populace.core.world import World
 from populace.models.covid_nyc.params import N_DISEASE_AGE_BANDS, age_band_index
 from populace.network.graph import ContactGraph
+
+if TYPE_CHECKING:
+    from populace.models.covid_nyc.vaccine import VaccineEffectiveness
+    from populace.models.covid_nyc.variants import Strains
 
 NOT_YET = -1
 """Value of an event-day column before the event is scheduled."""
@@ -92,13 +97,21 @@ class Transmission(Substep):
     infection is asymptomatic, else 1.
     Reads stage, age, infection_day, is_asymptomatic (and the contact factor columns it finds); writes stage
     (S -> E), newly_infected, infection_day. Defaults come from `CovidParams` (see there for the sources).
+
+    With `strains` (`populace.models.covid_nyc.variants`): the pressure splits by the strain of the source,
+    P_is = sum_l c_l g_li sum_j w_lij g_lj f_j m_s 1[strain_j = s] (m_s its transmissibility); with `vaccine`
+    (`VaccineEffectiveness`), agent i's protection v_is multiplies each by 1 - v_is. Then p_i = 1 - exp(-beta(t)
+    s[a_i] sum_s (1 - v_is) P_is), and a new infection takes strain s with probability proportional to
+    (1 - v_is) P_is (uniforms of stream "transmission_strain"); it also writes `strain`. With one strain and nobody
+    vaccinated this is the formula above, to the last bit.
     """
 
     writes = ("stage", "newly_infected", "infection_day")
 
     def __init__(self, contacts: ContactGraph, beta_by_week: Sequence[float], *,
                  susceptibility_by_age: Sequence[float], infectiousness_by_day: Sequence[float] | Tensor,
-                 asymptomatic_relative_infectiousness: float):
+                 asymptomatic_relative_infectiousness: float, strains: Strains | None = None,
+                 vaccine: VaccineEffectiveness | None = None):
         super().__init__()
         if not isinstance(contacts, ContactGraph):
             raise TypeError(f"contacts must be a ContactGraph, got {type(contacts).__name__}; wrap one layer as "
@@ -123,6 +136,10 @@ class Transmission(Substep):
         self.register_buffer("susceptibility", susceptibility)  # [19]
         self.register_buffer("infectiousness", torch.cat([profile, profile.new_zeros(1)]))  # [K + 1], 0 past K
         self.asymptomatic_relative_infectiousness = float(asymptomatic_relative_infectiousness)
+        self.strains = strains
+        self.vaccine = vaccine
+        if strains is not None:
+            self.writes = (*Transmission.writes, "strain")
 
     def beta_on(self, day: int) -> Tensor:
         """beta(day): the rate of week day // 7, the last week's past the end (0-dim)."""
@@ -172,31 +189,76 @@ class Transmission(Substep):
             # layer takes the full product; off x's support f_j = 0, or j's mass is 0 and its derivative too (moved
             # on to R or D): no gradient reaches anything through x there, so the products can push from it alone
             x = self.infectiousness_per_agent(world) * infected  # [N]
-            support = flatnonzero(x.detach() != 0)
             susceptible = None  # draw for every agent: an S mass of value 0 (infected earlier) still has a gradient
         else:
             # f only on the infected rows; draw only for susceptible agents, the only ones a draw can move
             rows = flatnonzero(infected)
             x = torch.zeros(a.n, dtype=self.infectiousness.dtype, device=stage.device)  # f * infected, [N]
             x[rows] = self._infectiousness(a.infection_day[rows], a.is_asymptomatic[rows], world.step)
-            support = None  # without autograd the products push from x's nonzero rows themselves
             susceptible = STAGES.member(stage, Stage.S)
-        pressure = self.contact_pressure(world, x, support=support)  # sum_l c_l g_li sum_j w_lij g_lj f_j, [N]
+        codes, pressures = self.pressure_by_strain(world, x)  # strain codes [K'], sum_l c_l ... f_j m_s, [K', N]
+        pressure = pressures[0] if len(codes) == 1 else torch.stack(pressures).sum(0)  # [N]
         # 1[u < p] never fires where p = 0: draw (uniforms keyed on agent id, the values of world.uniform) only for
         # the agents under some pressure, and with a gradient only on the rows that fired (the "fired" surrogate is
         # 0, with a zero gradient, wherever u >= p)
         under_pressure = pressure.detach() > 0
         rows = flatnonzero(under_pressure if susceptible is None else susceptible & under_pressure)  # [M]
-        p = -torch.expm1(-self.beta_on(world.step) * self.susceptibility[age_band_index(a.age[rows])] * pressure[rows])
+        weighted = self._protected(world, rows, codes, [q[rows] for q in pressures])  # [M, K'] or None
+        exposure = pressure[rows] if weighted is None else weighted.sum(1)  # [M]
+        p = -torch.expm1(-self.beta_on(world.step) * self.susceptibility[age_band_index(a.age[rows])] * exposure)
         drawn = world.bernoulli("transmission", p, rows=rows, gradient="fired")  # bool [M] | float [M], "fired"
         fired = flatnonzero(hard(drawn))  # [K], positions in rows
         rows = rows[fired]
         new = STAGES.member(stage[rows], Stage.S) * drawn[fired]  # [K], all 1 (with their gradient)
         infection_day = a.infection_day.clone()
         infection_day[rows[hard(new)]] = world.step
-        return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
-                "newly_infected": torch.zeros(a.n, dtype=new.dtype, device=stage.device).index_put((rows,), new),
-                "infection_day": infection_day}
+        out = {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
+               "newly_infected": torch.zeros(a.n, dtype=new.dtype, device=stage.device).index_put((rows,), new),
+               "infection_day": infection_day}
+        if self.strains is not None:
+            share = (weighted[fired] if weighted is not None else torch.stack([q[rows] for q in pressures], 1))
+            out["strain"] = a.strain.index_put((rows,), self._strain_of(world, rows, codes, share.detach()))
+        return out
+
+    def pressure_by_strain(self, world: World, x: Tensor) -> tuple[list[int], list[Tensor]]:
+        """The strains with an infectious agent today and the pressure of each ([N] per strain); without `strains`,
+        ([0], [the pressure of x]). Fast mode pushes from each strain's own rows, so K' strains cost about one."""
+        if self.strains is None:
+            return [0], [self.contact_pressure(world, x, support=_support(x, world))]
+        strain = world.agents.strain
+        codes = torch.unique(strain[flatnonzero(x.detach() != 0)]).tolist() or [0]
+        pressures = []
+        for s in codes:
+            m = self.strains.transmissibility[s]
+            xs = x * (strain == s).to(x.dtype) if len(codes) > 1 else x
+            xs = xs * m if m != 1.0 else xs
+            pressures.append(self.contact_pressure(world, xs, support=_support(xs, world)))
+        return codes, pressures
+
+    def _protected(self, world: World, rows: Tensor, codes: list[int], pressures: list[Tensor]) -> Tensor | None:
+        """(1 - v_is) P_is on `rows` [M, K'], or None when nobody there is vaccinated (then the factor is 1)."""
+        a = world.agents
+        if self.vaccine is None or not bool((a.dose1_day[rows] >= 0).any()):
+            return None
+        strain = torch.tensor(codes, device=rows.device).expand(rows.numel(), len(codes))
+        v = self.vaccine.against_infection(a.dose1_day[rows], a.full_day[rows], world.step, strain)  # [M, K']
+        return torch.stack(pressures, 1) * (1 - v).to(pressures[0].dtype)
+
+    @staticmethod
+    def _strain_of(world: World, rows: Tensor, codes: list[int], share: Tensor) -> Tensor:
+        """The strain of each new infection on `rows`, drawn in proportion to `share` [K, K'] (uint8 [K])."""
+        if len(codes) == 1:
+            return torch.full((rows.numel(),), codes[0], dtype=torch.uint8, device=rows.device)
+        u = world.uniform("transmission_strain", rows=rows, dtype=torch.float64)  # [K]
+        cdf = torch.cumsum(share.double(), 1)
+        pick = (u[:, None] * cdf[:, -1:] >= cdf).sum(1).clamp(max=len(codes) - 1)  # [K]
+        return torch.tensor(codes, dtype=torch.uint8, device=rows.device)[pick]
+
+
+def _support(x: Tensor, world: World) -> Tensor | None:
+    """The rows the sparse products push from: x's nonzero rows in differentiable mode (`Transmission.forward`);
+    None in fast mode, where without autograd the products push from x's nonzero rows themselves."""
+    return flatnonzero(x.detach() != 0) if world.differentiable else None
 
 
 class Progression(Substep):
@@ -213,7 +275,9 @@ class Progression(Substep):
     and death_day_if_fatal = onset_day + T_death (int16 [N], the day the death would fall on if fatal, from the
     same uniform the fatal draw uses, so it equals end_day for every fatal infection; -1 until infected). They
     change no draw: `expected_deaths_by_region` sums p_fatal on each death day (probability mass, not a draw).
-    Defaults come from `CovidParams`.
+    Defaults come from `CovidParams`. With `strains`, p_death is multiplied by the severity of the infection's
+    strain (column `strain`), with `vaccine` by the protection against death given infection of the agent's doses
+    on the day of infection (`VaccineEffectiveness.death_factor`), capped at 1.
     """
 
     writes = ("stage", "onset_day", "end_day", "is_asymptomatic", "is_fatal", "newly_dead", "p_fatal",
@@ -221,7 +285,8 @@ class Progression(Substep):
 
     def __init__(self, *, incubation_days_log: tuple[float, float], recovery_days_log: tuple[float, float],
                  onset_to_death_days_log: tuple[float, float], asymptomatic_fraction: float,
-                 p_death_if_symptomatic_by_age: Sequence[float] | Tensor):
+                 p_death_if_symptomatic_by_age: Sequence[float] | Tensor, strains: Strains | None = None,
+                 vaccine: VaccineEffectiveness | None = None):
         super().__init__()
         for name, (meanlog, sdlog) in (("incubation_days_log", incubation_days_log),
                                        ("recovery_days_log", recovery_days_log),
@@ -240,6 +305,8 @@ class Progression(Substep):
         self.onset_to_death_days_log = tuple(map(float, onset_to_death_days_log))
         self.asymptomatic_fraction = float(asymptomatic_fraction)
         self.register_buffer("p_death_if_symptomatic", p_death)  # [19]
+        self.strains = strains
+        self.vaccine = vaccine
 
     def extra_repr(self) -> str:
         return (f"incubation_days_log={self.incubation_days_log}, recovery_days_log={self.recovery_days_log}, "
@@ -256,6 +323,8 @@ class Progression(Substep):
         u = world.uniform("progression", rows=rows, n=5, dtype=torch.float64)  # [M, 5]
         is_asymptomatic = u[:, 0] < self.asymptomatic_fraction
         p_death = self.p_death_if_symptomatic[age_band_index(a.age[rows])]
+        if self.strains is not None or self.vaccine is not None:
+            p_death = (p_death * self.death_factor(world, rows)).clamp(max=1.0)
         is_fatal = ~is_asymptomatic & (u[:, 1] < p_death)
         onset = world.step + lognormal_days(u[:, 2], *self.incubation_days_log)
         until_death = lognormal_days(u[:, 4], *self.onset_to_death_days_log)  # drawn for every infection, [M]
@@ -268,6 +337,17 @@ class Progression(Substep):
         out["onset_day"][rows] = onset.to(a.onset_day.dtype)
         out["end_day"][rows] = (onset + until_end).to(a.end_day.dtype)
         return out
+
+    def death_factor(self, world: World, rows: Tensor) -> Tensor:
+        """The factor on p_death of the agents `rows` infected today: strain severity x vaccine protection [M]."""
+        a = world.agents
+        strain = a.strain[rows].long() if self.strains is not None else torch.zeros_like(rows)
+        factor = torch.ones(rows.numel(), dtype=torch.float64, device=rows.device)
+        if self.strains is not None:
+            factor = factor * torch.tensor(self.strains.severity, dtype=torch.float64, device=rows.device)[strain]
+        if self.vaccine is not None and bool((a.dose1_day[rows] >= 0).any()):
+            factor = factor * self.vaccine.death_factor(a.dose1_day[rows], a.full_day[rows], world.step, strain)
+        return factor
 
     def forward(self, world: World) -> dict[str, Tensor]:
         out = self.schedule(world)

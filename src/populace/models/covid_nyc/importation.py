@@ -24,6 +24,8 @@ from populace.core.ops import attach_gradient, hard
 from populace.core.parameters import Positive, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.disease import STAGES, Stage
+from populace.models.covid_nyc.vaccine import VaccineEffectiveness
+from populace.models.covid_nyc.variants import VariantMix
 
 PER_MILLION = 1e6
 
@@ -54,13 +56,24 @@ class Importation(Substep):
         per_million_per_day: the rate, >= 0. Stored as the positive parameter `rate` (`populace.core.parameters`)
             that calibration can learn; at 0 there is no parameter (`rate` is None) and the substep does nothing.
 
-    Reads stage, infection_day, newly_infected (today's transmissions); writes the same three.
+        mix: the strain mix of imported infections by day (`VariantMix`); each imported infection draws its strain
+            from the day's shares (uniforms of stream "importation_strain" keyed on the agent). None: no strains.
+        vaccine: the protection of vaccinated residents (`VaccineEffectiveness`): an imported exposure infects a
+            susceptible agent with probability 1 - v_s (stream "importation_protection"). None: always.
+
+    Reads stage, infection_day, newly_infected (today's transmissions); writes the same three, and `strain` with a
+    mix.
     """
 
     writes = ("stage", "newly_infected", "infection_day")
 
-    def __init__(self, per_million_per_day: float = 0.0):
+    def __init__(self, per_million_per_day: float = 0.0, *, mix: VariantMix | None = None,
+                 vaccine: VaccineEffectiveness | None = None):
         super().__init__()
+        self.mix = mix
+        self.vaccine = vaccine
+        if mix is not None:
+            self.writes = (*Importation.writes, "strain")
         if not (math.isfinite(per_million_per_day) and per_million_per_day >= 0):
             raise ValueError(f"per_million_per_day must be a finite number >= 0, got {per_million_per_day!r}")
         if per_million_per_day > 0:
@@ -96,12 +109,30 @@ class Importation(Substep):
         stage = a.stage  # uint8 [N] | float one-hot [N, 6]
         rows = torch.unique(rows)
         rows = rows[hard(STAGES.member(stage[rows], Stage.S))]  # [M], still susceptible
+        strain = self.strains_of(world, rows)  # uint8 [M] | None
+        if self.vaccine is not None and rows.numel() and bool((a.dose1_day[rows] >= 0).any()):
+            v = self.vaccine.against_infection(a.dose1_day[rows], a.full_day[rows], world.step,
+                                               torch.zeros_like(rows) if strain is None else strain)
+            kept = world.uniform("importation_protection", rows=rows, dtype=torch.float64) < 1 - v
+            rows, strain = rows[kept], (None if strain is None else strain[kept])
         if rows.numel() == 0:
             return {}
         # True, or (differentiable mode) the S mass 1 times rate / stop_grad(rate): value 1, d/d log rate = 1 each
         new = attach_gradient(STAGES.member(stage[rows], Stage.S), self.rate / self.rate.detach())  # [M]
         infection_day = a.infection_day.clone()
         infection_day[rows] = world.step
-        return {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
-                "newly_infected": a.newly_infected.index_put((rows,), new),  # 0 there before: still susceptible
-                "infection_day": infection_day}
+        out = {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
+               "newly_infected": a.newly_infected.index_put((rows,), new),  # 0 there before: still susceptible
+               "infection_day": infection_day}
+        if strain is not None:
+            out["strain"] = a.strain.index_put((rows,), strain)
+        return out
+
+    def strains_of(self, world: World, rows: Tensor) -> Tensor | None:
+        """The strain of an infection imported into each of `rows` today, by the day's mix (uint8 [M]; None
+        without a mix)."""
+        if self.mix is None:
+            return None
+        cdf = torch.cumsum(self.mix.on(world.step), 0)  # [K]
+        u = world.uniform("importation_strain", rows=rows, dtype=torch.float64)  # [M]
+        return (u[:, None] * cdf[-1] >= cdf).sum(1).clamp(max=cdf.numel() - 1).to(torch.uint8)

@@ -4,6 +4,7 @@ disease with dated orders, weekly isolation and go-to-work decisions, and the la
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 
 import torch
@@ -13,7 +14,7 @@ from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
 from populace.core.model import Model
-from populace.core.ops import attach_gradient, group_total, indicator
+from populace.core.ops import attach_gradient, count_where, group_total, indicator
 from populace.core.parameters import Positive, natural_parameter, renamed_parameter, unconstrained
 from populace.core.world import World, as_date
 from populace.models.covid_nyc.behaviour import Behaviour
@@ -37,6 +38,8 @@ from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, daily_observabl
 from populace.models.covid_nyc.params import CovidParams
 from populace.models.covid_nyc.policy import Policy, PolicySchedule, nyc_2020_schedule
 from populace.models.covid_nyc.testing import Testing, daily_testing_observables
+from populace.models.covid_nyc.vaccination import Vaccination
+from populace.models.covid_nyc.variants import N_STRAINS, STRAIN_NAMES, Strain, Strains, VariantMix
 from populace.network.graph import ContactGraph
 from populace.population.storage import Population
 
@@ -57,11 +60,18 @@ class CovidDisease(Model):
        incubation ends today show symptoms (I) or not (A); those whose infection ends today recover (R) or die
        (D) (`Progression`).
     Day 0 starts with `initial_infected` agents exposed (infected that day), chosen at random from the seed.
+    Optional, for 2021: `vaccination` (a `Vaccination`: first doses and completed series each day before
+    transmission, as the DOHMH tables say; their protection acts on transmission, importation and the fatality of
+    infections) and `variants` (a `VariantMix`: imported infections carry the week's observed strain mix, each
+    strain with its transmissibility and severity from `strains`, default `Strains()`); both inert before the
+    first day of their tables (2020-12-14 and the week ending 2021-01-02).
 
     Records each day: the number of agents in each stage (`STAGE_OBSERVABLES`), and per region the new
     infections and new deaths of the day before (`new_infections`, `new_deaths`, labels `region_labels`) and the
     expected deaths of that day given the infections so far (`expected_new_deaths`: probability mass, not a draw;
-    `expected_deaths_by_region`).
+    `expected_deaths_by_region`); with variants the day's new infections by strain (`new_infections_by_strain`,
+    labels `STRAIN_NAMES`), with vaccination the agents with a first dose and those fully vaccinated per region
+    (`first_dosed`, `fully_vaccinated`).
     Fast mode keeps the stage as a uint8 code; differentiable mode as a float one-hot [N, 6] with
     straight-through infection draws that sample exactly what fast mode samples.
 
@@ -69,9 +79,16 @@ class CovidDisease(Model):
     """
 
     def __init__(self, agents: AgentTable, contacts: ContactGraph, params: CovidParams | None = None, *,
-                 region_labels: Sequence[str] | None = None, initial_infected: int = 10):
+                 region_labels: Sequence[str] | None = None, initial_infected: int = 10,
+                 vaccination: Vaccination | None = None, variants: VariantMix | None = None,
+                 strains: Strains | None = None):
         super().__init__()
         params = params or CovidParams()
+        if strains is not None and variants is None:
+            raise ValueError("strains without variants: pass variants=VariantMix(...) (new strains enter only "
+                             "through importations), or leave strains out")
+        strains = strains or (Strains() if variants is not None else None)
+        vaccine = vaccination.effectiveness if vaccination is not None else None
         for column in ("age", "region"):
             if column not in agents:
                 raise KeyError(f"agents have no column {column!r} (they have: {', '.join(agents.columns)}); build "
@@ -91,17 +108,27 @@ class CovidDisease(Model):
         renamed_parameter(self, "log_initial_infected", "parametrizations.initial_infections.original")
         self.region_labels = labels
         self.observable_labels = {"new_infections": labels, "new_deaths": labels, "expected_new_deaths": labels}
+        if strains is not None:
+            self.observable_labels["new_infections_by_strain"] = list(STRAIN_NAMES)
+        if vaccination is not None:
+            if vaccination.n_regions != len(labels):
+                raise ValueError(f"vaccination targets cover {vaccination.n_regions} regions, the agents "
+                                 f"{len(labels)}")
+            self.observable_labels.update(first_dosed=labels, fully_vaccinated=labels)
+        self.vaccination = vaccination
+        self.strains = strains
         self.transmission = Transmission(
             contacts, params.beta_by_week, susceptibility_by_age=params.susceptibility_by_age,
             infectiousness_by_day=params.infectiousness_by_day(),
-            asymptomatic_relative_infectiousness=params.asymptomatic_relative_infectiousness)
-        self.importation = Importation(params.importations_per_million_per_day)
+            asymptomatic_relative_infectiousness=params.asymptomatic_relative_infectiousness, strains=strains,
+            vaccine=vaccine)
+        self.importation = Importation(params.importations_per_million_per_day, mix=variants, vaccine=vaccine)
         self.progression = Progression(
             incubation_days_log=(params.incubation_days_meanlog, params.incubation_days_sdlog),
             recovery_days_log=params.recovery_days_log_parameters,
             onset_to_death_days_log=params.onset_to_death_days_log_parameters,
             asymptomatic_fraction=params.asymptomatic_fraction,
-            p_death_if_symptomatic_by_age=params.p_death_if_symptomatic_by_age())
+            p_death_if_symptomatic_by_age=params.p_death_if_symptomatic_by_age(), strains=strains, vaccine=vaccine)
 
     @classmethod
     def from_population(cls, population: Population, params: CovidParams | None = None, *,
@@ -142,15 +169,22 @@ class CovidDisease(Model):
         never = torch.full((n,), NOT_YET, dtype=torch.int16)
         newly_infected = first_infections
         newly_dead = indicator(torch.zeros(n, dtype=torch.bool), differentiable=differentiable)
-        return self.agents.with_columns({
+        table = self.agents.with_columns({
             "stage": stage, "newly_infected": newly_infected, "newly_dead": newly_dead,
             "infection_day": torch.where(is_first, 0, never).to(torch.int16), "onset_day": never,
             "end_day": never.clone(), "is_asymptomatic": torch.zeros(n, dtype=torch.bool),
             "is_fatal": torch.zeros(n, dtype=torch.bool), "p_fatal": torch.zeros(n),
             "death_day_if_fatal": never.clone(),
         })
+        if self.strains is not None:  # the first infections are ancestral
+            table = table.with_columns({"strain": torch.full((n,), Strain.ANCESTRAL, dtype=torch.uint8)})
+        if self.vaccination is not None:
+            table = table.with_columns(self.vaccination.initial_columns(table, seed=seed))
+        return table
 
     def forward(self, world: World) -> World:
+        if self.vaccination is not None:
+            world = world.update(self.vaccination(world))
         world = world.update(self.transmission(world))
         world = world.update(self.importation(world))
         return world.update(self.progression(world))
@@ -162,9 +196,15 @@ class CovidDisease(Model):
         counts = STAGES.counts(a.stage)  # [6]
         infections = group_total(a.newly_infected, region, n_regions)
         deaths = group_total(a.newly_dead, region, n_regions)
-        return {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
-                "new_infections": infections, "new_deaths": deaths,
-                "expected_new_deaths": expected_deaths_by_region(world, n_regions)}
+        out = {**{name: counts[stage] for stage, name in STAGE_OBSERVABLES.items()},
+               "new_infections": infections, "new_deaths": deaths,
+               "expected_new_deaths": expected_deaths_by_region(world, n_regions)}
+        if self.strains is not None:
+            out["new_infections_by_strain"] = group_total(a.newly_infected, a.strain, N_STRAINS)
+        if self.vaccination is not None:
+            out["first_dosed"] = count_where(region, a.dose1_day >= 0, n_regions)
+            out["fully_vaccinated"] = count_where(region, a.full_day >= 0, n_regions)
+        return out
 
 
 NYC_START_DATE = dt.date(2020, 3, 1)
@@ -218,8 +258,11 @@ class CovidNYC(CovidDisease):
                  schedule: PolicySchedule | None = None, behaviour: Behaviour | DecisionModel | None = None,
                  labour: Labour | None = None, start_date: dt.date | str = NYC_START_DATE,
                  unemployment_percent_by_region: Sequence[float] = UNEMPLOYMENT_PERCENT_FEB_2020,
-                 region_labels: Sequence[str] | None = None, initial_infected: int = 10):
-        super().__init__(agents, contacts, params, region_labels=region_labels, initial_infected=initial_infected)
+                 region_labels: Sequence[str] | None = None, initial_infected: int = 10,
+                 vaccination: Vaccination | None = None, variants: VariantMix | None = None,
+                 strains: Strains | None = None):
+        super().__init__(agents, contacts, params, region_labels=region_labels, initial_infected=initial_infected,
+                         vaccination=vaccination, variants=variants, strains=strains)
         for column in ("is_employed", "industry"):
             if column not in agents:
                 raise KeyError(f"agents have no column {column!r} (they have: {', '.join(agents.columns)}); build "
@@ -242,14 +285,17 @@ class CovidNYC(CovidDisease):
     @classmethod
     def from_population(cls, population: Population, params: CovidParams | None = None, *,
                         start_date: dt.date | str = NYC_START_DATE, schedule: PolicySchedule | None = None,
-                        behaviour: Behaviour | DecisionModel | None = None, initial_infected: int = 10) -> CovidNYC:
+                        behaviour: Behaviour | DecisionModel | None = None, initial_infected: int = 10,
+                        vaccination: Vaccination | None = None, variants: VariantMix | None = None) -> CovidNYC:
         """The model on a built population: its agents, contact layers and region labels (manifest codes).
 
-        Defaults: the orders of `nyc_2020_schedule()` and `Behaviour(HeuristicDecisions())`.
+        Defaults: the orders of `nyc_2020_schedule()` and `Behaviour(HeuristicDecisions())`; no vaccination and
+        no variants (`nyc_2021_parts` builds NYC's from the data).
         """
         labels = population.manifest.get("codes", {}).get("region")
         return cls(population.agents, population.layers, params, schedule=schedule, behaviour=behaviour,
-                   start_date=start_date, region_labels=labels, initial_infected=initial_infected)
+                   start_date=start_date, region_labels=labels, initial_infected=initial_infected,
+                   vaccination=vaccination, variants=variants)
 
     def extra_repr(self) -> str:
         return f"start_date={self.start_date}, initial_infected={self.initial_infected}"
@@ -267,6 +313,8 @@ class CovidNYC(CovidDisease):
         world = world.with_env(**self.policy(world))
         world = world.update(self.behaviour(world))
         world = world.update(self.testing(world))
+        if self.vaccination is not None:
+            world = world.update(self.vaccination(world))
         world = world.update(self.transmission(world))
         world = world.update(self.importation(world))
         world = world.update(self.progression(world))
@@ -277,3 +325,16 @@ class CovidNYC(CovidDisease):
         labour_force, unemployed = labour_counts_by_region(world.agents, n_regions)
         return {**super().observe(world), **daily_observables(world, n_regions), "labour_force": labour_force,
                 "unemployed": unemployed, **daily_testing_observables(world)}
+
+
+def nyc_2021_parts(population: Population, start_date: dt.date | str, *, vaccination: bool = True,
+                   variants: bool = True, data_dir: str | os.PathLike[str] | None = None,
+                   ) -> dict[str, Vaccination | VariantMix | None]:
+    """NYC's vaccination (`Vaccination.nyc`) and variant mix (`VariantMix.nyc`) for a run on a population built by
+    `populace.population.nyc` from `start_date`, as keyword arguments of `CovidNYC.from_population`."""
+    start = as_date(start_date, "start_date")
+    codes = population.manifest.get("codes", {})
+    return {"vaccination": Vaccination.nyc(population.agents, codes["region"], start,
+                                           industry_labels=codes.get("industry"), data_dir=data_dir)
+            if vaccination else None,
+            "variants": VariantMix.nyc(start, data_dir) if variants else None}
