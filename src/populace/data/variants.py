@@ -55,8 +55,8 @@ def dohmh_variants(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFra
     weeks = pd.to_datetime(raw[WEEK_COLUMN].str.strip(), format="%m/%d/%Y", errors="coerce")
     if weeks.isna().any():
         raise DataFileError(f"{file}: {WEEK_COLUMN} {raw[WEEK_COLUMN][weeks.isna()].iloc[0]!r} is not MM/DD/YYYY.")
-    if (weeks.dt.dayofweek != 5).any():
-        raise DataFileError(f"{file}: {WEEK_COLUMN} {raw[WEEK_COLUMN][weeks.dt.dayofweek != 5].iloc[0]!r} is not a "
+    if (weeks.dt.day_of_week != 5).any():
+        raise DataFileError(f"{file}: {WEEK_COLUMN} {raw[WEEK_COLUMN][weeks.dt.day_of_week != 5].iloc[0]!r} is not a "
                             "Saturday; the weeks run Sunday to Saturday.")
     if weeks.duplicated().any() or not weeks.is_monotonic_increasing:
         raise DataFileError(f"{file}: {WEEK_COLUMN} must increase row by row without repeats; found "

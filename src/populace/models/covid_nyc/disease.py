@@ -215,9 +215,11 @@ class Transmission(Substep):
         out = {"stage": STAGES.move_rows(stage, rows, new, Stage.S, Stage.E),
                "newly_infected": torch.zeros(a.n, dtype=new.dtype, device=stage.device).index_put((rows,), new),
                "infection_day": infection_day}
-        if self.strains is not None:
+        if self.strains is not None:  # only the agents infected now (in differentiable mode rows has others too)
             share = (weighted[fired] if weighted is not None else torch.stack([q[rows] for q in pressures], 1))
-            out["strain"] = a.strain.index_put((rows,), self._strain_of(world, rows, codes, share.detach()))
+            now = flatnonzero(hard(new))
+            strain = self._strain_of(world, rows[now], codes, share[now].detach())
+            out["strain"] = a.strain.index_put((rows[now],), strain)
         return out
 
     def pressure_by_strain(self, world: World, x: Tensor) -> tuple[list[int], list[Tensor]]:
