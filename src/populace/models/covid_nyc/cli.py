@@ -33,6 +33,8 @@ from populace.data.boroughs import BOROUGHS
 from populace.data.dohmh import DAILY_FILE, TESTS_FILE
 from populace.data.nysdol import nysdol_file
 from populace.data.shipped import data_files
+from populace.data.vaccination import BY_AGE_FILE, BY_BOROUGH_FILE
+from populace.data.variants import VARIANTS_FILE
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.models.covid_nyc.model import (
@@ -40,6 +42,7 @@ from populace.models.covid_nyc.model import (
     NYC_START_DATE,
     CovidNYC,
     initial_infected_at_scale,
+    nyc_2021_parts,
 )
 from populace.models.covid_nyc.observe import (
     Observation,
@@ -51,6 +54,7 @@ from populace.models.covid_nyc.observe import (
     series_from_trajectory,
 )
 from populace.models.covid_nyc.params import CovidParams
+from populace.models.covid_nyc.vaccination import VACCINATION_START
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -80,6 +84,13 @@ def add_parser(models: argparse._SubParsersAction) -> None:
         "--importations", type=arguments.non_negative_float, default=0.0,
         help="infections imported from outside the city per million residents per day (CovidParams."
              "importations_per_million_per_day; 0: a closed city)")
+    covid.add_argument(
+        "--no-vaccination", action="store_true",
+        help="leave vaccination out (otherwise a run reaching 2020-12-14 vaccinates residents as the DOHMH tables say)")
+    covid.add_argument(
+        "--no-variants", action="store_true",
+        help="leave the variants out (otherwise a run reaching 2020-12-14 imports Alpha, Iota and Delta in the weekly "
+             "mix of NYC's sequenced cases; they enter only through --importations)")
     arguments.add_population_seed_flag(covid)
     arguments.add_data_dir_flag(covid)
     add_llm_arguments(covid)
@@ -91,7 +102,10 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    raw_files = [*SOURCE_FILES, DAILY_FILE, TESTS_FILE, *(nysdol_file(b) for b in BOROUGHS)]
+    reaches_2021 = args.start + dt.timedelta(days=args.days - 1) >= VACCINATION_START
+    vaccination, variants = reaches_2021 and not args.no_vaccination, reaches_2021 and not args.no_variants
+    raw_files = [*SOURCE_FILES, DAILY_FILE, TESTS_FILE, *(nysdol_file(b) for b in BOROUGHS),
+                 *((BY_BOROUGH_FILE, BY_AGE_FILE) if vaccination else ()), *((VARIANTS_FILE,) if variants else ())]
     _, inputs = data_files(raw_files, args.data_dir)  # FileNotFoundError names the fix
     out: Path = args.out
     with RunManifest(out, arguments=cli_arguments(args), seeds={"run": args.seed, "population": args.population_seed},
@@ -102,8 +116,10 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         seeded = initial_infected_at_scale(args.initial_infections, args.scale)
         behaviour = decision_model_from_args(args, covid_decisions(population.manifest["codes"]["region"]))
         params = CovidParams(importations_per_million_per_day=args.importations)
+        parts = nyc_2021_parts(population, args.start, vaccination=vaccination, variants=variants,
+                                data_dir=args.data_dir)
         model = CovidNYC.from_population(population, params, start_date=args.start, initial_infected=seeded,
-                                         behaviour=behaviour)
+                                         behaviour=behaviour, **parts)
         with llm_usage_report(behaviour, out, manifest):  # per-step LLM log; a spent budget stops cleanly
             traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
                              progress=False if args.no_progress else None)
@@ -137,7 +153,10 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
             city_infections=float(totals["infections"]), city_reported_cases=float(totals["reported_cases"]),
             city_deaths=float(totals["deaths"]),
             dohmh_cases=float(cases["observed"].sum()), dohmh_deaths=float(deaths["observed"].sum()),
-            scaled_by_one_over_scale=["infections", "reported_cases", "deaths"])
+            scaled_by_one_over_scale=["infections", "reported_cases", "deaths"], vaccination=vaccination,
+            variants=variants)
+        if vaccination:
+            manifest.results.update(city_first_dosed_at_end=float(traj["first_dosed"][-1].sum()) / args.scale)
     print(f"COVID-19 in NYC: {population.agents.n:,} agents (scale {args.scale:g}), {dates[0]} to {dates[-1]}, "
           f"seed {args.seed}, population seed {args.population_seed}; {UNCALIBRATED}")
     print(f"built the city in {built - started:.1f} s, simulated in {simulated - built:.1f} s "

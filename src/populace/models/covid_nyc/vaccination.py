@@ -70,6 +70,8 @@ NYC_ELIGIBILITY = (
 )
 """NYC's eligibility timeline (DOHMH covid-vaccine-data README, "Timeline of eligibility"), by age; the first phase
 stands in for patient-facing health care personnel. Essential workers (from 2021-01-11) are not modelled."""
+VACCINATION_START = NYC_ELIGIBILITY[0].start
+"""The first day of vaccination in NYC (2020-12-14)."""
 
 
 class Vaccination(Substep):
