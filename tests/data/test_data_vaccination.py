@@ -75,3 +75,16 @@ def test_missing_columns_and_unknown_grouping(tmp_path):
         dohmh_vaccination(_write(tmp_path, BY_AGE_FILE, "DATE,CITY_COUNT_1PLUS_CUMULATIVE\n2020-12-14,5\n"), by="age")
     with pytest.raises(ValueError, match="by must be 'borough' or 'age'"):
         dohmh_vaccination(tmp_path, by="zip")
+
+
+def test_without_raw_data_the_shipped_tables_serve_the_model(monkeypatch):
+    from populace.data import dohmh_variants, paths, shipped
+
+    monkeypatch.delenv(paths.ENV_VAR, raising=False)
+    monkeypatch.setattr(paths, "_candidates", lambda: [])
+    assert shipped.using_shipped()
+    by_borough, by_age = dohmh_vaccination(by="borough"), dohmh_vaccination(by="age")
+    assert by_borough["date"].min() == pd.Timestamp("2020-12-14")
+    assert by_borough[by_borough["date"] == by_borough["date"].max()]["people_1plus"].sum() == 4_791_037
+    assert set(by_age["age_band"]) == set(VACCINATION_AGE_BANDS)
+    assert dohmh_variants()["sequenced"].iloc[0] == 618

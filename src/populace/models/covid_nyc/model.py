@@ -238,8 +238,9 @@ class CovidNYC(CovidDisease):
        the school, work and community layers (`Behaviour`);
     3. testing: at the rate `world.env["testing"]` (absent or 0: no testing, the default), residents are tested
        and the infected who test positive isolate for 10 days, with the contact factors of self-isolation
-       (`Testing`);
-    4. transmission and 5. progression, as in `CovidDisease` (`Transmission`, `Progression`);
+       (`Testing`); then, with `vaccination`, the day's first doses and completed series (`Vaccination`);
+    4. transmission and 5. progression, as in `CovidDisease` (`Transmission`, `Progression`; with `variants`, the
+       imported infections carry the week's strain mix);
     6. labour (weekly): employed agents lose their jobs at a rate raised by the lockdown, by staying home and by
        their industry's exposure; unemployed members of the labour force are re-hired (`Labour`).
     Day 0 is `start_date` (default 2020-03-01); the labour force at day 0 matches each region's unemployment rate
