@@ -62,7 +62,8 @@ def test_calibrate_with_llm_behaviour_end_to_end(tmp_path, monkeypatch, capsys):
     assert {OFFSETS + "isolate", OFFSETS + "go_to_work"} <= set(draws[0])
     assert draws_metadata(first / "draws.parquet")["behaviour"] == "llm"
     evaluation = pd.read_parquet(first / "evaluation.parquet")
-    assert {"gradient", "naive", "gradient_free"} == set(evaluation["method"])
+    assert {"gradient", "gradient_anchored", "naive", "gradient_free", "gradient_free_anchored"} == set(
+        evaluation["method"])
     for method, series in (("gradient", {"cases", "deaths", "deaths_expected", "deaths_sampled", "unemployment"}),
                            ("naive", {"cases", "deaths", "unemployment"})):  # the fits report both kinds of deaths
         assert set(evaluation.loc[evaluation["method"] == method, "series"]) == series, method

@@ -5,12 +5,12 @@ A model plugs in its own problem (e.g. `populace.models.covid_nyc.calibration.Ca
 docs/calibration.md."""
 
 from populace.calibrate.baselines import evolution_strategy, mean_loss, persistence
-from populace.calibrate.evaluate import errors, forecast, held_out, split
+from populace.calibrate.evaluate import anchored, errors, forecast, held_out, split
 from populace.calibrate.fit import FitSettings, fit, iteration_seeds
 from populace.calibrate.problem import CalibrationProblem, total_loss, trainable
 from populace.calibrate.targets import DateWindow, Series, Targets
 from populace.calibrate.uncertainty import ensemble, load_parameter_draws, save_parameter_draws
 
-__all__ = ["CalibrationProblem", "DateWindow", "FitSettings", "Series", "Targets", "ensemble", "errors",
+__all__ = ["CalibrationProblem", "DateWindow", "FitSettings", "Series", "Targets", "anchored", "ensemble", "errors",
            "evolution_strategy", "fit", "forecast", "held_out", "iteration_seeds", "load_parameter_draws",
            "mean_loss", "persistence", "save_parameter_draws", "split", "total_loss", "trainable"]

@@ -6,6 +6,10 @@ a series over the full window that fall in the held-out one. On those rows, per 
 and over all columns:
 
     MAE = mean |s - o|,   RMSE = sqrt(mean (s - o)^2),   ND = sum |s - o| / sum |o| (normalised deviation).
+
+`anchored` starts a forecast from the data: the simulated series keeps its course after the training window but
+is scaled (counts) or shifted (rates) per column so that it equals the observation on the window's last row, as
+a forecaster restarts a model from the latest observed state. It uses no held-out data.
 """
 
 from __future__ import annotations
@@ -36,6 +40,20 @@ def forecast(simulate: Callable[[int], Mapping[str, Tensor]], seeds: Iterable[in
     if not runs:
         raise ValueError("forecast needs at least one seed")
     return {name: torch.stack([r[name] for r in runs]).mean(0) for name in runs[0]}
+
+
+def anchored(simulated: Tensor, observed: Tensor, anchor: int, rows: Sequence[int], *, additive: bool = False
+             ) -> Tensor:
+    """Rows `rows` of a simulated series [T, C], anchored per column at row `anchor` (the training window's last)
+    of the observed one [T, C]: s(t) + o(a) - s(a) when `additive` (rates, e.g. unemployment in %), else
+    s(t) o(a) / s(a) (counts; a column with s(a) = 0 is left as it is)."""
+    s, o = simulated.double(), observed.double()
+    if s.shape != o.shape:
+        raise ValueError(f"simulated {list(s.shape)} and observed {list(o.shape)} differ in shape")
+    if additive:
+        return s[rows] + (o[anchor] - s[anchor])
+    ratio = torch.where(s[anchor] > 0, o[anchor] / s[anchor].clamp_min(1e-300), torch.ones_like(s[anchor]))
+    return s[rows] * ratio
 
 
 def held_out(series: Mapping[str, Tensor], full: Targets, test: DateWindow) -> dict[str, Tensor]:

@@ -35,7 +35,7 @@ def run(tmp_path_factory):
 @pytest.mark.needs_data
 def test_writes_every_file_with_its_columns_dates_and_boroughs(run):
     run, printed = run
-    assert "uncalibrated" in printed
+    assert "calibrated: fit of 2020-03-01:2020-12-31" in printed  # the shipped fit, by default
     assert str(run / "cases.png") in printed
     assert str(run / "unemployment.png") in printed
     daily = pd.read_parquet(run / "daily.parquet")
@@ -63,14 +63,14 @@ def test_writes_every_file_with_its_columns_dates_and_boroughs(run):
     assert manifest["seeds"] == {"run": 3, "population": 2}
     assert manifest["arguments"]["scale"] == SCALE
     assert manifest["arguments"]["start"] == "2020-03-01"
-    assert manifest["arguments"]["importations"] == 0.0  # a closed city unless --importations says otherwise
+    assert manifest["arguments"]["importations"] is None  # the fit's importations
     inputs = [entry["path"] for entry in manifest["inputs"]]
     for file in ("data-by-day.csv", "tests.csv", "Staten_Island-Table.csv", "demo_2021acs5yr_nta.xlsx"):
         assert any(path.endswith(file) for path in inputs), file
     outputs = {entry["path"]: entry["sha256"] for entry in manifest["outputs"]}
     assert outputs[str(run / "daily.parquet")] == sha256_of(run / "daily.parquet")
     assert len(outputs) == 7
-    assert manifest["results"]["calibrated"] is False
+    assert manifest["results"]["calibrated"] is True
 
 
 @pytest.mark.needs_data

@@ -19,7 +19,7 @@ from populace.cli import main
 
 PINNED = Path(__file__).parent / "pinned"
 ARGV = ["run", "covid-nyc", "--scale", "0.001", "--days", "75", "--seed", "5", "--population-seed", "3",
-        "--importations", "20", "--no-progress"]
+        "--importations", "20", "--uncalibrated", "--no-progress"]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 Builds the synthetic city at `--scale`, loads the targets on `--train` (and `--test`, the held-out window after it),
 fits by Adam (`populace.calibrate.fit` on `populace.models.covid_nyc.calibration.Calibration`), and writes into
-`--out`: `parameters.json` (fitted values, natural units), `loss_history.parquet` and `loss_curve.png`,
+`--out`: `parameters.json` (fitted values, natural units), `fitted.parquet` (the fit, for `populace run covid-nyc
+--parameters`; `populace.models.covid_nyc.fitted`), `loss_history.parquet` and `loss_curve.png`,
 `checkpoint.pt` (for `--resume`), with `--ensemble M` the parameter
 draws `draws.parquet` (`load_parameter_draws`), with `--test` the held-out errors `evaluation.parquet` (against the
 naive forecast and, with `--baseline`, the gradient-free optimiser at the same number of simulator runs), and
@@ -33,6 +34,7 @@ from populace.calibrate import (
     DateWindow,
     FitSettings,
     Targets,
+    anchored,
     ensemble,
     errors,
     evolution_strategy,
@@ -198,7 +200,9 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
             fitted = time.perf_counter()
             title = (f"{population.agents.n:,} agents (scale {args.scale:g}), {args.train}, mode {args.mode}, "
                      f"behaviour {args.behavior}")
-            for path in save_fit(out, calibration, history, title=title):
+            fit_metadata = {"population_seed": args.population_seed, "deaths": args.deaths, "seed": args.seed,
+                            "command": args.command_line}
+            for path in save_fit(out, calibration, history, title=title, metadata=fit_metadata):
                 manifest.add_output(path)
             if args.ensemble:
                 draws = ensemble(calibration, settings, members=args.ensemble, iterations=args.ensemble_iterations,
@@ -223,28 +227,31 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
 
 def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targets, args: argparse.Namespace,
              problem: Callable[[str], Calibration], settings: FitSettings) -> pd.DataFrame:
-    """Held-out errors of the gradient fit, the naive forecast and (with --baseline) the gradient-free fit.
+    """Held-out errors of the gradient fit, the naive forecast and (with --baseline) the gradient-free fit, each fit
+    also anchored at the last observed values of the training window (`populace.calibrate.anchored`, method
+    `<fit>_anchored`: cases and deaths scaled, unemployment shifted).
 
     The fits' forecasts (seed means over --forecast-seeds) are scored on `deaths` (the kind --deaths names) and on
     both kinds, `deaths_expected` and `deaths_sampled`, each against the observed deaths."""
     seeds = [10_000 + k for k in range(args.eval_seeds)]
-    observed = held_out(observed_smoothed(full), full, test.window)
+    smoothed = observed_smoothed(full)
+    observed = held_out(smoothed, full, test.window)
     both = {**observed, **dict.fromkeys(DEATH_KINDS, observed["deaths"])}
 
-    def scored(method: str, fitted: Calibration) -> pd.DataFrame:
-        return errors(method, held_out_forecast(fitted), both, test.columns)
-
-    def held_out_forecast(fitted: Calibration) -> dict[str, torch.Tensor]:
+    def scored(method: str, fitted: Calibration) -> list[pd.DataFrame]:
         series = forecast(fitted, full, seeds)
-        rows = full["deaths"].rows_in(test.window)
-        return {**held_out({name: series[name] for name in full}, full, test.window),
-                **{name: series[name][rows] for name in DEATH_KINDS}}
+        raw, started = {}, {}
+        for name in [*full, *DEATH_KINDS]:
+            kind = "deaths" if name in DEATH_KINDS else name
+            rows, anchor = full[kind].rows_in(test.window), full[kind].rows_in(train.window)[-1]
+            raw[name] = series[name][rows]
+            started[name] = anchored(series[name], smoothed[kind], anchor, rows, additive=name == "unemployment")
+        return [errors(method, raw, both, test.columns), errors(f"{method}_anchored", started, both, test.columns)]
 
-    tables = [scored("gradient", calibration),
-              errors("naive", naive_forecast(train, test), observed, test.columns)]
+    tables = [*scored("gradient", calibration), errors("naive", naive_forecast(train, test), observed, test.columns)]
     if args.baseline:
         free = problem("free")
         evolution_strategy(free, simulator_runs=settings.iterations * settings.seeds_per_step,
                            seeds_per_evaluation=settings.seeds_per_step, seed=settings.seed)
-        tables.append(scored("gradient_free", free))
+        tables += scored("gradient_free", free)
     return pd.concat(tables, ignore_index=True)

@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import math
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -88,14 +89,16 @@ def weeks_in(days: int) -> int:
 def calibration_model(population: Population, *, start_date: dt.date | str, weeks: int,
                       beta_per_day: float = 0.12, initial_infected: int = 10,
                       importations_per_million_per_day: float = IMPORTATIONS_PER_MILLION_PER_DAY,
-                      params: CovidParams | None = None, behaviour: DecisionModel | None = None) -> CovidNYC:
+                      params: CovidParams | None = None, behaviour: DecisionModel | None = None,
+                      parts: Mapping[str, Any] | None = None) -> CovidNYC:
     """`CovidNYC` on `population` with `weeks` weekly betas (all `beta_per_day`), importations, and `behaviour`
-    (default `WeeklyIsolationDecisions` for `weeks` weeks and the population's regions)."""
+    (default `WeeklyIsolationDecisions` for `weeks` weeks and the population's regions); `parts`: further keyword
+    arguments of `CovidNYC.from_population` (vaccination and variants: `nyc_2021_parts`)."""
     n_regions = len(population.manifest.get("codes", {}).get("region") or []) or int(population.agents.region.max()) + 1
     params = (params or CovidParams()).replace(beta_by_week=(beta_per_day,) * weeks,
                                                importations_per_million_per_day=importations_per_million_per_day)
     return CovidNYC.from_population(population, params, start_date=start_date, initial_infected=initial_infected,
-                                    behaviour=behaviour or WeeklyIsolationDecisions(weeks, n_regions))
+                                    behaviour=behaviour or WeeklyIsolationDecisions(weeks, n_regions), **(parts or {}))
 
 
 class Calibration(nn.Module):

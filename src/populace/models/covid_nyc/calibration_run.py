@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -15,12 +16,13 @@ import pandas as pd
 import torch
 
 from populace.behavior.interface import DecisionModel
-from populace.calibrate import Targets, persistence
+from populace.calibrate import Targets, persistence, save_parameter_draws
 from populace.calibrate import forecast as seed_mean
+from populace.calibrate.baselines import mean_loss
 from populace.models.covid_nyc.calibration import Calibration, calibration_model, weeks_in
-from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale
+from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale, nyc_2021_parts
 from populace.models.covid_nyc.observe import Observation, daily_tests_on
-from populace.models.covid_nyc.policy import nyc_2020_schedule
+from populace.models.covid_nyc.policy import nyc_2020_2021_schedule
 from populace.models.covid_nyc.schedules import CalibrationNetwork, network_features
 from populace.models.covid_nyc.targets import (
     LossWeights,
@@ -35,6 +37,10 @@ from populace.population.storage import Population
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+FIT_FILE = "fitted.parquet"
+"""The fit a calibration writes (`populace.models.covid_nyc.fitted.Fit.load` reads it)."""
+CHECK_SEEDS = (20_000, 20_001)
+"""Simulator seeds of a fit's check loss (fast mode, saved with the fit)."""
 DEATH_KINDS = ("deaths_expected", "deaths_sampled")
 """The two kinds of simulated deaths a forecast reports, each compared with the observed deaths."""
 
@@ -57,22 +63,25 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
     `behaviour`: the decision model (default: `WeeklyIsolationDecisions`, weekly isolation shifts per borough); any
     other, e.g. `populace.behavior.LLMDecisions`, has all its parameters learned (mode "free" only).
 
-    `tests_days`: days of DOHMH tests to load (at least the training days; more to forecast past them).
+    `tests_days`: days of DOHMH tests to load (at least the training days; more to forecast past them). A run of
+    that many days that reaches 2020-12-14 has NYC's vaccination and variants (`nyc_2021_parts`).
     `full_cases`: observed cases [T, R] from the first day, for the network's features (frozen after training).
     `deaths`: which deaths the loss and forecasts use, "expected" (given the infections) or "sampled" (`DEATH_SERIES`).
     """
     weeks = weeks_in(train.window.days)
     initial = initial_infected_at_scale(initial_infected_city, scale)
+    days = tests_days or train.window.days
+    parts = nyc_2021_parts(population, train.window.start, days=days, data_dir=data_dir)
     model = calibration_model(population, start_date=train.window.start, weeks=weeks, beta_per_day=beta_per_day,
-                              initial_infected=initial, behaviour=behaviour)
-    dates = [train.window.start + dt.timedelta(days=k) for k in range(tests_days or train.window.days)]
+                              initial_infected=initial, behaviour=behaviour, parts=parts)
+    dates = [train.window.start + dt.timedelta(days=k) for k in range(days)]
     tests = daily_tests_on(dates, data_dir=data_dir)
     network = None
     if mode == "network":
         residents = torch.bincount(population.agents.region.long(), minlength=len(model.region_labels)).double()
         residents = residents[region_order(model.region_labels, train)]
         cases = train["cases"].values if full_cases is None else full_cases
-        features = network_features(train.window.start, weeks, cases, nyc_2020_schedule(),
+        features = network_features(train.window.start, weeks, cases, nyc_2020_2021_schedule(),
                                     residents_by_region=(residents / scale).tolist(),
                                     last_observed_day=train.window.days)
         network = CalibrationNetwork(features, log_beta_0=math.log(beta_per_day),
@@ -100,19 +109,26 @@ def naive_forecast(train: Targets, test: Targets) -> dict[str, torch.Tensor]:
     return persistence(observed_smoothed(train), {name: s.values.shape[0] for name, s in test.items()})
 
 
-def save_fit(out: Path, calibration: Calibration, history: pd.DataFrame, *, title: str) -> list[Path]:
-    """Write parameters.json, loss_history.parquet and loss_curve.png into `out`; return the paths."""
+def save_fit(out: Path, calibration: Calibration, history: pd.DataFrame, *, title: str,
+             metadata: Mapping[str, object] | None = None) -> list[Path]:
+    """Write parameters.json, fitted.parquet (the fit, `populace.models.covid_nyc.fitted.Fit`, with `metadata`, e.g.
+    the population seed and the kind of deaths), loss_history.parquet and loss_curve.png into `out`; return the
+    paths."""
     out.mkdir(parents=True, exist_ok=True)
+    about = {"window": str(calibration.targets.window), "mode": calibration.mode, "scale": calibration.scale}
     params = out / "parameters.json"
-    params.write_text(json.dumps({"window": str(calibration.targets.window), "mode": calibration.mode,
-                                  "scale": calibration.scale, **calibration.natural_values()}, indent=1))
+    params.write_text(json.dumps({**about, **calibration.natural_values()}, indent=1))
+    check = {"seeds": list(CHECK_SEEDS), "loss": mean_loss(calibration, CHECK_SEEDS)}
+    fitted = save_parameter_draws(out / FIT_FILE, [calibration.draw()],
+                                  {**about, **(metadata or {}), "iterations": len(history), "check": check,
+                                   "behaviour": type(calibration.model.behaviour.decision_model).__name__})
     table = out / "loss_history.parquet"
     history.to_parquet(table, index=False)
     figure = plot_loss(history, title=title)
     curve = out / "loss_curve.png"
     figure.savefig(curve, dpi=110)
     plt.close(figure)
-    return [params, table, curve]
+    return [params, fitted, table, curve]
 
 
 def plot_loss(history: pd.DataFrame, *, title: str) -> plt.Figure:

@@ -12,7 +12,10 @@ writes into `--out`:
 - `cases.png`, `unemployment.png`: simulated against real, one panel per borough.
 - `manifest.json`: arguments, seeds {"run", "population"}, the data files read, outputs, timings.
 
-The parameters are uncalibrated defaults (`CovidParams()`, `Observation()`); calibration to these data is issue 7.
+The parameters are calibrated: the fit shipped with the package (`populace.models.covid_nyc.fitted.SHIPPED_FIT`,
+weekly transmission and isolation, importations, labour rates, ascertainment; fitted to DOHMH and NYS DOL by
+`populace calibrate covid-nyc`), or the `fitted.parquet` of a fit of your own (`--parameters`). `--uncalibrated`
+runs the defaults instead (`CovidParams()`, `Observation()`), with `--initial-infections` and `--importations`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch
 
 from populace import arguments
 from populace.behavior.llm_run import add_llm_arguments, decision_model_from_args, llm_usage_report
+from populace.core.errors import InputError
 from populace.data.boroughs import BOROUGHS
 from populace.data.dohmh import DAILY_FILE, TESTS_FILE
 from populace.data.nysdol import nysdol_file
@@ -37,12 +41,14 @@ from populace.data.vaccination import BY_AGE_FILE, BY_BOROUGH_FILE
 from populace.data.variants import VARIANTS_FILE
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.fitted import SHIPPED_FIT, Fit, fitted_models
 from populace.models.covid_nyc.model import (
     NYC_INFECTIONS_ON_START_DATE,
     NYC_START_DATE,
     CovidNYC,
     initial_infected_at_scale,
     nyc_2021_parts,
+    reaches_vaccination,
 )
 from populace.models.covid_nyc.observe import (
     Observation,
@@ -54,12 +60,11 @@ from populace.models.covid_nyc.observe import (
     series_from_trajectory,
 )
 from populace.models.covid_nyc.params import CovidParams
-from populace.models.covid_nyc.vaccination import VACCINATION_START
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-UNCALIBRATED = "parameters are uncalibrated defaults (calibration to DOHMH and NYS DOL is issue 7)"
+UNCALIBRATED = "uncalibrated: default parameters (CovidParams(), Observation())"
 OUTPUTS = ("daily.parquet", "monthly.parquet", "cases_vs_dohmh.parquet", "deaths_vs_dohmh.parquet",
            "unemployment_vs_nysdol.parquet", "cases.png", "unemployment.png", "manifest.json")
 
@@ -76,21 +81,27 @@ def add_parser(models: argparse._SubParsersAction) -> None:
                        help="first day simulated (YYYY-MM-DD)")
     arguments.add_run_flags(covid, out=Path("populace-out/covid-nyc"))
     arguments.add_simulation_flags(covid, days=120)
+    covid.add_argument("--parameters", type=Path, default=SHIPPED_FIT,
+                       help="fitted parameters: the fitted.parquet of `populace calibrate covid-nyc` (default: the "
+                            "fit shipped with Populace)")
+    covid.add_argument("--uncalibrated", action="store_true",
+                       help="run the default parameters instead of a fit")
     covid.add_argument(
-        "--initial-infections", type=arguments.positive_float, default=NYC_INFECTIONS_ON_START_DATE,
-        help="infections on the first day at city scale (the run seeds scale x this many agents, at least 1); "
-             "default: Davis et al. 2021's median estimate for NYC on 2020-03-01")
+        "--initial-infections", type=arguments.positive_float, default=None,
+        help="with --uncalibrated: infections on the first day at city scale (the run seeds scale x this many "
+             f"agents, at least 1); default {NYC_INFECTIONS_ON_START_DATE:,}, Davis et al. 2021's median estimate "
+             "for NYC on 2020-03-01")
     covid.add_argument(
-        "--importations", type=arguments.non_negative_float, default=0.0,
-        help="infections imported from outside the city per million residents per day (CovidParams."
-             "importations_per_million_per_day; 0: a closed city)")
+        "--importations", type=arguments.non_negative_float, default=None,
+        help="with --uncalibrated: infections imported from outside the city per million residents per day "
+             "(CovidParams.importations_per_million_per_day); default 0, a closed city")
     covid.add_argument(
         "--no-vaccination", action="store_true",
         help="leave vaccination out (otherwise a run reaching 2020-12-14 vaccinates residents as the DOHMH tables say)")
     covid.add_argument(
         "--no-variants", action="store_true",
         help="leave the variants out (otherwise a run reaching 2020-12-14 imports Alpha, Iota and Delta in the weekly "
-             "mix of NYC's sequenced cases; they enter only through --importations)")
+             "mix of NYC's sequenced cases; they enter only through importations)")
     arguments.add_population_seed_flag(covid)
     arguments.add_data_dir_flag(covid)
     add_llm_arguments(covid)
@@ -102,7 +113,9 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    reaches_2021 = args.start + dt.timedelta(days=args.days - 1) >= VACCINATION_START
+    fit = fit_to_run(args)
+    parameters = UNCALIBRATED if fit is None else fit.describe()
+    reaches_2021 = reaches_vaccination(args.start, args.days)
     vaccination, variants = reaches_2021 and not args.no_vaccination, reaches_2021 and not args.no_variants
     raw_files = [*SOURCE_FILES, DAILY_FILE, TESTS_FILE, *(nysdol_file(b) for b in BOROUGHS),
                  *((BY_BOROUGH_FILE, BY_AGE_FILE) if vaccination else ()), *((VARIANTS_FILE,) if variants else ())]
@@ -113,13 +126,17 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
         built = time.perf_counter()
-        seeded = initial_infected_at_scale(args.initial_infections, args.scale)
         behaviour = decision_model_from_args(args, covid_decisions(population.manifest["codes"]["region"]))
-        params = CovidParams(importations_per_million_per_day=args.importations)
         parts = nyc_2021_parts(population, args.start, vaccination=vaccination, variants=variants,
-                                data_dir=args.data_dir)
-        model = CovidNYC.from_population(population, params, start_date=args.start, initial_infected=seeded,
-                                         behaviour=behaviour, **parts)
+                               data_dir=args.data_dir)
+        if fit is None:
+            seeded = initial_infected_at_scale(args.initial_infections or NYC_INFECTIONS_ON_START_DATE, args.scale)
+            params = CovidParams(importations_per_million_per_day=args.importations or 0.0)
+            model = CovidNYC.from_population(population, params, start_date=args.start, initial_infected=seeded,
+                                             behaviour=behaviour, **parts)
+            observation = Observation()
+        else:
+            model, observation = fitted_models(population, fit, scale=args.scale, behaviour=behaviour, parts=parts)
         with llm_usage_report(behaviour, out, manifest):  # per-step LLM log; a spent budget stops cleanly
             traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
                              progress=False if args.no_progress else None)
@@ -127,7 +144,7 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         dates = series_dates(traj)
         regions = list(model.region_labels)
         with torch.no_grad():
-            observed = Observation()(traj, daily_tests_on(dates, data_dir=args.data_dir))
+            observed = observation(traj, daily_tests_on(dates, data_dir=args.data_dir))
             labour = series_from_trajectory(traj, ["labour_force", "unemployed"])
             months, rate = monthly_unemployment_rate(labour["labour_force"], labour["unemployed"], dates)
         daily = _daily_frame({k: v / args.scale for k, v in observed.items()}, dates, regions)
@@ -140,7 +157,7 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         for frame, name in ((daily, "daily"), (monthly, "monthly"), (cases, "cases_vs_dohmh"),
                             (deaths, "deaths_vs_dohmh"), (unemployment, "unemployment_vs_nysdol")):
             manifest.add_table(frame, out / f"{name}.parquet")
-        title = f"{population.agents.n:,} agents (scale {args.scale:g}), seed {args.seed}; uncalibrated"
+        title = f"{population.agents.n:,} agents (scale {args.scale:g}), seed {args.seed}; {parameters}"
         for figure, name in ((plot_cases(cases, title=title), "cases.png"),
                              (plot_unemployment(unemployment, title=title), "unemployment.png")):
             figure.savefig(out / name, dpi=110)
@@ -149,7 +166,8 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         totals = daily[["infections", "reported_cases", "deaths"]].sum()
         manifest.results.update(
             agents=population.agents.n, build_seconds=round(built - started, 3),
-            seconds_per_day=round((simulated - built) / args.days, 4), calibrated=False,
+            seconds_per_day=round((simulated - built) / args.days, 4), calibrated=fit is not None,
+            fit=None if fit is None else {"file": str(fit.path), "window": str(fit.window), "scale": fit.scale},
             city_infections=float(totals["infections"]), city_reported_cases=float(totals["reported_cases"]),
             city_deaths=float(totals["deaths"]),
             dohmh_cases=float(cases["observed"].sum()), dohmh_deaths=float(deaths["observed"].sum()),
@@ -158,13 +176,30 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         if vaccination:
             manifest.results.update(city_first_dosed_at_end=float(traj["first_dosed"][-1].sum()) / args.scale)
     print(f"COVID-19 in NYC: {population.agents.n:,} agents (scale {args.scale:g}), {dates[0]} to {dates[-1]}, "
-          f"seed {args.seed}, population seed {args.population_seed}; {UNCALIBRATED}")
+          f"seed {args.seed}, population seed {args.population_seed}; {parameters}")
     print(f"built the city in {built - started:.1f} s, simulated in {simulated - built:.1f} s "
           f"({(simulated - built) / args.days * 1000:.0f} ms/day)")
     print(_summary(totals, cases, deaths, unemployment))
     for name in OUTPUTS:
         print(f"{name:32s} {out / name}")
     return 0
+
+
+def fit_to_run(args: argparse.Namespace) -> Fit | None:
+    """The fit the flags name (None with --uncalibrated), checked against the run's start and flags."""
+    if args.uncalibrated:
+        return None
+    given = [flag for flag, value in (("--initial-infections", args.initial_infections),
+                                      ("--importations", args.importations)) if value is not None]
+    if given:
+        raise InputError(f"{' and '.join(given)} set the uncalibrated model; a calibrated run takes them from the fit: "
+                         "add --uncalibrated")
+    fit = Fit.load(args.parameters)
+    fit.check_start(args.start)
+    if args.days > fit.days:
+        print(f"note: the fit's weekly values cover {fit.days} days from {fit.window.start}; past them the last "
+              "week's hold")
+    return fit
 
 
 def _long(values: torch.Tensor, dates: list[dt.date], regions: list[str], date_column: str,

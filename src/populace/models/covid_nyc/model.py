@@ -36,9 +36,9 @@ from populace.models.covid_nyc.labour import (
 )
 from populace.models.covid_nyc.observe import ONSET_OBSERVABLES, daily_observables
 from populace.models.covid_nyc.params import CovidParams
-from populace.models.covid_nyc.policy import Policy, PolicySchedule, nyc_2020_schedule
+from populace.models.covid_nyc.policy import Policy, PolicySchedule, nyc_2020_2021_schedule
 from populace.models.covid_nyc.testing import Testing, daily_testing_observables
-from populace.models.covid_nyc.vaccination import Vaccination
+from populace.models.covid_nyc.vaccination import VACCINATION_START, Vaccination
 from populace.models.covid_nyc.variants import N_STRAINS, STRAIN_NAMES, Strain, Strains, VariantMix
 from populace.network.graph import ContactGraph
 from populace.population.storage import Population
@@ -252,7 +252,7 @@ class CovidNYC(CovidDisease):
     (`TESTING_OBSERVABLES`).
 
     Needs agent columns `age`, `region`, `is_employed` and `industry`, and contact layers named as the orders
-    name them (`nyc_2020_schedule()`: household, school, work, community).
+    name them (`nyc_2020_2021_schedule()`: household, school, work, community).
     """
 
     def __init__(self, agents: AgentTable, contacts: ContactGraph, params: CovidParams | None = None, *,
@@ -275,7 +275,7 @@ class CovidNYC(CovidDisease):
             behaviour = Behaviour(behaviour)  # a decision model (HeuristicDecisions, an LLM backend, ...)
         self.start_date = start_date
         self.unemployment_percent_by_region = tuple(float(r) for r in unemployment_percent_by_region)
-        self.policy = Policy(nyc_2020_schedule() if schedule is None else schedule, layers=contacts.names)
+        self.policy = Policy(nyc_2020_2021_schedule() if schedule is None else schedule, layers=contacts.names)
         self.behaviour = behaviour
         self.testing = Testing(behaviour.isolation_contact_factor_by_layer, work_layer=behaviour.work_layer)
         self.labour = Labour() if labour is None else labour
@@ -290,8 +290,9 @@ class CovidNYC(CovidDisease):
                         vaccination: Vaccination | None = None, variants: VariantMix | None = None) -> CovidNYC:
         """The model on a built population: its agents, contact layers and region labels (manifest codes).
 
-        Defaults: the orders of `nyc_2020_schedule()` and `Behaviour(HeuristicDecisions())`; no vaccination and
-        no variants (`nyc_2021_parts` builds NYC's from the data).
+        Defaults: the orders of `nyc_2020_2021_schedule()` (March 2020 to June 2021) and
+        `Behaviour(HeuristicDecisions())`; no vaccination and no variants (`nyc_2021_parts` builds NYC's from the
+        data).
         """
         labels = population.manifest.get("codes", {}).get("region")
         return cls(population.agents, population.layers, params, schedule=schedule, behaviour=behaviour,
@@ -328,14 +329,22 @@ class CovidNYC(CovidDisease):
                 "unemployed": unemployed, **daily_testing_observables(world)}
 
 
-def nyc_2021_parts(population: Population, start_date: dt.date | str, *, vaccination: bool = True,
-                   variants: bool = True, data_dir: str | os.PathLike[str] | None = None,
+def nyc_2021_parts(population: Population, start_date: dt.date | str, *, days: int | None = None,
+                   vaccination: bool = True, variants: bool = True, data_dir: str | os.PathLike[str] | None = None,
                    ) -> dict[str, Vaccination | VariantMix | None]:
     """NYC's vaccination (`Vaccination.nyc`) and variant mix (`VariantMix.nyc`) for a run on a population built by
-    `populace.population.nyc` from `start_date`, as keyword arguments of `CovidNYC.from_population`."""
+    `populace.population.nyc` from `start_date`, as keyword arguments of `CovidNYC.from_population`. A run of
+    `days` days that ends before `VACCINATION_START` gets neither (nothing of them would happen)."""
     start = as_date(start_date, "start_date")
+    if days is not None and not reaches_vaccination(start, days):
+        vaccination = variants = False
     codes = population.manifest.get("codes", {})
     return {"vaccination": Vaccination.nyc(population.agents, codes["region"], start,
                                            industry_labels=codes.get("industry"), data_dir=data_dir)
             if vaccination else None,
             "variants": VariantMix.nyc(start, data_dir) if variants else None}
+
+
+def reaches_vaccination(start: dt.date, days: int) -> bool:
+    """Whether a run of `days` days from `start` reaches `VACCINATION_START` (2020-12-14, NYC's first doses)."""
+    return start + dt.timedelta(days=days - 1) >= VACCINATION_START

@@ -1,0 +1,124 @@
+"""Fitted parameters: a calibration writes its fit, the fit rebuilds its calibration and reproduces its loss, and
+`populace run covid-nyc` runs a fit (the shipped one by default), refusing what a fit cannot do."""
+
+import contextlib
+import io
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from populace.calibrate import mean_loss
+from populace.cli import main
+from populace.models.covid_nyc.calibration import BETA_PARAMETER, MODEL_PREFIX
+from populace.models.covid_nyc.fitted import SHIPPED_FIT, Fit, fit_calibration, fitted_models
+from populace.population.nyc import build_nyc
+
+SCALE = 0.0004
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A two-week fit, one iteration, on 3,336 agents."""
+    out = tmp_path_factory.mktemp("fit")
+    argv = ["calibrate", "covid-nyc", "--train", "2020-03-01:2020-03-14", "--scale", str(SCALE), "--iterations", "1",
+            "--population-seed", "4", "--out", str(out), "--no-progress", "--threads", "1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 0
+    return out
+
+
+def run_covid(*flags: str) -> tuple[int, str]:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["run", "covid-nyc", "--no-progress", *flags])
+    return status, printed.getvalue()
+
+
+def test_a_fit_holds_the_fitted_values_and_what_it_was_fitted_on(fitted):
+    fit = Fit.load(fitted / "fitted.parquet")
+    natural = json.loads((fitted / "parameters.json").read_text())
+    assert str(fit.window) == "2020-03-01:2020-03-14"
+    assert fit.scale == SCALE
+    assert fit.weeks == 2
+    assert fit.days == 14
+    assert fit.metadata["population_seed"] == 4
+    assert fit.metadata["deaths"] == "expected"
+    assert fit.draw[MODEL_PREFIX + BETA_PARAMETER].exp().tolist() == pytest.approx(natural["beta_by_week"], rel=1e-6)
+    assert "calibrated: fit of 2020-03-01:2020-03-14 at scale 0.0004" in fit.describe()
+
+
+def test_a_fit_rebuilds_its_calibration_and_reproduces_its_check_loss(fitted):
+    fit = Fit.load(fitted / "fitted.parquet")
+    calibration = fit_calibration(fit)
+    check = fit.metadata["check"]
+    assert mean_loss(calibration, check["seeds"]) == pytest.approx(check["loss"], rel=1e-6)
+    # a fit's values matter: the default starting point gives another loss
+    assert abs(mean_loss(fit_calibration(Fit(dict(fit.draw, **{MODEL_PREFIX + BETA_PARAMETER: torch.zeros(2)}),
+                                            fit.window, fit.scale, fit.metadata, fit.path)), check["seeds"])
+               - check["loss"]) > 1e-3
+
+
+def test_fitted_models_rescale_the_initial_infections_from_the_fits_scale(fitted):
+    fit = Fit.load(fitted / "fitted.parquet")
+    at_fit = fitted_models(build_nyc(scale=SCALE, seed=4), fit, scale=SCALE)[0]
+    double = fitted_models(build_nyc(scale=2 * SCALE, seed=4), fit, scale=2 * SCALE)[0]
+    assert float(double.initial_infections.detach()) == pytest.approx(2 * float(at_fit.initial_infections.detach()),
+                                                                    rel=1e-6)
+    assert float(at_fit.transmission.beta_by_week[1]) == pytest.approx(float(fit.draw[MODEL_PREFIX + BETA_PARAMETER]
+                                                                             .exp()[1]), rel=1e-6)
+
+
+def test_the_run_uses_a_fit_and_says_so(fitted, tmp_path):
+    status, printed = run_covid("--parameters", str(fitted / "fitted.parquet"), "--scale", str(SCALE), "--days",
+                                "21", "--out", str(tmp_path / "run"))
+    assert status == 0
+    assert "calibrated: fit of 2020-03-01:2020-03-14 at scale 0.0004" in printed
+    assert "past them the last week's hold" in printed  # 21 days > the fit's 14
+    results = json.loads((tmp_path / "run" / "manifest.json").read_text())["results"]
+    assert results["calibrated"] is True
+    assert results["fit"]["window"] == "2020-03-01:2020-03-14"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--start", "2020-03-08"], "start on 2020-03-01, or pass --uncalibrated"),
+    (["--importations", "5"], "--importations set the uncalibrated model"),
+    (["--initial-infections", "100"], "--initial-infections set the uncalibrated model"),
+])
+def test_the_run_refuses_what_a_fit_cannot_do(fitted, tmp_path, capsys, flags, message):
+    status, _ = run_covid("--parameters", str(fitted / "fitted.parquet"), *flags, "--out", str(tmp_path / "run"))
+    assert status == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_file_that_is_not_a_fit_is_refused(tmp_path, capsys):
+    status, _ = run_covid("--parameters", str(tmp_path / "nothing.parquet"), "--out", str(tmp_path / "run"))
+    assert status == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_the_shipped_fit_reproduces_its_check_loss():
+    """The parameters `populace run covid-nyc` uses by default are the ones their fit ended with."""
+    fit = Fit.load(SHIPPED_FIT)
+    assert str(fit.window) == "2020-03-01:2020-12-31"
+    check = fit.metadata["check"]
+    assert mean_loss(fit_calibration(fit), check["seeds"]) == pytest.approx(check["loss"], rel=1e-5)
+
+
+PEAK_FACTOR = 2.0
+"""The README's promise: the default run's spring peak of reported cases is within this factor of DOHMH's."""
+
+
+def test_the_default_run_follows_dohmhs_spring_peak(tmp_path):
+    """The README's first command (calibrated by default), smaller and shorter: the citywide peak of the 7-day
+    mean of reported cases, March-April 2020, within `PEAK_FACTOR` of DOHMH's, in every borough too."""
+    status, _ = run_covid("--scale", "0.002", "--days", "50", "--out", str(tmp_path / "run"))
+    assert status == 0
+    cases = pd.read_parquet(tmp_path / "run" / "cases_vs_dohmh.parquet")
+    by_day = cases.groupby(["region", "date"])[["simulated", "observed"]].sum()
+    for region, rows in [*by_day.groupby(level="region"), ("all", by_day.groupby(level="date").sum())]:
+        peaks = rows.rolling(7).mean().max()
+        ratio = peaks["simulated"] / peaks["observed"]
+        assert 1 / PEAK_FACTOR <= ratio <= PEAK_FACTOR, (region, ratio)
