@@ -15,6 +15,8 @@ from populace.behavior.grouping import (
     mean_absolute_error,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_metrics_by_hand() -> None:
     p = torch.tensor([[[0.2, 0.8]], [[0.6, 0.4]]], dtype=torch.float64)  # [N=2, S=1, K=2]

@@ -1,5 +1,7 @@
 """The grouping study on a scripted backend whose answers depend on two planted attributes (age, work) of six."""
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
 import torch
@@ -17,13 +19,18 @@ from populace.behavior.grouping import (
     split_agents,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
-def study() -> Study:
+def study() -> Iterator[Study]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: a second thread on a shared machine only waits (see one_thread)
     truth, model = planted_truth(2000, seed=3)
     assert model.queries == 2000 * len(SITUATIONS)  # one question per agent and situation
     train, test = split_agents(truth.attributes.n, 0.5, seed=1)
-    return Study(truth, SITUATIONS[:4], SITUATIONS[4:], train, test, seed=1)
+    yield Study(truth, SITUATIONS[:4], SITUATIONS[4:], train, test, seed=1)
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
