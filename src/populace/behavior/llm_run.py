@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from torch import Tensor
+
 from populace import arguments
+from populace.behavior.archetypes import Levels
+from populace.behavior.grouping.learned import GROUPINGS, LearnedGrouping, learn_grouping
 from populace.behavior.llm_decisions import DecisionSpec, LLMDecisions, UsageRecords
 from populace.core.errors import InputError
 from populace.llm.protocol import LanguageModel, Query, TextQuery
@@ -25,14 +30,16 @@ from populace.manifest import RunManifest
 
 STEPS_FILE = "llm_steps.parquet"
 USAGE_FILE = "llm_usage.json"
+GROUPING_FILE = "grouping.json"
 BACKENDS = ("embedded", "openai", "scripted")
 SCRIPTED_TEXT = "My strategy will be to give half of what I have."
 """What the scripted backend writes for every text prompt."""
 
 
-def add_llm_arguments(parser: argparse.ArgumentParser, *, behavior: bool = True) -> None:
+def add_llm_arguments(parser: argparse.ArgumentParser, *, behavior: bool = True, grouping: bool = False) -> None:
     """Add --behavior (unless `behavior` is False: a model with behaviours of its own), --llm-backend, --llm-url,
-    --llm-model, --llm-cache, --dry-run, --llm-max-calls / --llm-max-tokens and --llm-price."""
+    --llm-model, --llm-cache, --dry-run, --llm-max-calls / --llm-max-tokens and --llm-price; with `grouping`,
+    --grouping, --grouping-probes and --grouping-clusters (`populace.behavior.grouping.learned`)."""
     group = parser.add_argument_group("behaviour")
     if behavior:
         group.add_argument("--behavior", choices=("heuristic", "llm"), default="heuristic",
@@ -55,19 +62,60 @@ def add_llm_arguments(parser: argparse.ArgumentParser, *, behavior: bool = True)
                        help="stop the run cleanly after this many prompt + completion tokens")
     group.add_argument("--llm-price", type=_prices, default=(0.0, 0.0), metavar="PROMPT,COMPLETION",
                        help="US dollars per million prompt and completion tokens, to price the run (or a dry run)")
+    if grouping:
+        group.add_argument("--grouping", choices=GROUPINGS, default="attributes",
+                           help="the LLM archetypes: the model's attributes; attributes chosen automatically by "
+                                "information gain on probe answers; or behaviour clusters of the probe answers, "
+                                "recognised from attributes (docs/behaviour-clusters.md)")
+        group.add_argument("--grouping-probes", type=arguments.positive_int, default=200,
+                           help="agents probed (asked a few situations each, once) to learn --grouping auto|clusters")
+        group.add_argument("--grouping-clusters", type=arguments.positive_int, default=16,
+                           help="behaviour clusters for --grouping clusters")
 
 
-def decision_model_from_args(args: argparse.Namespace,
-                             decisions: Mapping[str, DecisionSpec] | None = None) -> LLMDecisions | None:
-    """`LLMDecisions` asking `decisions` of the language model the flags name (cached, budgeted, or a dry run); None
-    for heuristic (then `decisions` may be left out: the call only checks that no --llm-* flag was given)."""
+def decision_model_from_args(args: argparse.Namespace, decisions: Mapping[str, DecisionSpec] | None = None, *,
+                             model: LanguageModel | None = None) -> LLMDecisions | None:
+    """`LLMDecisions` asking `decisions` of `model` or else the language model the flags name (cached, budgeted, or
+    a dry run); None for heuristic (then `decisions` may be left out: the call only checks that no --llm-* flag was
+    given)."""
     if args.behavior == "heuristic":
         refuse_llm_flags(args)
         return None
     if decisions is None:
         raise ValueError("--behavior llm needs the model's decisions: pass decision_model_from_args(args, decisions) "
                          "a mapping of decision name -> DecisionSpec")
-    return LLMDecisions(language_model_from_args(args), decisions, price_per_token=llm_prices(args))
+    return LLMDecisions(model or language_model_from_args(args), decisions, price_per_token=llm_prices(args))
+
+
+def grouped_decision_model_from_args(args: argparse.Namespace, decisions: Mapping[str, DecisionSpec], *,
+                                     learn_from: str, agents: Mapping[str, Tensor], candidates: Sequence[Levels],
+                                     personas: Callable[[Tensor], list[str]]
+                                     ) -> tuple[LLMDecisions | None, LearnedGrouping | None]:
+    """`decision_model_from_args` with --grouping: the archetypes learned from the probes of decision `learn_from`
+    (`learn_grouping`, seeded by --seed) replace every decision's; (None, None) for heuristic."""
+    if args.behavior == "heuristic":
+        refuse_llm_flags(args)
+        return None, None
+    if learn_from not in decisions:
+        raise ValueError(f"learn_from must be one of the decisions ({', '.join(decisions)}), got {learn_from!r}")
+    model = language_model_from_args(args)
+    learned = learn_grouping(args.grouping, model, decisions[learn_from], agents, candidates, personas,
+                             probe_agents=args.grouping_probes, clusters=args.grouping_clusters, seed=args.seed)
+    specs = {name: dataclasses.replace(spec, archetype=learned.spec.archetype) for name, spec in decisions.items()}
+    return decision_model_from_args(args, specs, model=model), learned
+
+
+def write_grouping(learned: LearnedGrouping, agents: Mapping[str, Tensor], out: Path,
+                   manifest: RunManifest | None = None) -> dict:
+    """Write `grouping.json` (`LearnedGrouping.report`: the method, the groups and their sizes, the probes' calls)."""
+    report = learned.report(agents)
+    (out / GROUPING_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    if manifest is not None:
+        manifest.add_output(out / GROUPING_FILE)
+        manifest.results["grouping"] = {key: report[key] for key in ("method", "attributes", "probe_agents",
+                                                                     "probe_prompts", "probe_calls",
+                                                                     "groups_present")}
+    return report
 
 
 def refuse_llm_flags(args: argparse.Namespace) -> None:
@@ -75,7 +123,9 @@ def refuse_llm_flags(args: argparse.Namespace) -> None:
     llm_only = [flag for flag, value in (("--llm-url", args.llm_url), ("--llm-model", args.llm_model),
                                          ("--dry-run", args.dry_run), ("--llm-max-calls", args.llm_max_calls),
                                          ("--llm-max-tokens", args.llm_max_tokens),
-                                         ("--llm-price", any(args.llm_price))) if value]
+                                         ("--llm-price", any(args.llm_price)),
+                                         ("--grouping", getattr(args, "grouping", "attributes") != "attributes"))
+                if value]
     if llm_only:
         raise InputError(f"{', '.join(llm_only)} only apply to --behavior llm (the default is heuristic)")
 

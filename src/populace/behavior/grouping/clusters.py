@@ -6,7 +6,7 @@ r"""Behaviour clusters: agents grouped by how they answer, then recognised from 
 3. **Recognise**: a decision tree (`DecisionTree`) learns each probed agent's cluster from its attributes, so any
    agent of the population gets a cluster from its attributes, with no probe of its own.
 4. **Represent**: a cluster is asked through its representatives, the probed agents the tree puts in it, nearest
-   its centre first (its medoid, then the next); `representatives(r)` names the r nearest.
+   their mean answer first (its medoid, then the next); `representatives(r)` names the r nearest.
 
 The cost: S probe questions for each probed agent, once; then, per situation, one question per representative.
 """
@@ -32,7 +32,7 @@ class BehaviourClusters:
         names: the attributes the tree reads, in its column order.
         centres: the k cluster centres in answer space [k, S K].
         tree: cluster from attributes.
-        members: for each cluster, the positions of the probed agents the tree puts in it, nearest the centre first.
+        members: for each cluster, the positions of the probed agents the tree puts in it, nearest their mean first.
         labels: each cluster's description (the attribute levels its medoid, the nearest member, has).
     """
 
@@ -54,7 +54,9 @@ class BehaviourClusters:
         tree = DecisionTree(attributes.codes, fit.assignment, attributes.n_levels, k, max_depth=max_depth,
                             min_leaf=min_leaf)
         predicted = tree.predict(attributes.codes)
-        distance = (embedding - fit.centres[predicted]).pow(2).sum(1)
+        sums = torch.zeros(k, embedding.shape[1], dtype=torch.float64).index_add_(0, predicted, embedding)
+        means = sums / torch.bincount(predicted, minlength=k).clamp(min=1).unsqueeze(1)
+        distance = (embedding - means[predicted]).pow(2).sum(1)
         members, labels = [], []
         for c in range(k):
             rows = (predicted == c).nonzero().flatten()
@@ -83,7 +85,7 @@ class BehaviourClusters:
         return Groups("clusters", self.assign(attributes), self.labels)
 
     def representatives(self, r: int) -> list[tuple[int, ...]]:
-        """For each cluster, the positions (among the probed agents) of its r members nearest the centre."""
+        """For each cluster, the positions (among the probed agents) of its r members nearest their mean."""
         if r < 1:
             raise ValueError(f"r must be >= 1, got {r}")
         return [m[:r] for m in self.members]

@@ -31,7 +31,12 @@ import pandas as pd
 import torch
 
 from populace import arguments
-from populace.behavior.llm_run import add_llm_arguments, decision_model_from_args, llm_usage_report
+from populace.behavior.llm_run import (
+    add_llm_arguments,
+    grouped_decision_model_from_args,
+    llm_usage_report,
+    write_grouping,
+)
 from populace.core.errors import InputError
 from populace.data.boroughs import BOROUGHS
 from populace.data.dohmh import DAILY_FILE, TESTS_FILE
@@ -41,6 +46,7 @@ from populace.data.vaccination import BY_AGE_FILE, BY_BOROUGH_FILE
 from populace.data.variants import VARIANTS_FILE
 from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.archetypes import covid_decisions
+from populace.models.covid_nyc.decisions import ISOLATE
 from populace.models.covid_nyc.fitted import SHIPPED_FIT, Fit, fitted_models
 from populace.models.covid_nyc.model import (
     NYC_INFECTIONS_ON_START_DATE,
@@ -60,6 +66,7 @@ from populace.models.covid_nyc.observe import (
     series_from_trajectory,
 )
 from populace.models.covid_nyc.params import CovidParams
+from populace.models.covid_nyc.personas import grouping_levels, persona_texts
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -104,7 +111,7 @@ def add_parser(models: argparse._SubParsersAction) -> None:
              "mix of NYC's sequenced cases; they enter only through importations)")
     arguments.add_population_seed_flag(covid)
     arguments.add_data_dir_flag(covid)
-    add_llm_arguments(covid)
+    add_llm_arguments(covid, grouping=True)
     covid.set_defaults(handler=run_covid_nyc)
 
 
@@ -126,7 +133,7 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         population = build_nyc(scale=args.scale, seed=args.population_seed, data_dir=args.data_dir)
         built = time.perf_counter()
-        behaviour = decision_model_from_args(args, covid_decisions(population.manifest["codes"]["region"]))
+        behaviour, grouping = _behaviour(args, population)
         parts = nyc_2021_parts(population, args.start, vaccination=vaccination, variants=variants,
                                data_dir=args.data_dir)
         if fit is None:
@@ -137,6 +144,8 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
             observation = Observation()
         else:
             model, observation = fitted_models(population, fit, scale=args.scale, behaviour=behaviour, parts=parts)
+        if grouping is not None:
+            write_grouping(grouping, population.agents, out, manifest)
         with llm_usage_report(behaviour, out, manifest):  # per-step LLM log; a spent budget stops cleanly
             traj = model.run(args.days, seed=args.seed, differentiable=args.differentiable,
                              progress=False if args.no_progress else None)
@@ -200,6 +209,16 @@ def fit_to_run(args: argparse.Namespace) -> Fit | None:
         print(f"note: the fit's weekly values cover {fit.days} days from {fit.window.start}; past them the last "
               "week's hold")
     return fit
+
+
+def _behaviour(args: argparse.Namespace, population):
+    """The LLM decisions with the archetypes of --grouping (learned from isolation probes), or (None, None)."""
+    boroughs = population.manifest["codes"]["region"]
+    neighbourhoods = list(population.zones["name"])
+    return grouped_decision_model_from_args(
+        args, covid_decisions(boroughs), learn_from=ISOLATE, agents=population.agents,
+        candidates=grouping_levels(boroughs, neighbourhoods),
+        personas=lambda rows: persona_texts(population.agents, rows, boroughs, neighbourhoods))
 
 
 def _long(values: torch.Tensor, dates: list[dt.date], regions: list[str], date_column: str,
