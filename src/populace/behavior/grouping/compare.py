@@ -220,8 +220,8 @@ def plot(table: pd.DataFrame, path: str | Path, title: str) -> Path:
         for i, (method, rows) in enumerate(table.groupby("method", sort=False)):
             rows = rows.sort_values("calls_per_situation")
             color = f"C{i}"
-            style = "o-" if len(rows) > 1 else "*"
-            ax.plot(rows["calls_per_situation"], rows[metric], style, color=color, label=method, markersize=6)
+            style, size = ("o-", 6) if len(rows) > 1 else ("*", 12)
+            ax.plot(rows["calls_per_situation"], rows[metric], style, color=color, label=method, markersize=size)
             if f"{metric}_fused" in rows and rows[f"{metric}_fused"].notna().any():
                 ax.plot(rows["calls_per_situation"], rows[f"{metric}_fused"], "--", color=color, alpha=0.7)
         prior = table[f"{metric}_prior"].dropna() if f"{metric}_prior" in table else pd.Series(dtype=float)
