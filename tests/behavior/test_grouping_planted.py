@@ -92,4 +92,4 @@ def test_ground_truth_round_trips_through_csv(study: Study, tmp_path) -> None:
     assert back.situations == study.truth.situations
     assert back.options == ("yes", "no")
     assert torch.equal(back.attributes.codes, study.truth.attributes.codes)
-    assert torch.allclose(back.answers, study.truth.answers, atol=1e-6)
+    assert torch.equal(back.answers, study.truth.answers)  # every digit

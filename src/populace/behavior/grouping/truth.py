@@ -61,14 +61,15 @@ class GroundTruth:
         return [self.situations.index(s) for s in names]
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write one row per (agent, situation): agent, each attribute's code, situation, p_<option>."""
+        """Write one row per (agent, situation): agent, each attribute's code, situation, p_<option> (every digit,
+        so `from_csv` reads back the same numbers)."""
         n, s = self.attributes.n, len(self.situations)
         frame = pd.DataFrame({AGENT: torch.arange(n).repeat_interleave(s).numpy()})
         for j, name in enumerate(self.attributes.names):
             frame[name] = self.attributes.codes[:, j].repeat_interleave(s).numpy()
         frame[SITUATION] = list(self.situations) * n
         for k, option in enumerate(self.options):
-            frame[f"p_{option}"] = self.answers[:, :, k].reshape(-1).numpy().round(6)
+            frame[f"p_{option}"] = self.answers[:, :, k].reshape(-1).numpy()  # every digit: a rerun matches
         path = Path(path)
         frame.to_csv(path, index=False)
         return path
@@ -92,7 +93,6 @@ class GroundTruth:
         codes = torch.tensor(first[names].to_numpy(), dtype=torch.int64)
         answers = torch.tensor(frame[[f"p_{o}" for o in options]].to_numpy(), dtype=torch.float64)
         answers = answers.reshape(n, len(situations), len(options))
-        answers = answers / answers.sum(-1, keepdim=True)  # the CSV rounds to 6 digits
         return cls(AgentAttributes(tuple(names), codes, tuple(tuple(labels[a]) for a in names)), tuple(situations),
                    tuple(options), answers)
 
