@@ -16,8 +16,14 @@ from populace.population.nyc import build_nyc
 SCALE = 0.0002
 
 
+@pytest.fixture(scope="module")
+def city():
+    return build_nyc(scale=SCALE, seed=1)
+
+
 @pytest.mark.needs_data
-def test_clusters_are_learned_and_written_with_the_run(tmp_path) -> None:
+def test_clusters_are_learned_and_written_with_the_run(city, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("populace.population.nyc.build_nyc", lambda **_: city)  # built once for the module
     out = tmp_path / "run"
     argv = ["run", "covid-nyc", "--scale", str(SCALE), "--days", "1", "--out", str(out), "--no-progress",
             "--behavior", "llm", "--llm-backend", "scripted", "--llm-cache", str(tmp_path / "cache.sqlite"),
@@ -47,8 +53,7 @@ def test_grouping_needs_llm_behaviour() -> None:
 
 
 @pytest.mark.needs_data
-def test_personas_name_every_attribute() -> None:
-    city = build_nyc(scale=SCALE, seed=1)
+def test_personas_name_every_attribute(city) -> None:
     agents, boroughs = city.agents, city.manifest["codes"]["region"]
     neighbourhoods = list(city.zones["name"])
     worker = int(agents["is_employed"].nonzero()[0])
