@@ -6,7 +6,7 @@ r"""Behaviour clusters: agents grouped by how they answer, then recognised from 
 3. **Recognise**: a decision tree (`DecisionTree`) learns each probed agent's cluster from its attributes, so any
    agent of the population gets a cluster from its attributes, with no probe of its own.
 4. **Represent**: a cluster is asked through its representatives, the probed agents the tree puts in it, nearest
-   their mean answer first (its medoid, then the next); `representatives(r)` names the r nearest.
+   their mean answer first (`members`: its medoid, then the next).
 
 The cost: S probe questions for each probed agent, once; then, per situation, one question per representative.
 """
@@ -69,10 +69,6 @@ class BehaviourClusters:
                 labels.append(f"cluster {c} (no agent)")
         return cls(attributes.names, fit.centres, tree, tuple(members), tuple(labels))
 
-    @property
-    def k(self) -> int:
-        return int(self.centres.shape[0])
-
     def assign(self, attributes: AgentAttributes) -> Tensor:
         """Each agent's cluster, int64 [N], from its attributes alone."""
         if attributes.names != self.names:
@@ -83,9 +79,3 @@ class BehaviourClusters:
     def groups(self, attributes: AgentAttributes) -> Groups:
         """The clusters as `Groups` of the agents of `attributes`."""
         return Groups("clusters", self.assign(attributes), self.labels)
-
-    def representatives(self, r: int) -> list[tuple[int, ...]]:
-        """For each cluster, the positions (among the probed agents) of its r members nearest their mean."""
-        if r < 1:
-            raise ValueError(f"r must be >= 1, got {r}")
-        return [m[:r] for m in self.members]

@@ -57,14 +57,6 @@ class Groups:
     def n_groups(self) -> int:
         return len(self.labels)
 
-    def sizes(self) -> Tensor:
-        """Agents per group, int64 [G]."""
-        return torch.bincount(self.group, minlength=self.n_groups)
-
-    def take(self, rows: Tensor) -> Groups:
-        """The same groups for the agents at positions `rows`."""
-        return Groups(self.method, self.group[rows], self.labels)
-
 
 def by_attributes(attributes: AgentAttributes, names: Sequence[str], method: str = "attributes") -> Groups:
     """One group per combination of the levels of `names` present (all agents together for no names)."""

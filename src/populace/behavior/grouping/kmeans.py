@@ -35,13 +35,8 @@ def kmeans(x: Tensor, k: int, *, seed: int = 0, n_init: int = 4, iterations: int
         raise ValueError(f"n_init and iterations must be >= 1, got {n_init} and {iterations}")
     x = x.to(torch.float64)
     generator = torch.Generator().manual_seed(seed)
-    best: KMeans | None = None
-    for _ in range(n_init):
-        fit = _lloyd(x, _plus_plus(x, k, generator), iterations)
-        if best is None or fit.inertia < best.inertia:
-            best = fit
-    assert best is not None
-    return best
+    fits = [_lloyd(x, _plus_plus(x, k, generator), iterations) for _ in range(n_init)]
+    return min(fits, key=lambda fit: fit.inertia)  # the first of equal inertias
 
 
 def nearest(x: Tensor, centres: Tensor) -> tuple[Tensor, Tensor]:
