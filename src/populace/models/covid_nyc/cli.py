@@ -31,6 +31,8 @@ import pandas as pd
 import torch
 
 from populace import arguments
+from populace.behavior.grouping.learned import LearnedGrouping
+from populace.behavior.llm_decisions import LLMDecisions
 from populace.behavior.llm_run import (
     add_llm_arguments,
     grouped_decision_model_from_args,
@@ -67,6 +69,7 @@ from populace.models.covid_nyc.observe import (
 )
 from populace.models.covid_nyc.params import CovidParams
 from populace.models.covid_nyc.personas import grouping_levels, persona_texts
+from populace.population.storage import Population
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -211,7 +214,7 @@ def fit_to_run(args: argparse.Namespace) -> Fit | None:
     return fit
 
 
-def _behaviour(args: argparse.Namespace, population):
+def _behaviour(args: argparse.Namespace, population: Population) -> tuple[LLMDecisions | None, LearnedGrouping | None]:
     """The LLM decisions with the archetypes of --grouping (learned from isolation probes), or (None, None)."""
     boroughs = population.manifest["codes"]["region"]
     neighbourhoods = list(population.zones["name"])
