@@ -12,8 +12,7 @@ from scipy import optimize
 from populace.core import World
 from populace.core.parameters import natural_gradients
 from populace.models.sir import SIR, Stage
-from populace.network import ContactLayer
-from populace.network.random import RandomMixing, erdos_renyi
+from populace.network import ContactLayer, RandomMixing, erdos_renyi
 
 
 def final_size(traj) -> torch.Tensor:

@@ -95,16 +95,19 @@ def _checked_ids(agent_ids: Tensor) -> Tensor:
 
 
 def _draw(seed: int, step: int, stream: str | int, agent_ids: Tensor, n: int | None, dtype: torch.dtype,
-          finish: Callable[[Tensor], Tensor]) -> Tensor:
-    """finish(bits) for every agent (and lane), written chunk by chunk into a [N] (or [N, n]) tensor of `dtype`."""
+          finish: Callable[[Tensor], Tensor], lane: int = 0) -> Tensor:
+    """finish(bits) for every agent (and lane), written chunk by chunk into a [N] (or [N, n]) tensor of `dtype`;
+    with n None, the values of lane `lane`."""
     ids = _checked_ids(agent_ids)
     if n is not None and n < 1:
         raise ValueError(f"n (values per agent) must be >= 1, got {n}")
-    lanes = [0] if n is None else range(n)
+    if n is not None and lane:
+        raise ValueError(f"give n (all lanes 0..n-1) or lane (one lane), not both; got n={n}, lane={lane}")
+    lanes = [lane] if n is None else range(n)
     out = torch.empty((ids.numel(), len(lanes)), dtype=dtype, device=ids.device)
-    for lane in lanes:
-        k1, k2 = draw_keys(seed, step, stream, lane)
-        column = out[:, lane]
+    for index, lane_key in enumerate(lanes):
+        k1, k2 = draw_keys(seed, step, stream, lane_key)
+        column = out[:, index]
 
         def write(part: slice, bits: Tensor, column: Tensor = column) -> None:
             column[part] = finish(bits)
@@ -141,8 +144,12 @@ def uniform(
     return _draw(seed, step, stream, agent_ids, n, dtype, lambda bits: ((bits >> 9).to(dtype) + 0.5).mul_(2.0**-23))
 
 
-def randint(seed: int, step: int, stream: str | int, agent_ids: Tensor, high: int, n: int | None = None) -> Tensor:
-    """Uniform integers in [0, high) (int64), shape [N] or [N, n], by multiply-shift (bias < high / 2**32)."""
+def randint(seed: int, step: int, stream: str | int, agent_ids: Tensor, high: int, n: int | None = None, *,
+            lane: int = 0) -> Tensor:
+    """Uniform integers in [0, high) (int64), shape [N] or [N, n], by multiply-shift (bias < high / 2**32).
+
+    ``lane`` (without `n`): the values of that lane alone, column `lane` of the draw with ``n > lane``.
+    """
     if not 1 <= high <= 2**31:
         raise ValueError(f"high must be in [1, 2**31], got {high}")
-    return _draw(seed, step, stream, agent_ids, n, torch.int64, lambda bits: (bits * high) >> 32)
+    return _draw(seed, step, stream, agent_ids, n, torch.int64, lambda bits: (bits * high) >> 32, lane)

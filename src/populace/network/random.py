@@ -1,4 +1,4 @@
-"""Random contacts: a static Erdős–Rényi layer, and daily random mixing drawn on the fly (nothing stored)."""
+"""Random contacts: a static Erdős–Rényi layer (daily random mixing is `populace.network.mixing`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from populace.core import rng
-from populace.core.world import World
-from populace.network.aggregate import check_agent_values
 from populace.network.graph import INT32_MAX, ContactLayer, _crow_dtype
 
 
@@ -133,64 +131,3 @@ def _symmetric_csr(
     crow = torch.from_numpy(np.concatenate([[0], np.cumsum(degree)])).to(_crow_dtype(filled))
     w_out = None if weight is None else torch.cat(sums)
     return crow, torch.from_numpy(col)[:filled], w_out
-
-
-class RandomMixing(nn.Module):
-    r"""Contacts redrawn every day, uniformly at random: a well-mixed population in `aggregate` form.
-
-    y_i = w * (sum_{l < m} x[c_il] + sum_{(j, l): c_jl = i} x[j]), where each agent i calls m = `calls_per_agent`
-    partners c_il drawn uniformly from the population each day. Both ends of a call are in contact, so each
-    agent has on average 2m contacts a day (self-calls are dropped). Partners are drawn from the counter-based
-    RNG keyed on (seed, day, stream, agent id) and map ids to rows, so results do not depend on agent order;
-    nothing per contact is stored between days. Gradients flow to `x` (gather and scatter-add).
-    """
-
-    def __init__(self, calls_per_agent: int, *, weight: float = 1.0, stream: str = "random_mixing"):
-        super().__init__()
-        if not isinstance(calls_per_agent, int) or calls_per_agent < 1:
-            raise ValueError(f"calls_per_agent must be an int >= 1, got {calls_per_agent!r}")
-        if not weight >= 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
-        self.calls_per_agent = calls_per_agent
-        self.weight = float(weight)
-        self.stream = stream
-
-    @property
-    def mean_contacts(self) -> float:
-        """Expected contacts per agent per day (2 x calls: each call counts for both ends)."""
-        return 2.0 * self.calls_per_agent
-
-    def aggregate(self, x: Tensor, world: World | None = None, *, support: Tensor | None = None) -> Tensor:
-        """Weighted sum of `x` ([N] or [N, K]) over today's random contacts of each agent.
-
-        ``world`` (required) gives the day, seed and agent ids the partners are drawn from; ``support`` (see
-        `populace.network.aggregate.aggregate`) is accepted and unused: every call gathers over all agents.
-        """
-        if world is None:
-            raise TypeError("RandomMixing.aggregate(x, world) needs the world: its contacts are drawn per day")
-        ids = world.agents.ids
-        n = ids.numel()
-        check_agent_values(x, n, ids.device)
-        partner_ids = world.randint(self.stream, n, n=self.calls_per_agent)  # [N, m], ids in [0, N)
-        partners = _rows_of_ids(ids, partner_ids)
-        callers = torch.arange(n, device=x.device).unsqueeze(1).expand_as(partners)
-        keep = partners != callers
-        partners, callers = partners[keep], callers[keep]
-        pulled = torch.zeros_like(x).index_add_(0, callers, x[partners])
-        pushed = torch.zeros_like(x).index_add_(0, partners, x[callers])
-        return self.weight * (pulled + pushed)
-
-    def extra_repr(self) -> str:
-        return f"calls_per_agent={self.calls_per_agent}, weight={self.weight}"
-
-
-def _rows_of_ids(ids: Tensor, wanted: Tensor) -> Tensor:
-    """Row positions of agent ids `wanted`, for a table whose ids are a permutation of 0..N-1."""
-    n = ids.numel()
-    if bool((ids == torch.arange(n, device=ids.device, dtype=ids.dtype)).all()):
-        return wanted
-    if int(ids.max()) >= n:
-        raise ValueError("RandomMixing needs agent ids 0..N-1 (in any order); renumber the table's id column")
-    row_of_id = torch.empty(n, dtype=torch.int64, device=ids.device)
-    row_of_id[ids.long()] = torch.arange(n, device=ids.device)
-    return row_of_id[wanted]
