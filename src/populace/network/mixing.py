@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from populace.core import rng
+from populace.core.ops import flatnonzero
 from populace.core.world import World
 from populace.network.aggregate import check_agent_values, nonzero_rows
 
@@ -60,6 +61,7 @@ class RandomMixing(nn.Module):
         self.calls_per_agent = calls_per_agent
         self.weight = float(weight)
         self.stream = stream
+        self._rows_cache: tuple[Tensor, int, _RowsOfIds] | None = None
 
     @property
     def mean_contacts(self) -> float:
@@ -79,32 +81,53 @@ class RandomMixing(nn.Module):
         check_agent_values(x, n, ids.device)
         is_source = x != 0 if x.dim() == 1 else (x != 0).any(1)
         sources = nonzero_rows(x)
-        row_of = _RowsOfIds(ids)
+        row_of = self._rows_of(ids)
         draw = _DayDraws(world.seed, world.step, self.stream, n, self.calls_per_agent)
-        needs_grad = x.requires_grad and torch.is_grad_enabled()
-        y = torch.zeros_like(x)
-        if needs_grad:
-            callers = torch.arange(n, device=x.device)
-            partners = row_of(draw.calls(ids))  # [N, m]: every agent's calls
-            callers = callers.unsqueeze(1).expand_as(partners)
-            keep = (partners != callers) & (is_source[callers] | ~is_source[partners])
-        else:
-            callers = sources
-            partners = row_of(draw.calls(ids[sources]))  # [S, m]: the sources' calls
-            callers = callers.unsqueeze(1).expand_as(partners)
-            keep = partners != callers
-        callers, partners = callers[keep], partners[keep]
-        y.index_add_(0, partners, x[callers]).index_add_(0, callers, x[partners])
-        owners, incoming = draw.incoming(ids, sources, row_of)
-        keep = ~is_source[incoming]  # a source's calls into another source are among its own calls
-        owners, incoming = owners[keep], incoming[keep]
-        y.index_add_(0, incoming, x[owners])
-        if needs_grad:  # x is 0 on these callers: this adds nothing to the value, only the gradient's path
-            y.index_add_(0, owners, x[incoming])
-        return self.weight * y if needs_grad else y.mul_(self.weight)
+        if x.requires_grad and torch.is_grad_enabled():
+            return self.weight * _all_calls(x, is_source, sources, ids, row_of, draw)
+        return _push(x, is_source, sources, ids, row_of, draw).mul_(self.weight)
+
+    def _rows_of(self, ids: Tensor) -> _RowsOfIds:
+        """The id -> row map of `ids`, kept while the same ids tensor comes back unchanged (day after day)."""
+        cached = self._rows_cache
+        if cached is None or cached[0] is not ids or cached[1] != ids._version:
+            cached = self._rows_cache = (ids, ids._version, _RowsOfIds(ids))
+        return cached[2]
 
     def extra_repr(self) -> str:
         return f"calls_per_agent={self.calls_per_agent}, weight={self.weight}"
+
+
+def _push(x: Tensor, is_source: Tensor, sources: Tensor, ids: Tensor, row_of: _RowsOfIds, draw: _DayDraws) -> Tensor:
+    """y from the sources' draws alone: their own calls (both ways) and the calls into them from non-sources."""
+    y = torch.zeros_like(x)
+    partners = row_of(draw.calls(ids[sources])).reshape(-1)  # [S m]
+    callers = sources.repeat_interleave(draw.m)
+    kept = flatnonzero(partners != callers)  # self-calls dropped
+    if kept.numel() < partners.numel():
+        partners, callers = partners[kept], callers[kept]
+    y.index_add_(0, partners, x[callers])
+    back = flatnonzero(is_source[partners])  # the other way, where the partner is a source too
+    y.index_add_(0, callers[back], x[partners[back]])
+    owners, incoming = draw.incoming(ids, sources, row_of)
+    kept = flatnonzero(~is_source[incoming])  # a source's calls into another source are among its own calls
+    return y.index_add_(0, incoming[kept], x[owners[kept]])
+
+
+def _all_calls(x: Tensor, is_source: Tensor, sources: Tensor, ids: Tensor, row_of: _RowsOfIds,
+               draw: _DayDraws) -> Tensor:
+    """The same y as `_push`, with every agent's calls drawn, so that the gradient reaches every agent's x."""
+    n = ids.numel()
+    partners = row_of(draw.calls(ids))  # [N, m]
+    callers = torch.arange(n, device=x.device).unsqueeze(1).expand_as(partners)
+    keep = (partners != callers) & (is_source[callers] | ~is_source[partners])  # calls into sources: drawn below
+    partners, callers = partners[keep], callers[keep]
+    owners, incoming = draw.incoming(ids, sources, row_of)
+    keep = ~is_source[incoming]
+    owners, incoming = owners[keep], incoming[keep]
+    y = torch.zeros_like(x).index_add_(0, partners, x[callers]).index_add_(0, callers, x[partners])
+    # x is 0 on the incoming callers: the second sum adds nothing to the value, only the gradient's path
+    return y.index_add_(0, incoming, x[owners]).index_add_(0, owners, x[incoming])
 
 
 class _DayDraws:
@@ -131,13 +154,15 @@ class _DayDraws:
         cdf = _binomial_cdf((self.n - 1) * self.m, 1.0 / self.n).to(u.device)
         count = torch.searchsorted(cdf, u).clamp_(max=cdf.numel() - 1)  # [S] calls into each source
         order = torch.argsort(count, descending=True, stable=True)
-        count, sources, source_ids = count[order], sources[order], source_ids[order]
+        sources, source_ids = sources[order], source_ids[order]
+        # with more than `lane` calls: the first k[lane] sources in that order
+        k = (count.numel() - torch.bincount(count, minlength=cdf.numel()).cumsum(0)).tolist()
         owners, callers = [], []
-        for lane in range(int(count[0]) if count.numel() else 0):
-            k = int((count > lane).sum())  # the sources with more than `lane` incoming calls come first
-            r = rng.randint(self.seed, self.step, f"{self.stream}.incoming", source_ids[:k], self.n - 1, lane=lane)
-            owners.append(sources[:k])
-            callers.append(row_of(r + (r >= source_ids[:k]).long()))
+        for lane in range(int(count.max())):
+            r = rng.randint(self.seed, self.step, f"{self.stream}.incoming", source_ids[: k[lane]], self.n - 1,
+                           lane=lane)
+            owners.append(sources[: k[lane]])
+            callers.append(row_of(r + (r >= source_ids[: k[lane]]).long()))
         if not owners:
             return empty, empty
         return torch.cat(owners), torch.cat(callers)
