@@ -121,3 +121,33 @@ def test_bad_arguments_raise_specific_errors(kwargs, error, match):
 def test_randint_rejects_bad_high():
     with pytest.raises(ValueError, match="high must be in"):
         rng.randint(1, 0, "s", torch.arange(3), high=0)
+
+
+def _int64_reference_bits(seed: int, step: int, stream: str, ids: torch.Tensor, lane: int = 0) -> torch.Tensor:
+    """The hash as whole-tensor int64 operations with explicit masks (the implementation before the uint32 chunks)."""
+    def mix(x: torch.Tensor) -> torch.Tensor:
+        x = x ^ (x >> 16)
+        x = (x * 0x21F0AAAD) & 0xFFFFFFFF
+        x = x ^ (x >> 15)
+        x = (x * 0x735A2D97) & 0xFFFFFFFF
+        return x ^ (x >> 15)
+
+    k1, k2 = rng.draw_keys(seed, step, stream, lane)
+    return mix(mix(ids.long() ^ k1) ^ k2)
+
+
+@pytest.mark.parametrize(("chunk", "block"), [(7, 20), (rng.CHUNK, rng.WRITE_BLOCK)])
+def test_chunked_uint32_hash_equals_the_int64_reference_on_random_ids(monkeypatch, chunk, block):
+    monkeypatch.setattr(rng, "CHUNK", chunk)
+    monkeypatch.setattr(rng, "WRITE_BLOCK", block)
+    gen = torch.Generator().manual_seed(12)
+    for n in (1, chunk - 1, chunk + 1, block, block + chunk + 3):
+        ids = torch.randint(0, 2**32, (n,), generator=gen, dtype=torch.int64)
+        ids[:2] = torch.tensor([0, 2**32 - 1])[:n]
+        bits = _int64_reference_bits(4, 9, "s", ids, lane=2)
+        assert torch.equal(rng.random_bits(4, 9, "s", ids, n=3)[:, 2], bits)
+        assert torch.equal(rng.randint(4, 9, "s", ids, 1000, lane=2), (bits * 1000) >> 32)
+        assert torch.equal(rng.uniform(4, 9, "s", ids, n=3)[:, 2],
+                           ((bits >> 9).float() + 0.5) * 2.0**-23)
+        assert torch.equal(rng.uniform(4, 9, "s", ids, dtype=torch.float64, n=3)[:, 2],
+                           (bits.double() + 0.5) * 2.0**-32)
