@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-import populace.network.random as random_network
+import populace.network.build as network_build
 from populace.core import AgentTable, World, rng
 from populace.network import ContactLayer, RandomMixing, erdos_renyi
 
@@ -30,7 +30,7 @@ def _erdos_renyi_by_from_edges(n: int, k: float, seed: int, weight: float | None
     return ContactLayer.from_edges(n, src, dst, w, symmetric=True)
 
 
-@pytest.mark.parametrize("edges_per_block", [16, 1000, random_network.EDGES_PER_BLOCK])
+@pytest.mark.parametrize("edges_per_block", [16, 1000, network_build.EDGES_PER_BLOCK])
 @pytest.mark.parametrize(
     ("n", "k", "weight"),
     # n = 3, 30: most pairs repeat or are self-pairs; 20k: a few repeats; weighted repeats have summed weights
@@ -39,7 +39,7 @@ def _erdos_renyi_by_from_edges(n: int, k: float, seed: int, weight: float | None
 )
 def test_erdos_renyi_builds_the_layer_from_edges_builds_from_the_same_pairs(monkeypatch, n, k, weight,
                                                                           edges_per_block):
-    monkeypatch.setattr(random_network, "EDGES_PER_BLOCK", edges_per_block)
+    monkeypatch.setattr(network_build, "EDGES_PER_BLOCK", edges_per_block)
     layer = erdos_renyi(n, k, seed=5, weight=weight)
     reference = _erdos_renyi_by_from_edges(n, k, 5, weight)
     for name in ("crow", "col", "weight"):

@@ -35,11 +35,12 @@ import torch
 from torch import Tensor, nn
 
 from populace.network.aggregate import aggregate, check_agent_values
+from populace.network.build import INT32_MAX, blocked_csr
+from populace.network.build import crow_dtype as _crow_dtype
 
 if TYPE_CHECKING:
     from populace.core.world import World
 
-INT32_MAX = 2**31 - 1
 MAX_DENSE_ENTRIES = 10**8
 DEFAULT_MAX_GROUP_SIZE = 500
 ArrayLike = Tensor | np.ndarray | Sequence[Any]
@@ -193,6 +194,8 @@ class ContactLayer(nn.Module):
         if weight is not None:
             w = _as_weight(weight, name).to(src_t.device)
             _check_weight(w, src_t.numel(), "weight", f"layer {name!r}")
+        if src_t.device.type == "cpu" and not (w is not None and w.requires_grad):
+            return cls._from_edges_blocked(n, src_t, dst_t, w, symmetric)
         keep = src_t != dst_t  # drop self-loops
         src_t, dst_t = src_t[keep], dst_t[keep]
         w = None if w is None else w[keep]
@@ -204,6 +207,20 @@ class ContactLayer(nn.Module):
         counts = torch.bincount(src_t, minlength=n)
         crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)]).to(_crow_dtype(col.numel()))
         return cls._trusted(n, crow, col, w, symmetric)
+
+    @classmethod
+    def _from_edges_blocked(cls, n: int, src: Tensor, dst: Tensor, w: Tensor | None, symmetric: bool) -> ContactLayer:
+        """`from_edges` on the CPU by blocks of rows (`populace.network.build.blocked_csr`): no int64 keys of all
+        edges and no sort over them; the same layer (weights of repeats summed in another order)."""
+
+        def draw(start: int, stop: int) -> tuple[Tensor, Tensor, Tensor | None]:
+            s, d = src[start:stop], dst[start:stop]
+            keep = s != d  # drop self-loops
+            return s[keep], d[keep], None if w is None else w[start:stop][keep]
+
+        crow, col, weight = blocked_csr(n, src.numel(), draw, symmetric=symmetric,
+                                        weight_dtype=None if w is None else w.dtype)
+        return cls._trusted(n, crow, col, weight, symmetric)
 
     @classmethod
     def from_groups(
@@ -548,10 +565,6 @@ def _check_n_agents(n_agents: Any) -> int:
     if not 0 < n_agents <= INT32_MAX:
         raise ValueError(f"n_agents must be in [1, 2**31 - 1] (int32 agent ids), got {n_agents}.")
     return int(n_agents)
-
-
-def _crow_dtype(n_edges: int) -> torch.dtype:
-    return torch.int32 if n_edges <= INT32_MAX else torch.int64
 
 
 def _as_tensor(values: Any) -> Tensor:
