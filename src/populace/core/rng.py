@@ -59,9 +59,9 @@ CHUNK = 1 << 16
 """Agents hashed at a time on the CPU: 65,536 uint32 values (256 KiB) stay in cache through the integer operations
 of a draw, which makes a draw over millions of agents several times faster than whole-tensor operations."""
 
-WRITE_BLOCK = 1 << 20
-"""Hashed values handed on at a time on the CPU (8 MiB of int64), so that what is made of them (uniforms, integers
-in a range) takes few torch calls and no temporary over 8 MiB."""
+WRITE_BLOCK = 1 << 18
+"""Hashed values handed on at a time on the CPU (2 MiB of int64), so that what is made of them (uniforms, integers
+in a range) takes few torch calls and no temporary over 2 MiB."""
 
 _U32 = np.uint32
 

@@ -98,14 +98,14 @@ def blocked_csr(
         key = np.concatenate([part[1] for part in parts] or [np.empty(0, np.int64)])
         w = None
         if weighted:
-            empty = torch.empty(0, dtype=weight_dtype).numpy()
-            w = np.concatenate([part[2] for part in parts] or [empty])
+            w = np.concatenate([part[2] for part in parts] or [torch.empty(0, dtype=weight_dtype).numpy()])
+        del parts  # the pieces go before the sort
+        if weighted:
             order = np.argsort(key, kind="stable")
             key, w = key[order], w[order]
             del order
         else:
             key.sort()
-        del parts
         is_first = np.empty(key.size, dtype=bool)
         is_first[:1] = True
         np.not_equal(key[1:], key[:-1], out=is_first[1:])
