@@ -24,8 +24,9 @@ PAIRS_PER_DRAW = 1 << 21
 MAX_BUILD_THREADS = 4
 """Threads of `blocked_csr` at most: each batch in flight holds about 100 bytes a pair (200 MiB)."""
 
-EDGES_PER_BLOCK = 1 << 23
-"""Directed edges sorted at a time by `blocked_csr` (8M: a 64 MiB int64 block of keys)."""
+EDGES_PER_BLOCK = 1 << 20
+"""Directed edges sorted at a time by `blocked_csr` (1M: an 8 MiB int64 block of keys, sorted in cache: at 1M agents
+and 20 contacts the build took 2.1 s of CPU against 3.4 with blocks of 8M)."""
 
 Draw = Callable[[int, int], tuple[Tensor, Tensor, Tensor | None]]
 
