@@ -15,10 +15,11 @@ The computation. Only the sources, the agents with x_j != 0, contribute to y. So
 Work and memory follow the sources (m + about m calls each), not N m. Each source's numbers are a function of its
 global id, so results do not depend on the agents' order or on how they are split. Against drawing every agent's
 m calls (the model above, literally), the contacts of a source are the same in distribution except that the
-calls into it are drawn from its side: their count has the right Binomial law, and a non-source's number of calls
-reaching sources is about Binomial(m, S / N) on average but not capped at m. Expected aggregate, exactly as in
-the literal model: E[y_i] = w * (2m / N) * sum_{j != i} x_j. When every agent is a source (x != 0 everywhere)
-the contacts are the literal model's: everyone's own calls, no calls drawn from the callee's side.
+calls into it are drawn from its side: their count has the literal Binomial law (before the callers that are
+sources are dropped), and a non-source's calls that reach sources have the literal mean, m S / N, but no cap at
+m. Expected aggregate, exactly as in the literal model: E[y_i] = w * (2m / N) * sum_{j != i} x_j. When every
+agent is a source (x != 0 everywhere) the contacts are the literal model's: everyone's own calls, no calls drawn
+from the callee's side.
 
 With autograd, every agent's m calls are drawn (as the literal model does), those from a non-source to a source
 dropped (drawn from the source's side instead), so the forward value is the push's (up to float summation order)
