@@ -35,7 +35,7 @@ def run(tmp_path_factory):
 @pytest.mark.needs_data
 def test_writes_every_file_with_its_columns_dates_and_boroughs(run):
     run, printed = run
-    assert "calibrated: fit of 2020-03-01:2020-12-31" in printed  # the shipped fit, by default
+    assert "calibrated: fit of 2020-03-01:2021-06-30" in printed  # the shipped fit, by default
     assert str(run / "cases.png") in printed
     assert str(run / "unemployment.png") in printed
     daily = pd.read_parquet(run / "daily.parquet")

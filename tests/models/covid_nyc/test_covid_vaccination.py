@@ -166,3 +166,16 @@ def test_protection_against_death_given_infection():
 def test_bad_effectiveness_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         VaccineEffectiveness(**kwargs)
+
+
+def test_nyc_vaccination_needs_a_run_that_starts_by_the_first_doses():
+    """A later start would give every earlier dose on day 0; the run is refused, or runs without vaccination."""
+    from populace.core.errors import InputError
+    from populace.models.covid_nyc.model import nyc_2021_parts
+    from populace.population.nyc import build_nyc
+
+    city = build_nyc(scale=0.0002, seed=1)
+    with pytest.raises(InputError, match="start by then, or leave vaccination out"):
+        nyc_2021_parts(city, dt.date(2021, 1, 5))
+    assert nyc_2021_parts(city, dt.date(2021, 1, 5), vaccination=False)["vaccination"] is None
+    assert nyc_2021_parts(city, dt.date(2020, 3, 1), days=120) == {"vaccination": None, "variants": None}

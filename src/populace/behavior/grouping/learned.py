@@ -94,7 +94,8 @@ def learn_grouping(method: str, model: LanguageModel, spec: DecisionSpec, agents
     n = len(next(iter(agents.values())))
     if not 4 <= probe_agents <= n:
         raise ValueError(f"probe_agents must be between 4 and the number of agents ({n}), got {probe_agents}")
-    rows = torch.argsort(rng.uniform(seed, 0, PROBE_STREAM, torch.arange(n), dtype=torch.float64))[:probe_agents]
+    ids = agents["id"] if "id" in agents else torch.arange(n)  # keyed on agent ids: independent of row order
+    rows = torch.argsort(rng.uniform(seed, 0, PROBE_STREAM, ids, dtype=torch.float64))[:probe_agents]
     rows = rows.sort().values
     situations = spec.situations
     cells = list(probe_cells) if probe_cells is not None else _spread(situations.n_cells, 6)

@@ -243,7 +243,8 @@ def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targ
         raw, started = {}, {}
         for name in [*full, *DEATH_KINDS]:
             kind = "deaths" if name in DEATH_KINDS else name
-            rows, anchor = full[kind].rows_in(test.window), full[kind].rows_in(train.window)[-1]
+            rows = full[kind].rows_in(test.window)
+            anchor = max(set(full[kind].rows_in(train.window)) - set(rows))  # the last row wholly before the test
             raw[name] = series[name][rows]
             started[name] = anchored(series[name], smoothed[kind], anchor, rows, additive=name == "unemployment")
         return [errors(method, raw, both, test.columns), errors(f"{method}_anchored", started, both, test.columns)]

@@ -127,6 +127,9 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
     parameters = UNCALIBRATED if fit is None else fit.describe()
     reaches_2021 = reaches_vaccination(args.start, args.days)
     vaccination, variants = reaches_2021 and not args.no_vaccination, reaches_2021 and not args.no_variants
+    if variants and fit is None and not args.importations:
+        print("note: no variants: they enter through importations, and --importations is 0")
+        variants = False
     raw_files = [*SOURCE_FILES, DAILY_FILE, TESTS_FILE, *(nysdol_file(b) for b in BOROUGHS),
                  *((BY_BOROUGH_FILE, BY_AGE_FILE) if vaccination else ()), *((VARIANTS_FILE,) if variants else ())]
     _, inputs = data_files(raw_files, args.data_dir)  # FileNotFoundError names the fix

@@ -40,8 +40,8 @@ from populace.models.covid_nyc.schedules import WeeklyIsolationDecisions
 from populace.models.covid_nyc.targets import load_targets
 from populace.population.storage import Population
 
-SHIPPED_FIT = Path(__file__).resolve().parent / "fitted" / "nyc-2020.parquet"
-"""The fit shipped inside the package (trained on 2020-03-01..2020-12-31; see fitted/README.md)."""
+SHIPPED_FIT = Path(__file__).resolve().parent / "fitted" / "nyc-2020-2021.parquet"
+"""The fit shipped inside the package (trained on 2020-03-01..2021-06-30; see fitted/README.md)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,8 @@ class Fit:
         return 7 * self.weeks
 
     def describe(self) -> str:
-        """One line for plots and logs, e.g. "calibrated: fit of 2020-03-01:2020-12-31 at scale 0.005"."""
+        """One line for plots and logs, e.g. "calibrated: fit of 2020-03-01:2021-06-30 at scale 0.005
+        (nyc-2020-2021.parquet)"."""
         return f"calibrated: fit of {self.window} at scale {self.scale:g} ({self.path.name})"
 
     def check_start(self, start: dt.date) -> None:

@@ -13,6 +13,7 @@ from torch import Tensor
 from populace.behavior.interface import DecisionModel
 from populace.core import rng
 from populace.core.agents import AgentTable
+from populace.core.errors import InputError
 from populace.core.model import Model
 from populace.core.ops import attach_gradient, count_where, group_total, indicator
 from populace.core.parameters import Positive, natural_parameter, renamed_parameter, unconstrained
@@ -334,10 +335,15 @@ def nyc_2021_parts(population: Population, start_date: dt.date | str, *, days: i
                    ) -> dict[str, Vaccination | VariantMix | None]:
     """NYC's vaccination (`Vaccination.nyc`) and variant mix (`VariantMix.nyc`) for a run on a population built by
     `populace.population.nyc` from `start_date`, as keyword arguments of `CovidNYC.from_population`. A run of
-    `days` days that ends before `VACCINATION_START` gets neither (nothing of them would happen)."""
+    `days` days that ends before `VACCINATION_START` gets neither (nothing of them would happen); vaccination needs a
+    start by `VACCINATION_START` (InputError)."""
     start = as_date(start_date, "start_date")
     if days is not None and not reaches_vaccination(start, days):
         vaccination = variants = False
+    if vaccination and start > VACCINATION_START:
+        raise InputError(f"vaccination follows the DOHMH tables from {VACCINATION_START}; a run from {start} would "
+                         "give every earlier dose on its first day: start by then, or leave vaccination out "
+                         "(--no-vaccination)")
     codes = population.manifest.get("codes", {})
     return {"vaccination": Vaccination.nyc(population.agents, codes["region"], start,
                                            industry_labels=codes.get("industry"), data_dir=data_dir)

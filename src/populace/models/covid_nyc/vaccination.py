@@ -16,11 +16,12 @@ last row):
 Eligibility follows NYC's timeline (`NYC_ELIGIBILITY`, from `nyc/vaccination/README-vaccine-data.md`): each
 agent's phase is the first phase whose criterion it meets (age at least `min_age`, and for the first phase
 employed in `industry`, the closest the synthetic population comes to health care personnel), and it is eligible
-from that phase's step on; agents younger than every phase's minimum never are. The priority order, drawn once
-from the seed (uniforms keyed on agent id: partition invariant): agents who accept the vaccine first, then by
-phase, then at random; agent i accepts with probability equal to the coverage its age band reached in the
-by-age table (`percent_1plus` on its last day), so that uptake by age follows the data where the borough totals
-allow. Columns written: dose1_day, full_day (int16 steps, -1 before); read once: age, region, and is_employed,
+from that phase's step on; agents younger than every phase's minimum never are. The priority order, drawn once from
+the seed (uniforms keyed on agent id: independent of row order; the daily counts need the whole population in one
+table): agents who accept the vaccine first, then by phase, then at random; agent i accepts with probability equal to
+the coverage its age band reached in the by-age table (`percent_1plus` on its last day), so that uptake by age follows
+the data where the borough totals allow.
+Columns written: dose1_day, full_day (int16 steps, -1 before); read once: age, region, and is_employed,
 industry where a phase names an industry. No draw here depends on the mode; protection acts through
 `VaccineEffectiveness` in transmission, importation and progression.
 """
@@ -32,6 +33,7 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -218,10 +220,11 @@ class Vaccination(Substep):
                              "needs a population built by populace.population.nyc")
         counts = bincount(agents.region.long(), len(region_labels)).double()  # [R]
         fraction = counts / torch.tensor([float(residents[r]) for r in region_labels], dtype=torch.float64)
-        dates = sorted(by_borough["date"].unique())
+        dates = pd.date_range(by_borough["date"].min(), by_borough["date"].max())  # row i: day i (a gap holds)
         tables = []
         for measure in ("people_1plus", "people_fully"):
             wide = by_borough.pivot(index="date", columns="borough", values=measure)[list(region_labels)]
+            wide = wide.reindex(dates, method="ffill")  # cumulative counts: a missing day keeps the day before's
             tables.append(torch.round(torch.tensor(wide.to_numpy(), dtype=torch.float64) * fraction).long())
         by_age = dohmh_vaccination(data_dir, by="age")
         last = by_age[by_age["date"] == by_age["date"].max()]

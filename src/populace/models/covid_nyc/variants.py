@@ -32,6 +32,7 @@ import math
 import os
 from enum import IntEnum
 
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -111,14 +112,16 @@ class VariantMix:
     def nyc(cls, start_date: dt.date, data_dir: str | os.PathLike[str] | None = None) -> VariantMix:
         """The weekly mix of sequenced cases in NYC (`populace.data.dohmh_variants`) for a run from `start_date`.
 
-        Weeks with no sequenced case take the previous week's mix (the first such week: all ancestral)."""
+        Weeks with no sequenced case, or missing from the table, take the previous week's mix (the first such week:
+        all ancestral)."""
         from populace.data.variants import dohmh_variants
 
-        table = dohmh_variants(data_dir)
-        counts = torch.tensor(table[list(VARIANTS)].to_numpy(), dtype=torch.float64)  # [W, K]
+        table = dohmh_variants(data_dir).set_index("week_ending")
+        weeks = pd.date_range(table.index[0], table.index[-1], freq="7D")  # row w: week w (a missing week: no cases)
+        counts = torch.tensor(table[list(VARIANTS)].reindex(weeks, fill_value=0).to_numpy(), dtype=torch.float64)
         shares: list[Tensor] = []
         for row in counts:
             total = float(row.sum())
             shares.append(row / total if total > 0 else (shares[-1] if shares else ancestral_only()))
-        first_end = table["week_ending"].iloc[0].date()
+        first_end = weeks[0].date()
         return cls(torch.stack(shares), (first_end - start_date).days)
