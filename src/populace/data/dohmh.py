@@ -14,7 +14,7 @@ import pandas as pd
 
 from populace.data.boroughs import BOROUGH_CODES, BOROUGH_DTYPE, BOROUGHS
 from populace.data.errors import DataFileError
-from populace.data.files import as_counts, read_csv
+from populace.data.files import as_counts, read_csv, unique_dates
 from populace.data.paths import source_file
 from populace.data.shipped import shipped_fallback
 
@@ -25,13 +25,8 @@ _MEASURES = {"CASE_COUNT": "cases", "PROBABLE_CASE_COUNT": "probable_cases", "HO
 
 
 def _dates(column: pd.Series, file: os.PathLike[str]) -> pd.Series:
-    """MM/DD/YYYY strings as datetime64, with an error naming the first bad value."""
-    dates = pd.to_datetime(column, format="%m/%d/%Y", errors="coerce")
-    if dates.isna().any():
-        raise DataFileError(f"{file}: date {column[dates.isna()].iloc[0]!r} is not MM/DD/YYYY.")
-    if dates.duplicated().any():
-        raise DataFileError(f"{file}: date {column[dates.duplicated()].iloc[0]!r} appears twice.")
-    return dates
+    """MM/DD/YYYY strings as datetime64, each once (`unique_dates`)."""
+    return unique_dates(column, file, fmt="%m/%d/%Y", label="MM/DD/YYYY")
 
 
 @shipped_fallback({"by_borough": True}, {"by_borough": False})

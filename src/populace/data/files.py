@@ -72,6 +72,17 @@ def read_xlsx(file: Path, *, sheet: str, columns: Sequence[str]) -> pd.DataFrame
     return frame
 
 
+def unique_dates(column: pd.Series, file: Path, *, fmt: str, label: str, name: str = "date") -> pd.Series:
+    """Date strings in `fmt` (`label` in messages, e.g. "MM/DD/YYYY") as datetime64, each once, with an error naming
+    the column (`name`) and the first bad or repeated value."""
+    dates = pd.to_datetime(column, format=fmt, errors="coerce")
+    if dates.isna().any():
+        raise DataFileError(f"{file}: {name} {column[dates.isna()].iloc[0]!r} is not {label}.")
+    if dates.duplicated().any():
+        raise DataFileError(f"{file}: {name} {column[dates.duplicated()].iloc[0]!r} appears twice.")
+    return dates
+
+
 def as_counts(frame: pd.DataFrame, columns: Sequence[str], file: Path, dtype: str = "int32") -> pd.DataFrame:
     """`frame[columns]` as integer counts, after checking that every value is a whole number >= 0."""
     values = frame[list(columns)].apply(pd.to_numeric, errors="coerce")

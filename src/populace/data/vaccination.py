@@ -19,7 +19,7 @@ import pandas as pd
 
 from populace.data.boroughs import BOROUGH_DTYPE, BOROUGHS
 from populace.data.errors import DataFileError
-from populace.data.files import as_counts, read_csv
+from populace.data.files import as_counts, read_csv, unique_dates
 from populace.data.paths import source_file
 from populace.data.shipped import shipped_fallback
 
@@ -44,11 +44,7 @@ def _non_blank(raw: pd.DataFrame) -> pd.DataFrame:
 
 def _iso_dates(column: pd.Series, file: os.PathLike[str]) -> pd.Series:
     """YYYY-MM-DD strings as datetime64, increasing, with an error naming the first bad or repeated value."""
-    dates = pd.to_datetime(column, format="%Y-%m-%d", errors="coerce")
-    if dates.isna().any():
-        raise DataFileError(f"{file}: DATE {column[dates.isna()].iloc[0]!r} is not YYYY-MM-DD.")
-    if dates.duplicated().any():
-        raise DataFileError(f"{file}: DATE {column[dates.duplicated()].iloc[0]!r} appears twice.")
+    dates = unique_dates(column, file, fmt="%Y-%m-%d", label="YYYY-MM-DD", name="DATE")
     if not dates.is_monotonic_increasing:
         raise DataFileError(f"{file}: DATE must increase row by row; {column[dates.diff() < pd.Timedelta(0)].iloc[0]!r}"
                             " comes after a later date.")

@@ -172,7 +172,7 @@ def run_covid_nyc(args: argparse.Namespace) -> int:
         for frame, name in ((daily, "daily"), (monthly, "monthly"), (cases, "cases_vs_dohmh"),
                             (deaths, "deaths_vs_dohmh"), (unemployment, "unemployment_vs_nysdol")):
             manifest.add_table(frame, out / f"{name}.parquet")
-        title = f"{population.agents.n:,} agents (scale {args.scale:g}), seed {args.seed}; {parameters}"
+        title = f"{population.agents.n:,} agents (scale {args.scale:g}), seed {args.seed}\n{parameters}"
         for figure, name in ((plot_cases(cases, title=title), "cases.png"),
                              (plot_unemployment(unemployment, title=title), "unemployment.png")):
             figure.savefig(out / name, dpi=110)
