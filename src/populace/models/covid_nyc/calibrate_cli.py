@@ -244,10 +244,13 @@ def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targ
         for name in [*full, *DEATH_KINDS]:
             kind = "deaths" if name in DEATH_KINDS else name
             rows = full[kind].rows_in(test.window)
-            anchor = max(set(full[kind].rows_in(train.window)) - set(rows))  # the last row wholly before the test
             raw[name] = series[name][rows]
-            started[name] = anchored(series[name], smoothed[kind], anchor, rows, additive=name == "unemployment")
-        return [errors(method, raw, both, test.columns), errors(f"{method}_anchored", started, both, test.columns)]
+            before = set(full[kind].rows_in(train.window)) - set(rows)  # rows wholly before the test window
+            if before:  # else (a month both windows touch) the series has no anchor and is left out
+                started[name] = anchored(series[name], smoothed[kind], max(before), rows,
+                                         additive=name == "unemployment")
+        return [errors(method, raw, both, test.columns),
+                errors(f"{method}_anchored", started, {name: both[name] for name in started}, test.columns)]
 
     tables = [*scored("gradient", calibration), errors("naive", naive_forecast(train, test), observed, test.columns)]
     if args.baseline:
