@@ -184,3 +184,22 @@ def test_sixty_days_from_december_2020_with_the_real_tables():
     assert float(june[Strain.DELTA]) == pytest.approx(72 / 179)
     assert float(june.sum()) == pytest.approx(1.0)
     assert len(table) == len(variants.shares)
+
+
+def test_an_imported_exposure_infects_a_vaccinated_resident_with_probability_one_minus_protection():
+    """Every resident susceptible and fully vaccinated 20 days ago (peak protection, ancestral strain: v = 0.88):
+    of the distinct residents exposed from outside today, a share 1 - v is infected, the others stay susceptible."""
+    from populace.models.covid_nyc.importation import Importation
+
+    n = 200_000
+    importation = Importation(200_000, vaccine=VaccineEffectiveness())  # 40,000 exposures a day on average
+    full_day = torch.full((n,), DAY - 20, dtype=torch.int16)
+    table = AgentTable({"stage": torch.full((n,), Stage.S, dtype=torch.uint8), "full_day": full_day,
+                        "dose1_day": (full_day - 21).to(torch.int16),
+                        "infection_day": torch.full((n,), -1, dtype=torch.int16),
+                        "newly_infected": torch.zeros(n, dtype=torch.bool)})
+    world = World.of(table, seed=3, step=DAY)
+    exposed = int(torch.unique(importation.imported(world)).numel())
+    infected = int(importation(world)["newly_infected"].sum())
+    assert exposed > 30_000
+    assert within(infected / exposed, 1 - 0.88, exposed)
