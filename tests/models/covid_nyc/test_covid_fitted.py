@@ -123,3 +123,23 @@ def test_the_default_run_follows_dohmhs_spring_peak(tmp_path):
         peaks = rows.rolling(7).mean().max()
         ratio = peaks["simulated"] / peaks["observed"]
         assert 1 / PEAK_FACTOR <= ratio <= PEAK_FACTOR, (region, ratio)
+
+
+def test_a_calibration_continues_from_a_fit(fitted, tmp_path, capsys):
+    """--start-from: one iteration at a negligible step from the fit ends where the fit ended (at twice the scale,
+    with twice the initial infections); a fit of another window is refused."""
+    before = json.loads((fitted / "parameters.json").read_text())
+    argv = ["calibrate", "covid-nyc", "--train", "2020-03-01:2020-03-14", "--iterations", "1", "--lr", "1e-9",
+            "--population-seed", "4", "--start-from", str(fitted / "fitted.parquet"), "--no-progress", "--threads",
+            "1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*argv, "--scale", str(2 * SCALE), "--out", str(tmp_path / "again")]) == 0
+    after = json.loads((tmp_path / "again" / "parameters.json").read_text())
+    assert after["beta_by_week"] == pytest.approx(before["beta_by_week"], rel=1e-6)
+    assert after["ascertainment"] == pytest.approx(before["ascertainment"], rel=1e-6)
+    assert after["initial_infected_in_population"] == pytest.approx(2 * before["initial_infected_in_population"],
+                                                                     rel=1e-6)
+    later = list(argv)
+    later[later.index("--train") + 1] = "2020-03-08:2020-03-21"
+    assert main([*later, "--scale", str(SCALE), "--out", str(tmp_path / "later")]) == 2
+    assert "the fit starts on 2020-03-01, the calibration on 2020-03-08" in capsys.readouterr().err

@@ -11,7 +11,9 @@ naive forecast and, with `--baseline`, the gradient-free optimiser at the same n
 come from a language model asked per archetype and situation, whose per-archetype logit offsets are learned (mode
 free); the usage log `llm_steps.parquet` and `llm_usage.json` is written as by `populace run covid-nyc`. With
 `--warm-start-scale S` it first fits a city at the smaller scale S (`--warm-start-iterations`, checkpoints in
-`--out/warm-start`) and starts the main fit from there (`populace.models.covid_nyc.calibration.warm_start`).
+`--out/warm-start`) and starts the main fit from there (`populace.models.covid_nyc.calibration.warm_start`); with
+`--start-from fitted.parquet` it starts from an earlier fit of the same window (`populace.models.covid_nyc.fitted.
+start_from`), to continue it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from populace.models.covid_nyc.calibration_run import (
     nyc_calibration,
     save_fit,
 )
+from populace.models.covid_nyc.fitted import Fit, start_from
 from populace.models.covid_nyc.targets import load_targets, observed_smoothed
 from populace.population.storage import Population
 
@@ -89,6 +92,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         "cheap iterations first)")
     p.add_argument("--warm-start-iterations", type=arguments.positive_int, default=20,
                    help="Adam iterations at --warm-start-scale")
+    p.add_argument("--start-from", type=Path, default=None,
+                   help="start from a fit: the fitted.parquet of an earlier calibration of the same window (its "
+                        "initial infections rescaled to --scale), to continue it")
     p.add_argument("--lr", type=arguments.positive_float, default=0.05, help="Adam learning rate")
     p.add_argument("--lr-decay", type=arguments.fraction, default=1.0,
                    help="the learning rate is multiplied by this each iteration, in (0, 1] (1: constant)")
@@ -128,6 +134,9 @@ def _check_windows(args: argparse.Namespace) -> None:
     if args.warm_start_scale is not None and args.warm_start_scale >= args.scale:
         raise SystemExit(f"--warm-start-scale ({args.warm_start_scale:g}) must be smaller than --scale "
                          f"({args.scale:g}): the warm start is a cheaper, coarser fit")
+    if args.start_from is not None and (args.warm_start_scale is not None or args.mode != "free"):
+        raise SystemExit("--start-from starts a free-parameter fit from a fit: give it without --warm-start-scale "
+                         "and --mode network")
     if args.behavior == "heuristic":
         decision_model_from_args(args)  # a ValueError names --llm-* flags given without --behavior llm
     elif args.mode == "network":
@@ -190,8 +199,11 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
 
         calibration = problem(args.mode)
         built = time.perf_counter()
-        if args.warm_start_scale is not None and not (args.resume and (out / CHECKPOINT_NAME).exists()):
+        fresh = not (args.resume and (out / CHECKPOINT_NAME).exists())
+        if args.warm_start_scale is not None and fresh:
             warm_start(calibration, coarse_fit(args, problem, settings, out))
+        if args.start_from is not None and fresh:
+            start_from(calibration, Fit.load(args.start_from))
             manifest.results.update(warm_start_seconds=round(time.perf_counter() - built, 2))
         fit_started = time.perf_counter()  # after the warm start, which has its own figure
         with llm_usage_report(calibration.model.behaviour.decision_model, out, manifest):  # LLM log; clean stop

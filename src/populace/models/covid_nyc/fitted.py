@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from populace.behavior.interface import DecisionModel
 from populace.calibrate import DateWindow, load_parameter_draws
 from populace.calibrate.uncertainty import draws_metadata
 from populace.core.errors import InputError
+from populace.core.parameters import unconstrained
 from populace.models.covid_nyc.calibration import (
     BETA_PARAMETER,
     MODEL_PREFIX,
@@ -133,3 +135,19 @@ def fit_calibration(fit: Fit, *, data_dir: str | os.PathLike[str] | None = None)
                                   deaths=str(fit.metadata["deaths"]))
     load_draw(fit.draw, calibration.model, calibration.observation)
     return calibration
+
+
+@torch.no_grad()
+def start_from(calibration: Calibration, fit: Fit) -> None:
+    """Set `calibration`'s learned values to `fit`'s, its initial infections rescaled by calibration.scale /
+    fit.scale (as `warm_start` does): a fit of the same window and decision model continues from there."""
+    if fit.window.start != calibration.targets.window.start:
+        raise InputError(f"--start-from {fit.path}: the fit starts on {fit.window.start}, the calibration on "
+                         f"{calibration.targets.window.start}; their weekly values would not line up")
+    try:
+        load_draw(fit.draw, calibration.model, calibration.observation)
+    except (KeyError, ValueError) as err:
+        raise InputError(f"--start-from {fit.path}: {err.args[0]}") from None
+    initial = unconstrained(calibration.model, "initial_infections")  # log of the count
+    if initial.requires_grad:
+        initial += math.log(calibration.scale / fit.scale)
