@@ -202,9 +202,9 @@ def calibrate_covid_nyc(args: argparse.Namespace) -> int:
         fresh = not (args.resume and (out / CHECKPOINT_NAME).exists())
         if args.warm_start_scale is not None and fresh:
             warm_start(calibration, coarse_fit(args, problem, settings, out))
+            manifest.results.update(warm_start_seconds=round(time.perf_counter() - built, 2))
         if args.start_from is not None and fresh:
             start_from(calibration, Fit.load(args.start_from))
-            manifest.results.update(warm_start_seconds=round(time.perf_counter() - built, 2))
         fit_started = time.perf_counter()  # after the warm start, which has its own figure
         with llm_usage_report(calibration.model.behaviour.decision_model, out, manifest):  # LLM log; clean stop
             history = fit(calibration, settings, out=out, resume=args.resume,
