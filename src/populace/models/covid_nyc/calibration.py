@@ -300,9 +300,15 @@ def warm_start(target: Calibration, source: Calibration) -> None:
             raise ValueError(f"{name} has shape {list(value.shape)} in the source and {list(mine[name].shape)} in the "
                              "target: fit the same window (weeks) and regions")
         mine[name].copy_(value)
-    initial = unconstrained(target.model, "initial_infections")  # log of the count
-    if initial.requires_grad:
-        initial += math.log(target.scale / source.scale)
+    if unconstrained(target.model, "initial_infections").requires_grad:
+        rescale_initial_infections(target.model, target.scale / source.scale)
+
+
+@torch.no_grad()
+def rescale_initial_infections(model: nn.Module, ratio: float) -> None:
+    """Multiply the model's initial infections, which count agents, by `ratio` (e.g. a city's scale over the scale
+    of the fit it takes them from), in place on their stored log."""
+    unconstrained(model, "initial_infections").add_(math.log(ratio))
 
 
 def load_draw(draw: Mapping[str, Tensor], model: nn.Module, observation: nn.Module) -> None:

@@ -16,9 +16,8 @@ import pandas as pd
 import torch
 
 from populace.behavior.interface import DecisionModel
-from populace.calibrate import Targets, persistence, save_parameter_draws
+from populace.calibrate import Targets, mean_loss, persistence, save_parameter_draws
 from populace.calibrate import forecast as seed_mean
-from populace.calibrate.baselines import mean_loss
 from populace.models.covid_nyc.calibration import Calibration, calibration_model, weeks_in
 from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale, nyc_2021_parts
 from populace.models.covid_nyc.observe import Observation, daily_tests_on

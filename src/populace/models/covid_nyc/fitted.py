@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +33,7 @@ from populace.models.covid_nyc.calibration import (
     Calibration,
     calibration_model,
     load_draw,
+    rescale_initial_infections,
 )
 from populace.models.covid_nyc.calibration_run import nyc_calibration
 from populace.models.covid_nyc.model import CovidNYC
@@ -111,8 +111,7 @@ def fitted_models(population: Population, fit: Fit, *, scale: float, behaviour: 
         draw.pop(MODEL_PREFIX + WEEKLY_ISOLATION_PARAMETER, None)
     observation = Observation()
     load_draw(draw, model, observation)
-    with torch.no_grad():
-        model.initial_infections = model.initial_infections * scale / fit.scale
+    rescale_initial_infections(model, scale / fit.scale)
     return model, observation
 
 
@@ -148,6 +147,5 @@ def start_from(calibration: Calibration, fit: Fit) -> None:
         load_draw(fit.draw, calibration.model, calibration.observation)
     except (KeyError, ValueError) as err:
         raise InputError(f"--start-from {fit.path}: {err.args[0]}") from None
-    initial = unconstrained(calibration.model, "initial_infections")  # log of the count
-    if initial.requires_grad:
-        initial += math.log(calibration.scale / fit.scale)
+    if unconstrained(calibration.model, "initial_infections").requires_grad:
+        rescale_initial_infections(calibration.model, calibration.scale / fit.scale)
