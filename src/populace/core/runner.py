@@ -8,6 +8,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from populace.core.clock import StepLength
+from populace.core.memory import large_blocks_unmapped
 from populace.core.model import Model
 from populace.core.progress import progress_bar
 from populace.core.trajectory import Trajectory
@@ -38,7 +39,8 @@ def run(
         days: the same as `steps`, for a model whose step is a day (`model.run(days=100)`); give one of the two.
         seed: seed of the counter-based random numbers (ignored when `world` is given: it has its own).
         differentiable: keep gradients (float states, straight-through draws); otherwise run under
-            `torch.no_grad()` with compact states (fast mode).
+            `torch.no_grad()` with compact states (fast mode). A differentiable run returns large freed blocks
+            to the system as it goes (`populace.core.memory`), so its resident memory follows the graph's.
         world: start from this world instead of `model.initial_world(seed=...)` (e.g. a saved state).
         device: move the model and world here first ("cpu", "cuda"); default: where they are.
         record_every: record observables every this many steps (the first and last step are always kept).
@@ -68,7 +70,8 @@ def run(
     if device is not None:
         model = model.to(device)
     grad_mode = contextlib.nullcontext() if differentiable else torch.no_grad()
-    with grad_mode:
+    memory = large_blocks_unmapped() if differentiable else contextlib.nullcontext()
+    with grad_mode, memory:
         if world is None:
             world = model.initial_world(seed=seed, differentiable=differentiable)
         elif world.differentiable != differentiable:
