@@ -338,3 +338,41 @@ TYPE_ERRORS = [
 def test_type_errors(call, match):
     with pytest.raises(TypeError, match=match):
         call()
+
+
+@pytest.mark.parametrize("gradient", ["identity", "fired"])
+@pytest.mark.parametrize("with_among", [False, True])
+def test_straight_through_node_equals_its_formula(gradient, with_among):
+    """The one-node straight-through draw gives the values and gradients of its formula written as separate ops:
+    x = hard + (p - p.detach()) or hard * p / p.detach() where fired, then among * x."""
+    torch.manual_seed(0)
+    p = torch.rand(50, dtype=torch.float64).requires_grad_()
+    u = torch.rand(50, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
+    among = (torch.rand(50, dtype=torch.float64) < 0.7).double().requires_grad_() if with_among else None
+    weights = torch.randn(50, dtype=torch.float64)
+
+    x = bernoulli(p, u, straight_through=True, gradient=gradient, among=among)
+    (x * weights).sum().backward()
+    grads = (p.grad.clone(), None if among is None else among.grad.clone())
+    p.grad = None
+    if among is not None:
+        among.grad = None
+
+    hard = u < p
+    reference = hard.double()
+    if gradient == "fired":
+        reference = reference * (p / torch.where(hard, p.detach(), torch.ones_like(p)))
+    else:
+        reference = reference + (p - p.detach())
+    if among is not None:
+        reference = among * reference
+    (reference * weights).sum().backward()
+    assert torch.equal(x, reference.detach())
+    assert torch.equal(grads[0], p.grad)
+    if among is not None:
+        assert torch.equal(grads[1], among.grad)
+
+
+def test_among_in_fast_mode_masks_the_draw():
+    p, u = torch.tensor([0.9, 0.9, 0.1]), torch.tensor([0.5, 0.5, 0.5])
+    assert bernoulli(p, u, among=torch.tensor([True, False, True])).tolist() == [True, False, False]

@@ -21,12 +21,13 @@ import contextlib
 import contextvars
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.autograd.forward_ad as fwad
 import torch.nn.functional as F  # noqa: N812 (PyTorch's own convention)
 from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 __all__ = ["active_coupling", "bernoulli", "categorical", "coupled", "gumbel", "gumbel_softmax"]
 
@@ -94,7 +95,8 @@ def _refuse_uncoupled_draw(p: Tensor) -> None:
 
 
 def bernoulli(p: Tensor, u: Tensor, *, straight_through: bool = False,
-              gradient: Literal["identity", "fired"] = "identity", validate: bool = True) -> Tensor:
+              gradient: Literal["identity", "fired"] = "identity", validate: bool = True,
+              among: Tensor | None = None) -> Tensor:
     r"""Bernoulli draw by inversion: x = 1[u < p], so P(x = 1) = p exactly when u ~ Uniform(0, 1).
 
     Shapes: p [*] and u [*] must match exactly; to share one p across many draws pass
@@ -120,6 +122,11 @@ def bernoulli(p: Tensor, u: Tensor, *, straight_through: bool = False,
         straight_through: return floats carrying the straight-through gradient instead of bools.
         gradient: the straight-through surrogate: "identity" (dx/dp = 1) or "fired" (dx/dp = x / p).
         validate: check that p lies in [0, 1] (no NaN) and u in (0, 1); costs one pass over each.
+        among: like p, bool or (straight-through) a 0/1 float mass with its own gradient: the draws that count;
+            x is ``among & x`` (bools) or ``among * x`` (floats), taken in the same autograd node.
+
+    The straight-through draw is one autograd node that saves the sample as bools (and p for "fired", among when
+    given): 1 to 9 bytes a draw, where the same formulas as separate operations would save 12 to 20.
 
     Raises:
         TypeError: p or u is not a floating-point tensor.
@@ -144,11 +151,33 @@ def bernoulli(p: Tensor, u: Tensor, *, straight_through: bool = False,
     _refuse_uncoupled_draw(p)
     hard = u < p  # [*] bool
     if not straight_through:
-        return hard
-    x = hard.to(p.dtype)
-    if gradient == "fired":  # value: hard exactly (p / p = 1 where fired); gradient: x / p
-        return x * (p / torch.where(hard, p.detach(), torch.ones_like(p)))
-    return x + (p - p.detach())  # value: hard exactly; gradient: 1
+        return hard if among is None else among.bool() & hard
+    return _StraightThroughBernoulli.apply(p, hard, among, gradient == "fired")
+
+
+class _StraightThroughBernoulli(torch.autograd.Function):
+    """x = hard (or among * hard) as p's dtype; d x / d p = 1 ("identity") or hard / p ("fired"), times among;
+    d x / d among = hard. Saves hard (bool), p for "fired", among when p needs its gradient."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, p: Tensor, hard: Tensor, among: Tensor | None, fired: bool) -> Tensor:
+        x = hard.to(p.dtype)
+        ctx.fired = fired
+        ctx.save_for_backward(hard, p.detach() if fired else None,
+                              among if among is not None and ctx.needs_input_grad[0] else None)
+        return x if among is None else among * x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, Tensor | None, None]:
+        hard, p, among = ctx.saved_tensors
+        grad_p = grad_among = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad if among is None else grad * among
+            grad_p = torch.where(hard, grad_x / p, 0.0) if ctx.fired else grad_x
+        if ctx.needs_input_grad[2]:
+            grad_among = grad * hard.to(grad.dtype)
+        return grad_p, None, grad_among, None
 
 
 def categorical(probs: Tensor, u: Tensor, *, straight_through: bool = False, validate: bool = True) -> Tensor:

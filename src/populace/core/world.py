@@ -114,10 +114,8 @@ class World:
         u = self.uniform(stream, rows=rows, table=table)
         if coupling is not None:
             return coupling.bernoulli(p, u, among=None if among is None else among.bool())
-        x = sampling.bernoulli(p, u, straight_through=self.differentiable, gradient=gradient, validate=False)
-        if among is None:
-            return x
-        return among * x if self.differentiable else among.bool() & x
+        return sampling.bernoulli(p, u, straight_through=self.differentiable, gradient=gradient, validate=False,
+                                  among=among)
 
     def _bernoulli_among(self, stream: str, p: Tensor, among: Tensor, table: str) -> Tensor:
         """Fast mode's `bernoulli(..., among=)`: uniforms only for the agents among with p > 0 (the only ones that can
