@@ -36,7 +36,6 @@ from populace.calibrate import (
     DateWindow,
     FitSettings,
     Targets,
-    anchored,
     ensemble,
     errors,
     evolution_strategy,
@@ -50,10 +49,11 @@ from populace.manifest import RunManifest, cli_arguments
 from populace.models.covid_nyc.archetypes import covid_decisions
 from populace.models.covid_nyc.calibration import DEATH_SERIES, MODES, Calibration, warm_start
 from populace.models.covid_nyc.calibration_run import (
-    DEATH_KINDS,
     INITIAL_INFECTED_CITY,
     STARTING_BETA,
     forecast,
+    forecast_seeds,
+    held_out_errors,
     naive_forecast,
     nyc_calibration,
     save_fit,
@@ -245,29 +245,13 @@ def evaluate(calibration: Calibration, full: Targets, train: Targets, test: Targ
 
     The fits' forecasts (seed means over --forecast-seeds) are scored on `deaths` (the kind --deaths names) and on
     both kinds, `deaths_expected` and `deaths_sampled`, each against the observed deaths."""
-    seeds = [10_000 + k for k in range(args.eval_seeds)]
-    smoothed = observed_smoothed(full)
-    observed = held_out(smoothed, full, test.window)
-    both = {**observed, **dict.fromkeys(DEATH_KINDS, observed["deaths"])}
-
-    def scored(method: str, fitted: Calibration) -> list[pd.DataFrame]:
-        series = forecast(fitted, full, seeds)
-        raw, started = {}, {}
-        for name in [*full, *DEATH_KINDS]:
-            kind = "deaths" if name in DEATH_KINDS else name
-            rows = full[kind].rows_in(test.window)
-            raw[name] = series[name][rows]
-            before = set(full[kind].rows_in(train.window)) - set(rows)  # rows wholly before the test window
-            if before:  # else (a month both windows touch) the series has no anchor and is left out
-                started[name] = anchored(series[name], smoothed[kind], max(before), rows,
-                                         additive=name == "unemployment")
-        return [errors(method, raw, both, test.columns),
-                errors(f"{method}_anchored", started, {name: both[name] for name in started}, test.columns)]
-
-    tables = [*scored("gradient", calibration), errors("naive", naive_forecast(train, test), observed, test.columns)]
+    seeds = forecast_seeds(args.eval_seeds)
+    observed = held_out(observed_smoothed(full), full, test.window)
+    tables = [held_out_errors("gradient", forecast(calibration, full, seeds), full, train, test),
+              errors("naive", naive_forecast(train, test), observed, test.columns)]
     if args.baseline:
         free = problem("free")
         evolution_strategy(free, simulator_runs=settings.iterations * settings.seeds_per_step,
                            seeds_per_evaluation=settings.seeds_per_step, seed=settings.seed)
-        tables += scored("gradient_free", free)
+        tables.append(held_out_errors("gradient_free", forecast(free, full, seeds), full, train, test))
     return pd.concat(tables, ignore_index=True)

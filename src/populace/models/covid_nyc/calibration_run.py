@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from populace.behavior.interface import DecisionModel
-from populace.calibrate import Targets, mean_loss, persistence, save_parameter_draws
+from populace.calibrate import Targets, anchored, errors, held_out, mean_loss, persistence, save_parameter_draws
 from populace.calibrate import forecast as seed_mean
 from populace.models.covid_nyc.calibration import Calibration, calibration_model, weeks_in
 from populace.models.covid_nyc.model import NYC_INFECTIONS_ON_START_DATE, initial_infected_at_scale, nyc_2021_parts
@@ -42,6 +42,8 @@ CHECK_SEEDS = (20_000, 20_001)
 """Simulator seeds of a fit's check loss (fast mode, saved with the fit)."""
 DEATH_KINDS = ("deaths_expected", "deaths_sampled")
 """The two kinds of simulated deaths a forecast reports, each compared with the observed deaths."""
+FORECAST_SEED_BASE = 10_000
+"""Simulator seeds of held-out forecasts: `FORECAST_SEED_BASE + k` for k < the number of forecast seeds."""
 
 INITIAL_INFECTED_CITY = NYC_INFECTIONS_ON_START_DATE
 """Starting guess of the infections on the first day at city scale (`NYC_INFECTIONS_ON_START_DATE`; calibrated)."""
@@ -98,6 +100,40 @@ def forecast(calibration: Calibration, full: Targets, seeds: list[int]) -> dict[
     mean = seed_mean(lambda s: calibration.simulate(s, differentiable=False, days=days, months=months), seeds)
     out = compared({name: mean[name] for name in full})
     return {**out, **{name: moving_average(mean[name]) for name in DEATH_KINDS}}
+
+
+def forecast_seeds(count: int) -> list[int]:
+    """The simulator seeds a held-out forecast averages over (`populace calibrate covid-nyc --forecast-seeds`)."""
+    if count < 1:
+        raise ValueError(f"a forecast needs at least one seed, got {count}")
+    return [FORECAST_SEED_BASE + k for k in range(count)]
+
+
+def held_out_errors(method: str, series: Mapping[str, torch.Tensor], full: Targets, train: Targets,
+                    test: Targets) -> pd.DataFrame:
+    """Held-out errors (`populace.calibrate.errors`, per borough and 'all') of a fit's forecast `series` (`forecast`
+    over `full`'s window) on `test`, as simulated (method `method`) and anchored at the last observed values of the
+    training window (`populace.calibrate.anchored`, method `<method>_anchored`: cases and deaths scaled,
+    unemployment shifted).
+
+    Scored on `deaths` (the kind the calibration's `deaths` names) and on both kinds, `deaths_expected` and
+    `deaths_sampled`, each against the observed deaths; a series with no row wholly before the held-out window
+    (only a month both windows touch) has no anchor and is left out of the anchored rows."""
+    smoothed = observed_smoothed(full)
+    observed = held_out(smoothed, full, test.window)
+    both = {**observed, **dict.fromkeys(DEATH_KINDS, observed["deaths"])}
+    raw, started = {}, {}
+    for name in [*full, *DEATH_KINDS]:
+        kind = "deaths" if name in DEATH_KINDS else name
+        rows = full[kind].rows_in(test.window)
+        raw[name] = series[name][rows]
+        before = set(full[kind].rows_in(train.window)) - set(rows)  # rows wholly before the test window
+        if before:
+            started[name] = anchored(series[name], smoothed[kind], max(before), rows,
+                                     additive=name == "unemployment")
+    return pd.concat([errors(method, raw, both, test.columns),
+                      errors(f"{method}_anchored", started, {name: both[name] for name in started}, test.columns)],
+                     ignore_index=True)
 
 
 def naive_forecast(train: Targets, test: Targets) -> dict[str, torch.Tensor]:
