@@ -109,7 +109,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"TRAIN,TEST windows, repeatable (default: {' and '.join(WINDOWS_2021)})")
     parser.add_argument("--scale", type=float, default=0.002)
     parser.add_argument("--iterations", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=0.08, help="Adam learning rate")
+    parser.add_argument("--lr-decay", type=float, default=0.85,
+                        help="the learning rate is multiplied by this each iteration (1: constant)")
     parser.add_argument("--seeds-per-step", type=int, default=1, help="simulator seeds per iteration")
     parser.add_argument("--beta", type=float, default=0.2, help="starting beta of every week")
     parser.add_argument("--seed", type=int, default=1, help="run seed (the iterations' simulator seeds derive)")
@@ -154,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(frame.to_string(index=False))
     (args.out / f"{args.name}.json").write_text(json.dumps({
         "scale": args.scale, "agents": population.agents.n, "iterations": args.iterations,
-        "learning_rate": args.lr, "seeds_per_step": args.seeds_per_step, "beta_start": args.beta,
-        "seed": args.seed, "forecast_seeds": forecast_seeds(args.forecast_seeds),
+        "learning_rate": args.lr, "learning_rate_decay": args.lr_decay, "seeds_per_step": args.seeds_per_step,
+        "beta_start": args.beta, "seed": args.seed, "forecast_seeds": forecast_seeds(args.forecast_seeds),
         "language_model": f"{language.backend}:{language.model}", "language_model_load_seconds": round(load_seconds, 1),
         "command": " ".join(sys.argv), "windows": windows}, indent=1, default=str))
 
@@ -167,8 +169,8 @@ def study(window: Window, population: Population, language: Recorder, args: argp
     full = load_targets(DateWindow(window.train.start, window.test.end))
     train, test = split(full, window.train)
     regions = population.manifest["codes"]["region"]
-    settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, seeds_per_step=args.seeds_per_step,
-                           seed=args.seed, checkpoint_every=args.iterations)
+    settings = FitSettings(iterations=args.iterations, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
+                           seeds_per_step=args.seeds_per_step, seed=args.seed, checkpoint_every=args.iterations)
     seeds = forecast_seeds(args.forecast_seeds)
     observed = held_out(observed_smoothed(full), full, test.window)
     naive = naive_forecast(train, test)
