@@ -1,9 +1,9 @@
 """Heuristic against language-model behaviour at equal calibration effort: the tables and figures of
 docs/behaviour-study.md.
 
-    python docs/scripts/behaviour_study.py --scale 0.002 --iterations 8 --threads 1
+    python docs/scripts/behaviour_study.py --scale 0.002 --iterations 10 --threads 1
     python docs/scripts/behaviour_study.py --window 2020-03-01:2020-04-30,2020-05-01:2020-05-31 --iterations 10 \
-        --name behaviour-study                                   # the spring-2020 study
+        --lr 0.1 --lr-decay 1 --name behaviour-study            # the spring-2020 study
     python docs/scripts/behaviour_study.py --llm-backend openai --llm-url URL --llm-model M ...   # any server
 
 On one synthetic city and for each window (`--window TRAIN,TEST`, repeatable; default the two 2020-2021 windows,
@@ -108,7 +108,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=study_window, action="append", default=None,
                         help=f"TRAIN,TEST windows, repeatable (default: {' and '.join(WINDOWS_2021)})")
     parser.add_argument("--scale", type=float, default=0.002)
-    parser.add_argument("--iterations", type=int, default=8)
+    parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.08, help="Adam learning rate")
     parser.add_argument("--lr-decay", type=float, default=0.85,
                         help="the learning rate is multiplied by this each iteration (1: constant)")
