@@ -1,9 +1,12 @@
 """Launcher variables (torchrun, SLURM, Open MPI) and partitions, by hand; no processes started."""
 
+import itertools
+
 import pytest
 import torch
 
 from populace.distributed import Partition, ProcessEnv, ghosts
+from populace.population import region_runs
 
 MASTER = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
 
@@ -50,7 +53,36 @@ def test_even_partition_puts_the_larger_ranges_first():
     assert Partition.from_sizes([1, 5, 2]).bounds == (0, 1, 6, 8)
 
 
+@pytest.mark.parametrize(("regions", "n_ranks", "bounds"), [
+    ([3, 1, 1, 3], 2, (0, 4, 8)),  # the even cut falls on a region boundary
+    ([5, 1, 1, 1], 2, (0, 5, 8)),  # the largest region alone: 5 is the best any cut can do
+    ([1, 10, 1], 2, (0, 11, 12)),  # 11 either way; regions are packed from the left
+    ([1] * 10, 3, (0, 4, 8, 10)),  # largest rank 4 (ceil(10 / 3)), the rest packed from the left
+    ([10, 1, 1, 1], 3, (0, 10, 12, 13)),
+    ([1, 1, 1, 10], 3, (0, 2, 3, 13)),  # the last ranks closed early so that every rank gets a region
+    ([4, 4, 4], 3, (0, 4, 8, 12)),
+    ([7], 1, (0, 7)),
+])
+def test_region_partition_cuts_between_regions_and_minimises_the_largest_rank(regions, n_ranks, bounds):
+    p = Partition.by_region(regions, n_ranks)
+    assert p.bounds == bounds
+    cuts = set(torch.tensor([0, *regions]).cumsum(0).tolist())
+    assert set(p.bounds) <= cuts
+    brute = min(max(b - a for a, b in itertools.pairwise((0, *inner, sum(regions))))
+                for inner in itertools.combinations(sorted(cuts - {0, sum(regions)}), n_ranks - 1))
+    assert max(p.size(r) for r in range(n_ranks)) == brute
+
+
+def test_region_runs_are_the_lengths_of_contiguous_regions():
+    assert region_runs(torch.tensor([0, 0, 2, 2, 2, 1], dtype=torch.uint8)) == (2, 3, 1)
+    with pytest.raises(ValueError, match=r"regions \[0\] are not contiguous runs of ids"):
+        region_runs(torch.tensor([0, 1, 0]))
+
+
 @pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: Partition.by_region([3, 4], 3), ValueError,
+     r"2 regions cannot be split into 3 ranks along region boundaries; .* Partition.even\(7, 3\)"),
+    (lambda: Partition.by_region([3, 0], 1), ValueError, "regions of at least one agent"),
     (lambda: Partition((0, 3, 3, 5)), ValueError, "increase strictly"),
     (lambda: Partition((1, 5)), ValueError, "must start at 0"),
     (lambda: Partition.even(2, 3), ValueError, "at least one agent per rank, got 2 agents on 3 ranks"),

@@ -46,7 +46,24 @@ class HaloContacts(nn.Module):
         rank = dist.get_rank(group)
         start, stop = partition.start(rank), partition.stop(rank)
         first, last = int(layer.crow[start]), int(layer.crow[stop])
-        weight = None if layer.weight is None else layer.weight[first:last].detach().to(torch.float64)
+        crow = layer.crow[start: stop + 1].long() - first
+        weight = None if layer.weight is None else layer.weight[first:last]
+        return cls.from_rows(partition, crow, layer.col[first:last], weight, is_symmetric=layer.is_symmetric,
+                             group=group)
+
+    @classmethod
+    def from_rows(cls, partition: Partition, crow: Tensor, col: Tensor, weight: Tensor | None = None, *,
+                  is_symmetric: bool, group: Any = None) -> HaloContacts:
+        """This rank's rows of a layer, in CSR over its own agents: crow [n_local + 1] from 0, col [E] the global
+        ids of the contacts, weight [E] or None (1); `is_symmetric`: the whole layer lists each contact both ways.
+        Builds the halo plan (a collective). What `load_part` reads from Parquet, without the rest of the layer."""
+        rank = dist.get_rank(group)
+        n_own = partition.size(rank)
+        if crow.shape != (n_own + 1,) or int(crow[0]) != 0 or int(crow[-1]) != col.numel():
+            end = int(crow[-1]) if crow.numel() else None
+            raise ValueError(f"crow must have rank {rank}'s {n_own} + 1 entries, from 0 to the {col.numel()} "
+                             f"contacts, got shape {list(crow.shape)} ending at {end}")
+        weight = None if weight is None else weight.detach().to(torch.float64)
         if weight is not None:
             fractional = weight != torch.round(weight)
             if bool(fractional.any()):
@@ -54,11 +71,11 @@ class HaloContacts(nn.Module):
                                  f"of rank {rank}'s weights are not (e.g. {weight[fractional][:3].tolist()}). "
                                  "Quantise them: layer.with_weight(torch.round(layer.weight / q), "
                                  "is_symmetric=layer.is_symmetric), beta times q")
-        plan = HaloPlan.build(partition, layer.col[first:last], group=group)
+        plan = HaloPlan.build(partition, col, group=group)
         n = plan.n_local + plan.n_ghosts
-        rows = torch.repeat_interleave(torch.arange(plan.n_local), layer.crow[start: stop + 1].diff().long())
-        col = plan.local_index(layer.col[first:last])  # [E], ghosts after own agents
-        if layer.is_symmetric:  # ghost rows list their own-agent contacts too: the local layer stays symmetric,
+        rows = torch.repeat_interleave(torch.arange(plan.n_local), crow.diff().long())
+        col = plan.local_index(col)  # [E], ghosts after own agents
+        if is_symmetric:  # ghost rows list their own-agent contacts too: the local layer stays symmetric,
             to_ghost = col >= plan.n_local  # so fast mode pushes from the infectious (`push_product`)
             rows, col = torch.cat([rows, col[to_ghost]]), torch.cat([col, rows[to_ghost]])
             weight = None if weight is None else torch.cat([weight, weight[to_ghost]])
@@ -66,7 +83,7 @@ class HaloContacts(nn.Module):
         degree = torch.bincount(rows, minlength=n)
         crow = torch.cat([degree.new_zeros(1), degree.cumsum(0)])
         local = ContactLayer(n, crow, col[order], None if weight is None else weight[order],
-                             is_symmetric=layer.is_symmetric, validate=False)
+                             is_symmetric=is_symmetric, validate=False)
         return cls(plan, local)
 
     @property

@@ -2,6 +2,8 @@
 
 Rank r owns ids [bounds[r], bounds[r + 1]); on 3 ranks, `Partition.even(10, 3)` owns [0, 4), [4, 7), [7, 10).
 Number agents so that contacts are close in id (by region, neighbourhood, household) and few contacts cross ranks.
+`Partition.by_region` cuts only between regions (each a contiguous run of ids, as a population's agents are
+stored): a rank then reads whole row groups of the population's Parquet (`populace.distributed.loading`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,33 @@ class Partition:
             bounds.append(bounds[-1] + int(size))
         return cls(tuple(bounds))
 
+    @classmethod
+    def by_region(cls, region_sizes: Sequence[int], n_ranks: int) -> Partition:
+        """Rank boundaries on region boundaries: `region_sizes[k]` agents in the k-th region in id order (e.g.
+        `populace.population.region_runs(agents.region)`, or `populace.distributed.region_sizes(directory)` from
+        the Parquet's metadata), whole regions per rank, the largest rank as small as such cuts allow.
+
+        Regions [3, 1, 1, 3] on 2 ranks: [4, 4]; [5, 1, 1, 1] on 2 ranks: [5, 3]. With fewer regions than ranks
+        there is no such partition (ValueError): `Partition.even` splits inside regions, and a rank then reads the
+        row groups it overlaps (a few more rows than its own).
+        """
+        sizes = [int(s) for s in region_sizes]
+        if n_ranks < 1 or any(s < 1 for s in sizes):
+            raise ValueError(f"need n_ranks >= 1 and regions of at least one agent, got {n_ranks} ranks and region "
+                             f"sizes {sizes[:10]}")
+        if len(sizes) < n_ranks:
+            raise ValueError(f"{len(sizes)} regions cannot be split into {n_ranks} ranks along region boundaries; "
+                             f"use fewer ranks, finer regions, or Partition.even({sum(sizes)}, {n_ranks}), which "
+                             "splits inside regions")
+        low, high = max(sizes), sum(sizes)  # the smallest feasible largest rank lies in [low, high]
+        while low < high:
+            middle = (low + high) // 2
+            if _ranks_needed(sizes, middle) <= n_ranks:
+                high = middle
+            else:
+                low = middle + 1
+        return cls.from_sizes(_pack(sizes, low, n_ranks))
+
     @property
     def n_agents(self) -> int:
         return self.bounds[-1]
@@ -76,3 +105,26 @@ class Partition:
         if not 0 <= rank < self.n_ranks:
             raise IndexError(f"rank must lie in [0, {self.n_ranks}), got {rank}")
         return rank
+
+
+def _ranks_needed(sizes: Sequence[int], capacity: int) -> int:
+    """Ranks of at most `capacity` agents that whole consecutive regions of `sizes` fill, packed from the left."""
+    ranks, load = 1, 0
+    for size in sizes:
+        if load + size > capacity:
+            ranks, load = ranks + 1, 0
+        load += size
+    return ranks
+
+
+def _pack(sizes: Sequence[int], capacity: int, n_ranks: int) -> list[int]:
+    """Exactly `n_ranks` rank sizes of at most `capacity`: regions packed from the left, a rank closed early when
+    the regions left are as many as the ranks still empty."""
+    ranks, load = [], 0
+    for k, size in enumerate(sizes):
+        must_close = load > 0 and len(sizes) - k == n_ranks - len(ranks) - 1
+        if load + size > capacity or must_close:
+            ranks.append(load)
+            load = 0
+        load += size
+    return [*ranks, load]

@@ -16,7 +16,7 @@ from populace.population.layers import (
     school_layer,
     work_layer,
 )
-from populace.population.storage import Population
+from populace.population.storage import Population, region_runs
 from populace.population.synthesis import PersonCounts, fit_persons, fit_report
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "ipf",
     "prem_band",
     "reciprocal_contacts",
+    "region_runs",
     "school_layer",
     "validate_population",
     "work_layer",

@@ -13,6 +13,11 @@ each (a household layer shrinks to almost nothing; a random layer to ~2.9 bytes 
 plain + zstd and 4.3 for plain + lz4, and decodes as fast as lz4); other columns keep Parquet's dictionary
 encoding (plain when a dictionary grows too large); pages are zstd (level 1) compressed; row groups of 2**20
 rows let pyarrow decode several in parallel (8M-row groups read ~1.5x slower on 2 cores).
+
+Row groups follow regions: when each region is one contiguous run of agents (as the builders number them), a row
+group of agents.parquet, and of each layer file (by the region of `src`), holds one region's rows only (at most
+2**20 of them), so a process of a distributed run reads the row groups of its regions and no others
+(`populace.distributed.loading`).
 """
 
 from __future__ import annotations
@@ -145,9 +150,11 @@ class Population:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
         staging.mkdir()
+        runs = _region_runs_or_none(self.agents)
         try:
             files = [
-                _write(_agents_arrow(self.agents), staging / AGENTS_FILE, DELTA_COLUMNS[AGENTS_FILE]),
+                _write(_agents_arrow(self.agents), staging / AGENTS_FILE, DELTA_COLUMNS[AGENTS_FILE],
+                       None if runs is None else _row_groups(runs)),
                 _write(_frame_arrow(self.zones, ZONE_COLUMNS), staging / ZONES_FILE, ()),
                 _write(_frame_arrow(self.households, HOUSEHOLD_COLUMNS), staging / HOUSEHOLDS_FILE,
                        DELTA_COLUMNS[HOUSEHOLDS_FILE]),
@@ -155,7 +162,7 @@ class Population:
             (staging / LAYERS_DIR).mkdir()
             for name, layer in self.layers.layers.items():
                 files.append(_write(_layer_arrow(layer), staging / LAYERS_DIR / f"{name}.parquet",
-                                    DELTA_COLUMNS["layer"]))
+                                    DELTA_COLUMNS["layer"], None if runs is None else _edge_row_groups(layer, runs)))
             record["files"] = [file_entry(path, path.relative_to(staging).as_posix()) for path in files]
             (staging / MANIFEST_NAME).write_text(json.dumps(record, indent=2) + "\n")
             _replace(staging, target)
@@ -248,19 +255,55 @@ class Population:
         return record
 
 
+def region_runs(regions: torch.Tensor) -> tuple[int, ...]:
+    """The lengths of the runs of equal values of `regions` [N] (agents' region codes in id order), each region
+    one run: [0, 0, 2, 2, 2, 1] -> (2, 3, 1). A region found in two runs is a ValueError (number agents by region)."""
+    values, counts = torch.unique_consecutive(regions.reshape(-1), return_counts=True)
+    distinct, seen = torch.unique(values, return_counts=True)
+    if bool((seen > 1).any()):
+        raise ValueError(f"regions {distinct[seen > 1][:5].tolist()} are not contiguous runs of ids; number the "
+                         "agents by region (then zone, household) first")
+    return tuple(int(c) for c in counts)
+
+
 # ---------------------------------------------------------------------- writing
-def _write(table: pa.Table, path: Path, delta_columns: Sequence[str]) -> Path:
+def _write(table: pa.Table, path: Path, delta_columns: Sequence[str], row_groups: Sequence[int] | None = None) -> Path:
+    """Write `table`; `row_groups`: the rows of each row group in order (default: groups of ROW_GROUP_SIZE)."""
     encodings = {name: "DELTA_BINARY_PACKED" for name in delta_columns}
-    pq.write_table(
-        table,
-        path,
-        row_group_size=ROW_GROUP_SIZE,
-        compression=COMPRESSION,
-        compression_level=COMPRESSION_LEVEL,
-        use_dictionary=[name for name in table.column_names if name not in encodings],
-        column_encoding=encodings or None,
-    )
+    options = {"compression": COMPRESSION, "compression_level": COMPRESSION_LEVEL,
+               "use_dictionary": [name for name in table.column_names if name not in encodings],
+               "column_encoding": encodings or None}
+    if row_groups is None or table.num_rows == 0:
+        pq.write_table(table, path, row_group_size=ROW_GROUP_SIZE, **options)
+        return path
+    with pq.ParquetWriter(path, table.schema, **options) as writer:
+        start = 0
+        for rows in row_groups:
+            writer.write_table(table.slice(start, rows), row_group_size=rows)
+            start += rows
     return path
+
+
+def _region_runs_or_none(agents: AgentTable) -> tuple[int, ...] | None:
+    """The agents' region runs, or None without a region column or when a region is not one run."""
+    if "region" not in agents.columns or agents.n == 0:
+        return None
+    try:
+        return region_runs(agents["region"].cpu())
+    except ValueError:
+        return None
+
+
+def _row_groups(runs: Sequence[int]) -> list[int]:
+    """Row-group sizes: each run cut into groups of at most ROW_GROUP_SIZE rows."""
+    return [min(ROW_GROUP_SIZE, run - start) for run in runs for start in range(0, run, ROW_GROUP_SIZE)]
+
+
+def _edge_row_groups(layer: ContactLayer, runs: Sequence[int]) -> list[int]:
+    """Row-group sizes of a layer file by the region of `src`: the edges of each run of agents, cut as above."""
+    bounds = torch.tensor([0, *runs]).cumsum(0)
+    edges = layer.crow.cpu().long()[bounds].diff()
+    return _row_groups([int(e) for e in edges])
 
 
 def _agents_arrow(agents: AgentTable) -> pa.Table:
@@ -363,7 +406,12 @@ def _read_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
 
 
 def _read_agents(path: Path) -> AgentTable:
-    table = _read_table(path)
+    return agent_table(_read_table(path), path)
+
+
+def agent_table(table: pa.Table, path: Path, first_id: int = 0) -> AgentTable:
+    """Agents read from `path` (rows first_id.. of its agents.parquet) as an `AgentTable`: every column complete and
+    numeric or boolean, `id` int32 and equal to the row number."""
     columns = {}
     for name, array in zip(table.column_names, table.columns, strict=True):
         if array.null_count or not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
@@ -372,7 +420,8 @@ def _read_agents(path: Path) -> AgentTable:
                                       "is not a complete numeric or boolean column")
         columns[name] = _tensor(array)
     ids = columns.get("id")
-    if ids is None or ids.dtype != torch.int32 or not torch.equal(ids, torch.arange(ids.numel(), dtype=torch.int32)):
+    rows = torch.arange(first_id, first_id + table.num_rows, dtype=torch.int32)
+    if ids is None or ids.dtype != torch.int32 or not torch.equal(ids, rows):
         raise PopulationFileError(f"{str(path)!r}: column 'id' must be int32 and equal to the row number 0..N-1; "
                                   f"run `populace population check {path.parent}` for details")
     return AgentTable(columns, validate=False)

@@ -23,7 +23,7 @@ from torch import Tensor
 from populace.core import AgentTable, Model, World, rng
 from populace.core.parameters import unconstrained
 from populace.distributed import HaloContacts, Partition, smallest, sum_counts
-from populace.models.sir.model import SIR, STAGES, Stage, Transmission
+from populace.models.sir.model import SIR, STAGES, Recovery, Stage, Transmission
 
 
 class PartitionedSIR(Model):
@@ -39,13 +39,34 @@ class PartitionedSIR(Model):
         super().__init__()
         if partition.n_agents != model.n_agents:
             raise ValueError(f"the partition covers {partition.n_agents} agents but the model has {model.n_agents}")
-        self.partition, self.group = partition, group
-        self.rank = dist.get_rank(group)
-        self.n_agents, self.initial_infected = model.n_agents, model.initial_infected
         contacts = HaloContacts.from_layer(model.transmission.contacts, partition, group=group)
+        self._join(contacts, partition, model.initial_infected, group)
         self.transmission = Transmission(contacts, float(model.transmission.beta_per_day.detach()))
         self.transmission.parametrizations.beta_per_day.original = unconstrained(model.transmission, "beta_per_day")
         self.recovery = model.recovery
+
+    @classmethod
+    def from_part(cls, contacts: HaloContacts, *, beta_per_day: float = 0.03, infectious_days: float = 5.0,
+                  initial_infected: int = 10, group: Any = None) -> PartitionedSIR:
+        """This rank's SIR on contacts built without the whole layer (`populace.distributed.load_part`), with its
+        own parameters (`SIR`'s defaults): the same run as `SIR(layer, N, ...)` cut by `PartitionedSIR`."""
+        part = cls.__new__(cls)
+        Model.__init__(part)
+        partition = contacts.plan.partition
+        if not 0 < initial_infected <= partition.n_agents:
+            raise ValueError(f"initial_infected must be in [1, n_agents={partition.n_agents}], got {initial_infected}")
+        part._join(contacts, partition, initial_infected, group)
+        part.transmission = Transmission(contacts, beta_per_day)
+        part.recovery = Recovery(infectious_days)
+        return part
+
+    def _join(self, contacts: HaloContacts, partition: Partition, initial_infected: int, group: Any) -> None:
+        self.partition, self.group = partition, group
+        self.rank = dist.get_rank(group)
+        if contacts.plan.rank != self.rank or contacts.n_agents != partition.size(self.rank):
+            raise ValueError(f"the contacts are rank {contacts.plan.rank}'s ({contacts.n_agents} agents), not rank "
+                             f"{self.rank}'s ({partition.size(self.rank)})")
+        self.n_agents, self.initial_infected = partition.n_agents, initial_infected
 
     def initial_world(self, *, seed: int, differentiable: bool = False) -> World:
         ids = self.partition.ids(self.rank, dtype=torch.int32)
