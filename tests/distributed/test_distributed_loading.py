@@ -2,14 +2,18 @@
 its regions (rows counted) and the run equals the one-process SIR on the whole layer bit for bit; a partition that
 splits inside a region reads the shared row groups and gives the same run."""
 
+import datetime as dt
 import json
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
 import torch
-from spawning import needs_gloo, spawn
+import torch.distributed as dist
+from spawning import free_port, needs_gloo, spawn
 
-from populace.distributed import Partition, gather_rows, load_part, region_sizes
+from populace.core.errors import PopulationFileError
+from populace.distributed import HaloContacts, Partition, gather_rows, load_part, region_sizes
 from populace.models import SIR
 from populace.models.sir.distributed import PartitionedSIR
 from populace.population import Population, region_runs
@@ -104,3 +108,30 @@ def test_a_partition_inside_a_region_reads_the_shared_row_group_and_runs_the_sam
         assert result["agents_read"] == [groups, rows]
         edges = crow[region_starts[groups[-1] + 1]] - crow[region_starts[groups[0]]]
         assert result["contacts_read"] == [groups, edges]
+
+
+@pytest.fixture
+def one_rank_group():
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1,
+                            timeout=dt.timedelta(seconds=30))
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.usefixtures("one_rank_group")
+def test_bad_loading_input_is_refused(folder, tmp_path):
+    with pytest.raises(ValueError, match=f"holds {N} agents but the partition {N + 1}"):
+        load_part(folder, "random", Partition.even(N + 1, 1))
+    with pytest.raises(FileNotFoundError, match=r"school\.parquet' does not exist"):
+        load_part(folder, "school", Partition.even(N, 1))
+    with pytest.raises(ValueError, match=r"crow must have rank 0's 3 \+ 1 entries, from 0 to the 2 contacts"):
+        HaloContacts.from_rows(Partition((0, 3)), torch.tensor([0, 1, 2]), torch.tensor([1, 0]), is_symmetric=True)
+    part = load_part(folder, "random", Partition.even(N, 1))
+    with pytest.raises(ValueError, match=r"initial_infected must be in \[1, n_agents=2000\], got 0"):
+        PartitionedSIR.from_part(part.contacts, initial_infected=0)
+    mixed = tmp_path / "mixed"
+    shutil.copytree(folder, mixed)
+    table = pq.read_table(mixed / "agents.parquet")
+    pq.write_table(table, mixed / "agents.parquet", row_group_size=N // 2)  # two groups, each of several regions
+    with pytest.raises(PopulationFileError, match="row group 0 does not hold one region's agents"):
+        region_sizes(mixed)

@@ -1,6 +1,7 @@
 """Population.save / Population.load: exact round trips, the manifest, atomic writes and refusals."""
 
 import dataclasses
+import itertools
 import json
 import os
 
@@ -119,6 +120,42 @@ def test_sorted_id_columns_are_delta_encoded(tmp_path, population):
     assert "DELTA_BINARY_PACKED" in encodings["src"]
     assert "DELTA_BINARY_PACKED" in encodings["dst"]
     assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def row_groups(path) -> list[tuple[int, int, int]]:
+    """(rows, min, max of the first column) of each row group."""
+    meta = pq.ParquetFile(path).metadata
+    return [(g.num_rows, g.column(0).statistics.min, g.column(0).statistics.max)
+            for g in (meta.row_group(i) for i in range(meta.num_row_groups))]
+
+
+def test_row_groups_follow_regions_and_cut_a_large_region(tmp_path, population, monkeypatch):
+    monkeypatch.setattr(storage, "ROW_GROUP_SIZE", 400)  # each region (~600 agents) in two groups
+    population.save(tmp_path / "pop")
+    runs = storage.region_runs(population.agents["region"])
+    starts = torch.tensor([0, *runs]).cumsum(0).tolist()
+    expected = [(lo, min(lo + 400, hi)) for lo, hi in itertools.pairwise(starts) for lo in range(lo, hi, 400)]
+    assert [(lo, hi + 1) for _, lo, hi in row_groups(tmp_path / "pop" / "agents.parquet")] == expected
+    crow = population.layers["random"].crow.tolist()
+    edge_groups = row_groups(tmp_path / "pop" / "layers" / "random.parquet")
+    assert [rows for rows, _, _ in edge_groups] == [
+        min(400, crow[hi] - crow[lo] - k) for lo, hi in itertools.pairwise(starts)
+        for k in range(0, crow[hi] - crow[lo], 400)]
+    first_src = torch.tensor([0] + [rows for rows, _, _ in edge_groups]).cumsum(0)[:-1]
+    src = torch.repeat_interleave(torch.arange(3000), torch.tensor(crow).diff())
+    region = population.agents["region"].long()
+    for (rows, _, _), first in zip(edge_groups, first_src.tolist(), strict=True):
+        assert region[src[first:first + rows]].unique().numel() == 1  # one region's contacts per group
+    assert_same_population(population, Population.load(tmp_path / "pop"))
+
+
+def test_row_groups_are_fixed_size_when_a_region_is_not_one_run(tmp_path, population, monkeypatch):
+    monkeypatch.setattr(storage, "ROW_GROUP_SIZE", 1000)
+    region = population.agents["region"].clone()
+    region[0] = region[-1]  # region 4 in two runs
+    mixed = dataclasses.replace(population, agents=population.agents.with_columns(region=region))
+    mixed.save(tmp_path / "pop")
+    assert [rows for rows, _, _ in row_groups(tmp_path / "pop" / "agents.parquet")] == [1000, 1000, 1000]
 
 
 def test_load_chosen_layers(tmp_path, population):

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
@@ -133,20 +135,23 @@ def _read_rows(path: Path, partition: Partition, start: int,
     if not chosen:  # no contacts at all
         return torch.zeros(n + 1, dtype=torch.int64), torch.zeros(0, dtype=torch.int32), None, RowsRead((), 0)
     table = file.read_row_groups(chosen, columns=wanted)
-    src = torch.from_numpy(table.column("src").to_numpy()).long()
-    dst = torch.from_numpy(table.column("dst").to_numpy())
+    src, dst = _column(table, "src").long(), _column(table, "dst")
     keys = src * partition.n_agents + dst
     if table.num_rows > 1 and not bool((keys[1:] > keys[:-1]).all()):
         raise PopulationFileError(f"{str(path)!r}: contacts must be sorted by (src, dst), each listed once; run "
                                   f"`populace population check {path.parent.parent}`")
     mine = (src >= start) & (src < stop)
-    weight = torch.from_numpy(table.column(WEIGHT_COLUMN).to_numpy())[mine] if WEIGHT_COLUMN in wanted else None
+    weight = _column(table, WEIGHT_COLUMN)[mine] if WEIGHT_COLUMN in wanted else None
     col = dst[mine]
     if col.numel() and (int(col.min()) < 0 or int(col.max()) >= partition.n_agents):
         raise PopulationFileError(f"{str(path)!r}: dst must be agent ids in [0, {partition.n_agents})")
     degree = torch.bincount(src[mine] - start, minlength=n)
     crow = torch.cat([degree.new_zeros(1), degree.cumsum(0)])
     return crow, col, weight, RowsRead(tuple(chosen), table.num_rows)
+
+
+def _column(table: pa.Table, name: str) -> torch.Tensor:
+    return torch.from_numpy(np.require(table.column(name).to_numpy(), requirements=["C", "W"]))
 
 
 def _open(path: Path) -> pq.ParquetFile:
