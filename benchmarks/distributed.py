@@ -8,7 +8,8 @@ infectious boundary agents) or, with --differentiable, the dense one (every ghos
 Per step it records, summed over ranks: bytes sent by the collectives (halo exchanges and count reductions),
 the seconds ranks spend inside collectives (communication, including waiting for the slower rank) and outside
 them (compute); per layout: edge cut (directed contacts whose ends lie on two ranks), ghost share (ghosts / own
-agents), peak memory per rank above its memory after imports. Every run's daily counts must equal the 1-process
+agents), peak memory per rank above its memory after imports, and the bytes its contacts hold (local CSR and
+halo plan). Every run's daily counts must equal the 1-process
 run's (checked).
 
     python benchmarks/distributed.py --agents 200000 1000000 --processes 1 2 --weak 1000000 --days 30 \\
@@ -113,6 +114,8 @@ def run_rank(rank: int, world_size: int, port: int, folder: str, layer_name: str
     own_rows = rows < plan.n_local
     own_edges = int(own_rows.sum())
     cut_edges = int((layer.col[own_rows] >= plan.n_local).sum())
+    held = sum(t.numel() * t.element_size() for t in (layer.crow, layer.col, plan.ghost_ids, plan.send_rows)) + (
+        0 if layer.weight is None else layer.weight.numel() * layer.weight.element_size())
     meter.reset()
     dist.barrier()
     run_started = time.perf_counter()
@@ -124,6 +127,7 @@ def run_rank(rank: int, world_size: int, port: int, folder: str, layer_name: str
         "rows_read": part.contacts_read.rows, "run_s": run_seconds, "comm_s": meter.seconds,
         "bytes_sent": meter.bytes, "calls": meter.calls,
         "memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline,
+        "held_bytes": held, "local_edges": layer.n_edges,
         "counts": {name: traj[name].detach().tolist() for name in ("susceptible", "infectious", "recovered")},
     }
     sum_counts(torch.zeros(1, dtype=torch.int64))  # everyone finished before the group goes
@@ -169,6 +173,8 @@ def measure(folder: Path, layer: str, world_size: int, args: argparse.Namespace)
         "ghost_share": total["ghosts"] / total["n_local"],
         "ghosts": total["ghosts"], "boundary_agents": total["boundary_sent"],
         "memory_per_rank_mib": max(r["memory_bytes"] for r in ranks) / 2**20,
+        "contacts_held_per_rank_mib": max(r["held_bytes"] for r in ranks) / 2**20,
+        "local_edges": sum(r["local_edges"] for r in ranks),
         "load_s": max(r["load_s"] for r in ranks),
         "counts": ranks[0]["counts"],
     }
@@ -213,7 +219,8 @@ def main() -> None:
                   f"{figures['bytes_sent_per_step'] / 2**10:8.1f} KiB/step "
                   f"({figures['bytes_per_ghost_per_step']:.2f} B/ghost), edge cut {figures['edge_cut']:.4f}, "
                   f"ghosts {figures['ghost_share']:.4f} of agents, memory {figures['memory_per_rank_mib']:6.0f} "
-                  f"MiB/rank, load {figures['load_s']:.1f} s", flush=True)
+                  f"MiB/rank (contacts {figures['contacts_held_per_rank_mib']:.0f}), load {figures['load_s']:.1f} s",
+                  flush=True)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "threads": args.threads, "days": args.days,
                                          "contacts": args.contacts, "differentiable": args.differentiable,
