@@ -132,22 +132,29 @@ def _read_rows(path: Path, partition: Partition, start: int,
         if stats.min < stop and stats.max >= start:
             chosen.append(i)
     n = stop - start
-    if not chosen:  # no contacts at all
-        return torch.zeros(n + 1, dtype=torch.int64), torch.zeros(0, dtype=torch.int32), None, RowsRead((), 0)
-    table = file.read_row_groups(chosen, columns=wanted)
-    src, dst = _column(table, "src").long(), _column(table, "dst")
-    keys = src * partition.n_agents + dst
-    if table.num_rows > 1 and not bool((keys[1:] > keys[:-1]).all()):
-        raise PopulationFileError(f"{str(path)!r}: contacts must be sorted by (src, dst), each listed once; run "
-                                  f"`populace population check {path.parent.parent}`")
-    mine = (src >= start) & (src < stop)
-    weight = _column(table, WEIGHT_COLUMN)[mine] if WEIGHT_COLUMN in wanted else None
-    col = dst[mine]
+    degree = torch.zeros(n, dtype=torch.int64)
+    cols: list[torch.Tensor] = []
+    weights: list[torch.Tensor] = []
+    last_key, rows = -1, 0
+    for i in chosen:  # one row group at a time: what is decoded and not kept is one group, not the rank's rows
+        table = file.read_row_group(i, columns=wanted)
+        rows += table.num_rows
+        src, dst = _column(table, "src").long(), _column(table, "dst")
+        keys = src * partition.n_agents + dst
+        if not bool((keys[1:] > keys[:-1]).all()) or (keys.numel() and int(keys[0]) <= last_key):
+            raise PopulationFileError(f"{str(path)!r}: contacts must be sorted by (src, dst), each listed once; "
+                                      f"run `populace population check {path.parent.parent}`")
+        last_key = int(keys[-1]) if keys.numel() else last_key
+        mine = (src >= start) & (src < stop)
+        cols.append(dst[mine])
+        if WEIGHT_COLUMN in wanted:
+            weights.append(_column(table, WEIGHT_COLUMN)[mine])
+        degree += torch.bincount(src[mine] - start, minlength=n)
+    col = torch.cat(cols) if cols else torch.zeros(0, dtype=torch.int32)
     if col.numel() and (int(col.min()) < 0 or int(col.max()) >= partition.n_agents):
         raise PopulationFileError(f"{str(path)!r}: dst must be agent ids in [0, {partition.n_agents})")
-    degree = torch.bincount(src[mine] - start, minlength=n)
     crow = torch.cat([degree.new_zeros(1), degree.cumsum(0)])
-    return crow, col, weight, RowsRead(tuple(chosen), table.num_rows)
+    return crow, col, torch.cat(weights) if weights else None, RowsRead(tuple(chosen), rows)
 
 
 def _column(table: pa.Table, name: str) -> torch.Tensor:
