@@ -7,7 +7,8 @@ What is learned (the parameters with `requires_grad`, named as in `named_paramet
 - static: `observation.reference_ascertainment` and `observation.tests_slope` (the latter only with a test series),
   the model's initial infections (agents infected on day 0), its importation rate (infections imported from
   outside, when the model has importations), and the labour response (job loss at baseline and under lockdown,
-  the effect of staying home, re-hiring and its reduction under lockdown): every parameter of the model outside
+  the effect of staying home, re-hiring, its reduction under lockdown and its duration dependence, the
+  long-term unemployed's relative re-hiring rate): every parameter of the model outside
   its decision model;
 - weekly: the transmission rate per week [W], either free (mode "free") or an output of a `CalibrationNetwork`
   whose weights are learned (mode "network");
@@ -77,6 +78,7 @@ MODEL_PREFIX, OBSERVATION_PREFIX = "model.", "observation."
 BETA_PARAMETER = "transmission.parametrizations.beta_by_week.original"
 IMPORTATION_PARAMETER = "importation.parametrizations.rate.original"
 WEEKLY_ISOLATION_PARAMETER = "behaviour.decision_model.isolate_logit_by_week"
+LONG_TERM_REHIRE_PARAMETER = "labour.parametrizations.long_term_rehire_factor.original"
 """Keys in a parameter draw that `populace.models.covid_nyc.analysis.build` reads to shape the baseline model
 (weeks of beta, importations, the weekly isolation shifts); what is learned is chosen by `requires_grad`, not by
 these."""
@@ -273,6 +275,7 @@ class Calibration(nn.Module):
             "stay_home_job_loss_factor": float(labour.stay_home_job_loss_factor),
             "rehire_per_week": float(labour.rehire_per_week),
             "lockdown_rehire_reduction": float(labour.lockdown_rehire_reduction),
+            "long_term_rehire_factor": float(labour.long_term_rehire_factor),
             "beta_by_week": [float(b) for b in model.transmission.beta_by_week],
             **behaviour,
             "regions": list(self.targets.columns),

@@ -51,6 +51,11 @@ STARTING_BETA = 0.2
 """Default starting beta of every week. `CovidParams`' 0.12 lets the epidemic die out after NYC PAUSE in a city of
 a few thousand agents, and the weeks after extinction get no gradient; from 0.2 it survives the summer of 2020 at
 scale 0.002 and the fit brings beta down where the data say so."""
+LONG_TERM_REHIRE_FACTOR = 0.5
+"""Starting value of `Labour.long_term_rehire_factor` in a fit (its default, 1, is no duration dependence):
+assumption, the long-term unemployed re-hired at about half the rate of a new spell (Kroft, Lange & Notowidigdo
+2013; Krueger, Cramer & Cho 2014; see `Labour`); learned. Adam's steps (about lr per iteration on its logit)
+would not bring it there from 1 in a fit of 16 iterations."""
 
 
 def nyc_calibration(population: Population, train: Targets, *, scale: float, mode: str = "free",
@@ -58,7 +63,8 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
                     data_dir: str | os.PathLike[str] | None = None, weights: LossWeights | None = None,
                     beta_per_day: float = STARTING_BETA, initial_infected_city: float = INITIAL_INFECTED_CITY,
                     checkpoint_days: int | None = 14, network_seed: int = 0,
-                    behaviour: DecisionModel | None = None, deaths: str = "expected") -> Calibration:
+                    behaviour: DecisionModel | None = None, deaths: str = "expected",
+                    long_term_rehire_factor: float = LONG_TERM_REHIRE_FACTOR) -> Calibration:
     """A `Calibration` of `CovidNYC` on a built city against `train` (its window starts the run).
 
     `behaviour`: the decision model (default: `WeeklyIsolationDecisions`, weekly isolation shifts per borough); any
@@ -68,6 +74,7 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
     that many days that reaches 2020-12-14 has NYC's vaccination and variants (`nyc_2021_parts`).
     `full_cases`: observed cases [T, R] from the first day, for the network's features (frozen after training).
     `deaths`: which deaths the loss and forecasts use, "expected" (given the infections) or "sampled" (`DEATH_SERIES`).
+    `long_term_rehire_factor`: the starting value of the labour model's duration dependence (1: none, `Labour`).
     """
     weeks = weeks_in(train.window.days)
     initial = initial_infected_at_scale(initial_infected_city, scale)
@@ -75,6 +82,7 @@ def nyc_calibration(population: Population, train: Targets, *, scale: float, mod
     parts = nyc_2021_parts(population, train.window.start, days=days, data_dir=data_dir)
     model = calibration_model(population, start_date=train.window.start, weeks=weeks, beta_per_day=beta_per_day,
                               initial_infected=initial, behaviour=behaviour, parts=parts)
+    model.labour.long_term_rehire_factor = torch.tensor(long_term_rehire_factor)
     dates = [train.window.start + dt.timedelta(days=k) for k in range(days)]
     tests = daily_tests_on(dates, data_dir=data_dir)
     network = None

@@ -25,9 +25,10 @@ from populace.behavior.interface import DecisionModel
 from populace.calibrate import DateWindow, load_parameter_draws
 from populace.calibrate.uncertainty import draws_metadata
 from populace.core.errors import InputError
-from populace.core.parameters import unconstrained
+from populace.core.parameters import Bounded, unconstrained
 from populace.models.covid_nyc.calibration import (
     BETA_PARAMETER,
+    LONG_TERM_REHIRE_PARAMETER,
     MODEL_PREFIX,
     WEEKLY_ISOLATION_PARAMETER,
     Calibration,
@@ -36,6 +37,7 @@ from populace.models.covid_nyc.calibration import (
     rescale_initial_infections,
 )
 from populace.models.covid_nyc.calibration_run import nyc_calibration
+from populace.models.covid_nyc.labour import LONG_TERM_REHIRE_FACTOR_RANGE
 from populace.models.covid_nyc.model import CovidNYC
 from populace.models.covid_nyc.observe import Observation
 from populace.models.covid_nyc.schedules import WeeklyIsolationDecisions
@@ -51,7 +53,9 @@ class Fit:
     """One fitted parameter draw and what it was fitted on."""
 
     draw: Mapping[str, Tensor]
-    """Fitted values by `state_dict` key, `model.` and `observation.` prefixed (`load_draw`)."""
+    """Fitted values by `state_dict` key, `model.` and `observation.` prefixed (`load_draw`). A fit made before
+    the labour model had duration dependence has no `long_term_rehire_factor`: `load` gives it 1 (none), the
+    value it was fitted with."""
     window: DateWindow
     """The training window; week w of the weekly parameters is week w after `window.start`."""
     scale: float
@@ -71,7 +75,8 @@ class Fit:
         if len(draws) != 1 or missing or MODEL_PREFIX + BETA_PARAMETER not in draws[0]:
             raise InputError(f"{path} is not a fit: expected one draw with weekly betas and metadata window and "
                              f"scale (it has {len(draws)} draw(s), metadata {sorted(metadata)})")
-        return cls(draws[0], DateWindow.parse(str(metadata["window"])), float(metadata["scale"]), metadata, path)
+        draw = {**without_duration_dependence(), **draws[0]}
+        return cls(draw, DateWindow.parse(str(metadata["window"])), float(metadata["scale"]), metadata, path)
 
     @property
     def weeks(self) -> int:
@@ -93,6 +98,12 @@ class Fit:
             raise InputError(f"the fitted parameters ({self.path.name}) start on {self.window.start} (their weekly "
                              f"values count weeks from then), the run on {start}: start on {self.window.start}, or "
                              "pass --uncalibrated")
+
+
+def without_duration_dependence() -> dict[str, Tensor]:
+    """The draw entry of `Labour.long_term_rehire_factor` = 1 (no duration dependence), as its stored logit."""
+    one = Bounded(*LONG_TERM_REHIRE_FACTOR_RANGE).right_inverse(torch.tensor(1.0))
+    return {MODEL_PREFIX + LONG_TERM_REHIRE_PARAMETER: one}
 
 
 def fitted_models(population: Population, fit: Fit, *, scale: float, behaviour: DecisionModel | None = None,

@@ -31,7 +31,7 @@ from populace.core.agents import AgentTable
 from populace.core.clock import DAYS_PER_WEEK
 from populace.core.model import Substep
 from populace.core.ops import either, group_total, hard, indicator, without
-from populace.core.parameters import Positive, UnitInterval, natural_parameter
+from populace.core.parameters import Bounded, Positive, UnitInterval, natural_parameter
 from populace.core.world import World
 from populace.models.covid_nyc.decisions import TELEWORKABLE_FRACTION_BY_INDUSTRY
 from populace.models.covid_nyc.policy import LOCKDOWN_KEY
@@ -53,6 +53,12 @@ UNEMPLOYMENT_PERCENT_FEB_2020 = (5.7, 4.3, 3.7, 3.7, 4.1)
 """Unemployment rate, %, February 2020, Bronx, Brooklyn, Manhattan, Queens, Staten Island (region codes 0..4):
 NYS DOL Local Area Unemployment Statistics, not seasonally adjusted (`populace.data.nysdol_unemployment()`; a test
 checks this copy against the file)."""
+
+LONG_TERM_WEEKS = 27
+"""Weeks of unemployment from which a spell is long-term (the Bureau of Labor Statistics' definition, 27 weeks or
+more); re-hiring slows over the first `LONG_TERM_WEEKS` weeks of a spell and stays at its long-term rate after."""
+LONG_TERM_REHIRE_FACTOR_RANGE = (0.0, 2.0)
+"""Support of `long_term_rehire_factor` (open interval): 1, no duration dependence, sits at its centre."""
 
 
 def labour_columns(agents: AgentTable, *, seed: int, differentiable: bool = False,
@@ -123,10 +129,10 @@ class Labour(Substep):
     r"""Job loss and re-hiring, once a week (on the steps t with t % 7 == `day_of_week`).
 
     An employed agent i loses its job this week with probability 1 - exp(-lambda_i), an unemployed member of the
-    labour force is re-hired with probability 1 - exp(-rho), where (rates per week)
+    labour force is re-hired with probability 1 - exp(-rho_i), where (rates per week)
 
         lambda_i = e[k_i] * (lambda_0 + lambda_L * L) * (1 + s * (1 - g_i)),
-        rho = rho_0 * (1 - q * L);
+        rho_i = rho_0 * (1 - q * L) * m ** (min(w_i, 27) / 27);
 
     e[k]: relative exposure of industry k (`EXPOSURE_BY_INDUSTRY`, buffer), k_i = `job_industry`;
     L: lockdown intensity in [0, 1], `world.env["lockdown"]` (written by the policy substep; absent: 0);
@@ -135,6 +141,19 @@ class Labour(Substep):
     rho_0 `rehire_per_week` (all > 0, stored as logs), q `lockdown_rehire_reduction` in (0, 1) (stored as a logit):
     re-hiring slows under lockdown and recovers as it lifts. So over w weeks of constant conditions the share of
     workers still in their first job is exp(-w lambda) = (1 - h)^w, h = 1 - exp(-lambda).
+
+    Duration dependence: w_i is the number of whole weeks agent i has been unemployed (since `lost_job_day`; for
+    the unemployed of day 0, whose spells began before the run, since day 0), and m `long_term_rehire_factor` in
+    (0, 2) (stored as a logit of m / 2) the re-hiring rate of a long-term spell (27 weeks or more, the BLS
+    definition, `LONG_TERM_WEEKS`) relative to a new one: the rate falls geometrically over the first 27 weeks,
+    rho_i = rho exp(-kappa min(w_i, 27)) with kappa = -ln(m) / 27, and holds after. Evidence: in a resume audit
+    study, Kroft K, Lange F & Notowidigdo MJ 2013 (Q J Econ 128(3):1123-1167, doi 10.1093/qje/qjt015) found that
+    the callback rate falls sharply over the first eight months of unemployment and then levels off; in the
+    Current Population Survey the long-term unemployed find jobs at a much lower rate than the short-term ones
+    (Krueger AB, Cramer J & Cho D 2014, Brookings Papers on Economic Activity, Spring, 229-280). The default m = 1
+    is no duration dependence (the model without it, exactly); `nyc_calibration` starts a fit at 0.5 and learns
+    it. With w_0 the weeks of a spell when it enters constant conditions, the share still unemployed k weeks later
+    is exp(-rho sum_{j=0}^{k-1} m ** (min(w_0 + j, 27) / 27)).
     Defaults are assumptions to calibrate on the NYS DOL monthly rates, not estimates.
 
     Reads is_employed, in_labour_force, job_industry, lost_job_day (from `labour_columns`), optionally goes_to_work;
@@ -147,7 +166,7 @@ class Labour(Substep):
 
     def __init__(self, *, job_loss_per_week: float = 0.002, lockdown_job_loss_per_week: float = 0.03,
                  stay_home_job_loss_factor: float = 1.0, rehire_per_week: float = 0.05,
-                 lockdown_rehire_reduction: float = 0.7,
+                 lockdown_rehire_reduction: float = 0.7, long_term_rehire_factor: float = 1.0,
                  exposure_by_industry: Sequence[float] | Tensor = EXPOSURE_BY_INDUSTRY, day_of_week: int = 0):
         super().__init__()
         rates = {"job_loss_per_week": job_loss_per_week, "lockdown_job_loss_per_week": lockdown_job_loss_per_week,
@@ -168,6 +187,8 @@ class Labour(Substep):
         for name, value in rates.items():
             natural_parameter(self, name, value, Positive())
         natural_parameter(self, "lockdown_rehire_reduction", lockdown_rehire_reduction, UnitInterval())
+        natural_parameter(self, "long_term_rehire_factor", long_term_rehire_factor,
+                          Bounded(*LONG_TERM_REHIRE_FACTOR_RANGE))
         self.register_buffer("exposure", torch.cat([exposure, exposure.new_zeros(NO_CODE + 1 - len(exposure))]))
         self.day_of_week = day_of_week
 
@@ -177,10 +198,12 @@ class Labour(Substep):
                 f"stay_home_job_loss_factor={float(self.stay_home_job_loss_factor):.4g}, "
                 f"rehire_per_week={float(self.rehire_per_week):.4g}, "
                 f"lockdown_rehire_reduction={float(self.lockdown_rehire_reduction):.4g}, "
+                f"long_term_rehire_factor={float(self.long_term_rehire_factor):.4g}, "
                 f"day_of_week={self.day_of_week}")
 
     def rates_per_week(self, world: World) -> tuple[Tensor, Tensor]:
-        """(lambda_i [N], rho []) of the formula, for the world's lockdown and goes_to_work."""
+        """(lambda_i [N], rho_i [N]) of the formula, for the world's lockdown, goes_to_work and the weeks each
+        agent has been unemployed (`weeks_unemployed`; rho_i is meaningful for the unemployed only)."""
         a = world.agents
         for column in ("is_employed", "in_labour_force", "job_industry", "lost_job_day"):
             if column not in a:
@@ -193,7 +216,9 @@ class Labour(Substep):
         lam = self.exposure[a.job_industry.long()] * loss  # [N]
         if GOES_TO_WORK in a:
             lam = lam * (1 + self.stay_home_job_loss_factor * (1 - a[GOES_TO_WORK].to(lam.dtype)))
-        return lam, self.rehire_per_week * (1 - self.lockdown_rehire_reduction * lockdown)
+        rho = self.rehire_per_week * (1 - self.lockdown_rehire_reduction * lockdown)  # []
+        weeks = weeks_unemployed(a.lost_job_day, world.step).clamp(max=LONG_TERM_WEEKS)  # [N]
+        return lam, rho * torch.exp(torch.log(self.long_term_rehire_factor) * (weeks / LONG_TERM_WEEKS))
 
     def forward(self, world: World) -> dict[str, Tensor]:
         if world.step % DAYS_PER_WEEK != self.day_of_week:
@@ -201,10 +226,17 @@ class Labour(Substep):
         a = world.agents
         lam, rho = self.rates_per_week(world)
         p_loss = -torch.expm1(-lam)  # [N]
-        p_hire = (-torch.expm1(-rho)).expand_as(p_loss)  # [N]
+        p_hire = -torch.expm1(-rho)  # [N]
         # one stream for both draws: each agent's one uniform of the week (it is either employed or not)
         employed = a.is_employed  # bool [N] | float [N]
         lost = world.bernoulli("labour", p_loss, among=employed)
         hired = world.bernoulli("labour", p_hire, among=without(a.in_labour_force.bool(), employed))
         return {"is_employed": either(without(employed, lost), hired),
                 "lost_job_day": torch.where(hard(lost), world.step, a.lost_job_day).to(a.lost_job_day.dtype)}
+
+
+def weeks_unemployed(lost_job_day: Tensor, step: int) -> Tensor:
+    """Whole weeks from each agent's last job loss (`lost_job_day`, step; -1 / `NOT_YET`: counted from day 0) to
+    `step`, float32 [N] >= 0 (for an employed agent: since its last loss, unused)."""
+    since = lost_job_day.long().clamp(min=0)
+    return torch.div(step - since, DAYS_PER_WEEK, rounding_mode="floor").clamp(min=0).float()
