@@ -69,7 +69,7 @@ def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
     else:
         expected |= {f"network.layers.{k}.{w}" for k in (0, 2, 4) for w in ("weight", "bias")}
     assert expected <= set(grad)
-    assert len(grad) == len(expected) + 4  # and the four other labour parameters
+    assert len(grad) == len(expected) + 5  # and the five other labour parameters
     for name, g in grad.items():
         assert torch.isfinite(g).all(), name
         assert float(g.abs().sum()) > 0, name

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from populace.calibrate import mean_loss
+from populace.calibrate import load_parameter_draws, mean_loss, save_parameter_draws
+from populace.calibrate.uncertainty import draws_metadata
 from populace.cli import main
-from populace.models.covid_nyc.calibration import BETA_PARAMETER, MODEL_PREFIX
+from populace.models.covid_nyc.calibration import BETA_PARAMETER, LONG_TERM_REHIRE_PARAMETER, MODEL_PREFIX
+from populace.models.covid_nyc.calibration_run import LONG_TERM_REHIRE_FACTOR
 from populace.models.covid_nyc.fitted import SHIPPED_FIT, Fit, fit_calibration, fitted_models
 from populace.population.nyc import build_nyc
 
@@ -68,6 +70,22 @@ def test_fitted_models_rescale_the_initial_infections_from_the_fits_scale(fitted
                                                                     rel=1e-6)
     assert float(at_fit.transmission.beta_by_week[1]) == pytest.approx(float(fit.draw[MODEL_PREFIX + BETA_PARAMETER]
                                                                              .exp()[1]), rel=1e-6)
+
+
+def test_a_fit_learns_the_duration_dependence_and_an_older_fit_loads_without_it(fitted, tmp_path):
+    """The calibration starts the long-term re-hiring factor at 0.5 and learns it (the fit holds it); a fit made
+    before it existed (no such entry) loads with 1, the model without duration dependence it was fitted with."""
+    key = MODEL_PREFIX + LONG_TERM_REHIRE_PARAMETER
+    fit = Fit.load(fitted / "fitted.parquet")
+    learned = json.loads((fitted / "parameters.json").read_text())["long_term_rehire_factor"]
+    assert learned != LONG_TERM_REHIRE_FACTOR
+    assert float(2 * torch.sigmoid(fit.draw[key])) == pytest.approx(learned, rel=1e-6)
+    (draw,) = load_parameter_draws(fitted / "fitted.parquet")
+    del draw[key]
+    save_parameter_draws(tmp_path / "old.parquet", [draw], draws_metadata(fitted / "fitted.parquet"))
+    old = Fit.load(tmp_path / "old.parquet")
+    assert float(old.draw[key]) == 0.0  # logit(1 / 2): factor 1
+    assert float(fit_calibration(old).model.labour.long_term_rehire_factor.detach()) == 1.0
 
 
 def test_the_run_uses_a_fit_and_says_so(fitted, tmp_path):
