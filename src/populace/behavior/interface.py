@@ -32,10 +32,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from populace import sampling
+from populace.behavior.archetypes import LevelValues, take_keys
 from populace.core.clock import DAYS_PER_WEEK, StepLength
+from populace.core.rng import FLOAT32_UNIFORMS, float32_uniform
 from populace.core.world import World
 
 YES_NO = ("yes", "no")
@@ -162,6 +166,73 @@ def draw_options(world: World, stream: str, probs: Tensor) -> Tensor:
         return world.categorical(stream, probs)
     first = world.bernoulli(stream, probs[:, 0])  # [N]: bool | float 0/1
     return torch.stack([first, 1 - first], dim=-1) if first.is_floating_point() else (~first).long()
+
+
+def option_thresholds(probs: Tensor) -> Tensor:
+    """t [R, K - 1] float32 for probability rows probs [R, K]: t_rk is the smallest float32 uniform u (the values
+    `World.uniform` gives, `populace.core.rng.float32_uniform`) with which `draw_options` picks an option after k
+    from row r, inf where none does; so the option drawn from row r with u is #{k : u >= t_rk}, exactly.
+
+    Found by bisection over the 2**23 values of u, 24 halvings on the comparisons `draw_options` makes (for K = 2
+    u >= P_0; else the inverse CDF's c_k <= min(u c_{K-1}, below c_{K-1}) in the same dtype), both monotone in u.
+    """
+    probs = probs.detach()
+    rows, k = probs.shape
+    if k == 2:
+        first = probs[:, :1]
+
+        def later(u: Tensor) -> Tensor:
+            return ~(u < first)  # `World.bernoulli`: option 0 iff u < P_0
+    else:
+        dtype = torch.promote_types(probs.dtype, torch.float32)
+        cdf = probs.to(dtype).cumsum(-1)  # as `populace.sampling.categorical` computes it
+        total = cdf[:, -1:]
+        below = torch.nextafter(total, torch.zeros_like(total))
+
+        def later(u: Tensor) -> Tensor:
+            return cdf[:, :-1] <= torch.minimum(u.to(dtype) * total, below)
+
+    low = torch.zeros((rows, k - 1), dtype=torch.int64, device=probs.device)  # no u below low picks a later option
+    high = torch.full_like(low, FLOAT32_UNIFORMS)  # every u from high on does (FLOAT32_UNIFORMS: none does)
+    for _ in range(FLOAT32_UNIFORMS.bit_length()):
+        searching = low < high
+        mid = (low + high) // 2
+        picks = later(float32_uniform(mid.clamp(max=FLOAT32_UNIFORMS - 1)))
+        high = torch.where(searching & picks, mid, high)
+        low = torch.where(searching & ~picks, mid + 1, low)
+    found = float32_uniform(high.clamp(max=FLOAT32_UNIFORMS - 1))
+    return torch.where(high < FLOAT32_UNIFORMS, found, torch.full_like(found, math.inf))
+
+
+def draw_from_table(model: DecisionModel, decision: str, world: World, table: Tensor, keys: LevelValues,
+                    rows: Tensor | None = None) -> Tensor:
+    """The options `decide` draws when agent i's probabilities are row keys_i of table [R, K], without building
+    the [N, K] rows: int64 [N] (fast), the straight-through one-hot [N, K] (differentiable).
+
+    `keys` are `LevelValues` (e.g. `LLMDecisions.pair_keys`) in `rows` (int64, the rows any agent has; default
+    all). In fast mode each agent's uniform is compared with its row's `option_thresholds` (K - 1 lookups of a
+    [R, K - 1] table); in differentiable mode and in a stochastic-derivative run the rows are taken and drawn by
+    `draw_options`. Either way the options are those of `decide` with P = table[keys]. The table is checked as
+    `check_probabilities` checks P.
+    """
+    options = options_of(model, decision)
+    check_probabilities(decision, table, options, table.shape[0])
+    n, stream = world.agents.n, decision_stream(decision)
+    if world.differentiable or sampling.active_coupling() is not None:
+        return draw_options(world, stream, take_keys(table, keys, n))
+    used = torch.arange(table.shape[0], device=table.device) if rows is None else rows.to(table.device)
+    thresholds = torch.full((table.shape[0], len(options) - 1), math.inf, dtype=torch.float32,
+                            device=table.device)
+    thresholds[used] = option_thresholds(table[used])
+    u = world.uniform(stream)  # [N] float32
+    if isinstance(keys, int):
+        return (u.unsqueeze(1) >= thresholds[keys]).sum(dim=1)
+    if isinstance(keys, np.ndarray):
+        values, drawn = u.numpy(), np.zeros(n, dtype=np.uint8)
+        for column in thresholds.T.contiguous().numpy():
+            drawn += values >= column[keys]
+        return torch.from_numpy(drawn).to(torch.int64)
+    return (u.unsqueeze(1) >= thresholds.index_select(0, keys.to(torch.int64))).sum(dim=1)
 
 
 def chosen(draws: Tensor, option: int) -> Tensor:

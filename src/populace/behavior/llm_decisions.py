@@ -293,7 +293,7 @@ class LLMDecisions(UsageRecords, nn.Module):
         self.routes = tuple(_check_route(route, specs) for route in routes)
         self.logit_offset = nn.ParameterDict({
             name: nn.Parameter(torch.zeros(_offset_shape(spec))) for name, spec in specs.items()})
-        self._prompts: dict[tuple[str, int], tuple[str, LanguageModel]] = {}
+        self._queries: dict[tuple[str, int], tuple[Query, LanguageModel]] = {}
         self._key_cache = KeyCache()  # levels of unchanged agent columns (age, region) from earlier steps
 
     def extra_repr(self) -> str:
@@ -310,7 +310,7 @@ class LLMDecisions(UsageRecords, nn.Module):
     def assign(self, decision: str, world: World, situation: Situation) -> Assignment:
         """The distinct (archetype, situation) pairs among the agents asked, and each agent's pair."""
         spec = self.spec(decision)
-        keys, n_pairs = self._pair_keys(decision, world, situation)
+        keys, n_pairs = self.pair_keys(decision, world, situation)
         a = world.agents
         pairs, group = group_keys(as_tensor(keys, a.n, a.device, torch.int64), n_pairs + 1)
         if pairs.numel() and int(pairs[-1]) == n_pairs:  # the agents not asked: dropped from the pairs
@@ -318,7 +318,7 @@ class LLMDecisions(UsageRecords, nn.Module):
             group = torch.where(group == pairs.numel(), -1, group)
         return Assignment(pairs, group, spec.situations.n_cells)
 
-    def _pair_keys(self, decision: str, world: World, situation: Situation) -> tuple[LevelValues, int]:
+    def pair_keys(self, decision: str, world: World, situation: Situation) -> tuple[LevelValues, int]:
         """(keys, P): each agent's pair key archetype * n_situations + situation, P (= the number of pairs) for
         the agents not asked, as `LevelValues` (NumPy on the CPU)."""
         spec = self.spec(decision)
@@ -369,18 +369,25 @@ class LLMDecisions(UsageRecords, nn.Module):
 
     def prompt(self, decision: str, pair: int) -> str:
         """The rendered prompt of a pair key (archetype * n_situations + situation)."""
-        return self._prompt_and_model(decision, pair)[0]
+        return self._query_and_model(decision, pair)[0].prompt
 
     def probabilities(self, decision: str, world: World, situation: Situation) -> Tensor:
         """P [N, K]: the archetype-and-situation answer of each agent, shifted by its archetype's offsets delta.
 
-        One pass per attribute not cached (`_pair_keys`), one count of the pair keys, one gather of P from a
-        [pairs + 1, K] table (the last row: `p_not_asked`).
+        One pass per attribute not cached (`pair_keys`), one count of the pair keys (`answer_table`), one gather of
+        P from the [pairs + 1, K] table.
         """
+        keys, _ = self.pair_keys(decision, world, situation)
+        return take_keys(self.answer_table(decision, world, keys)[0], keys, world.agents.n)  # [N, K]
+
+    def answer_table(self, decision: str, world: World, keys: LevelValues) -> tuple[Tensor, Tensor]:
+        """(table [P + 1, K], rows): row p of the table is the shifted answer of pair key p for the pairs among
+        `keys` (each agent's pair key, as `pair_keys` gives them; P for the agents not asked), asked of the
+        language models (one usage row per model), and `p_not_asked` for the other pairs and in the last row;
+        rows (int64, ascending) are the rows `keys` hold. P = table[keys] is `probabilities`."""
         spec = self.spec(decision)
-        n = world.agents.n
-        keys, n_pairs = self._pair_keys(decision, world, situation)
-        counts = count_keys(keys, n_pairs + 1, n)  # [P + 1]
+        n_pairs = spec.archetypes.n_cells * spec.situations.n_cells
+        counts = count_keys(keys, n_pairs + 1, world.agents.n)  # [P + 1]
         pairs = counts[:n_pairs].nonzero().squeeze(1)  # [G], ascending
         q = self._ask(decision, pairs.tolist(), world, counts=counts[pairs].tolist())  # [G, K] float64
         offset = self.logit_offset[decision]  # [A] or [A, K - 1]
@@ -388,12 +395,14 @@ class LLMDecisions(UsageRecords, nn.Module):
         p_pair = shifted_answers(q.to(offset.dtype), offset[archetypes])  # [G, K]
         table = torch.tensor(spec.p_not_asked, dtype=p_pair.dtype, device=p_pair.device).repeat(n_pairs + 1, 1)
         table = table.index_put((pairs.to(p_pair.device),), p_pair)  # [P + 1, K]
-        return take_keys(table, keys, n)  # [N, K]
+        rows = pairs if int(counts[n_pairs]) == 0 else torch.cat([pairs, pairs.new_tensor([n_pairs])])
+        return table, rows
 
     # ---- asking the language models -------------------------------------------------------------------
 
-    def _prompt_and_model(self, decision: str, pair: int) -> tuple[str, LanguageModel]:
-        cached = self._prompts.get((decision, pair))
+    def _query_and_model(self, decision: str, pair: int) -> tuple[Query, LanguageModel]:
+        """The query of a pair key and the model it goes to, rendered once per run."""
+        cached = self._queries.get((decision, pair))
         if cached is not None:
             return cached
         spec = self.spec(decision)
@@ -403,20 +412,20 @@ class LLMDecisions(UsageRecords, nn.Module):
                   **spec.situations.labels(pair % n_sit)}
         prompt = spec.template.render(**{f: fields[f] for f in spec.template.fields})
         model = next((r.model for r in self.routes if arche_labels.get(r.attribute) in r.labels), self.model)
-        self._prompts[(decision, pair)] = prompt, model
-        return prompt, model
+        query = Query(prompt, spec.template.options, spec.template.version)
+        self._queries[(decision, pair)] = query, model
+        return query, model
 
     def _ask(self, decision: str, pairs: list[int], world: World, counts: list[int]) -> Tensor:
         """q [G, K] (float64): the option probabilities of each pair, one batch per model."""
         spec = self.spec(decision)
-        template = spec.template
         self.asking = (world.step, decision)
         batches: dict[int, tuple[LanguageModel, list[int], list[Query]]] = {}
         for g, pair in enumerate(pairs):
-            prompt, model = self._prompt_and_model(decision, pair)
+            query, model = self._query_and_model(decision, pair)
             entry = batches.setdefault(id(model), (model, [], []))
             entry[1].append(g)
-            entry[2].append(Query(prompt, template.options, template.version))
+            entry[2].append(query)
         q = torch.empty(len(pairs), len(spec.options), dtype=torch.float64)
         if not batches:
             batches[id(self.model)] = (self.model, [], [])

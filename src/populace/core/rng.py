@@ -175,7 +175,18 @@ def uniform(
     if dtype != torch.float32:
         raise TypeError(f"uniform dtype must be float32 or float64, got {dtype}: half-precision types round "
                         "values near 1 up to exactly 1. Draw float32 and compare in float32 instead")
-    return _draw(seed, step, stream, agent_ids, n, dtype, lambda bits: ((bits >> 9).to(dtype) + 0.5).mul_(2.0**-23))
+    return _draw(seed, step, stream, agent_ids, n, dtype, lambda bits: float32_uniform(bits >> 9))
+
+
+FLOAT32_UNIFORMS = 1 << 23
+"""How many values a float32 uniform can take: u = (m + 0.5) 2**-23 for m in 0..2**23 - 1 (`float32_uniform`)."""
+
+
+def float32_uniform(m: Tensor) -> Tensor:
+    """The float32 uniform of 23-bit integers m (int64, 0 <= m < 2**23): (m + 0.5) 2**-23, exactly, increasing in
+    m. `uniform` gives float32 values on this lattice, so a draw that compares u with a threshold can be worked
+    out once per threshold (`populace.behavior.interface.option_thresholds`)."""
+    return (m.to(torch.float32) + 0.5).mul_(2.0**-23)
 
 
 def randint(seed: int, step: int, stream: str | int, agent_ids: Tensor, high: int, n: int | None = None, *,

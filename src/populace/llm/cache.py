@@ -6,6 +6,10 @@ settings), so a change of any of them asks again. Completions (free text): table
 completion of the same prompt never meet. The database runs in WAL mode with a busy timeout, so parallel runs
 (threads or processes) can read and write it at once. API keys are never part of a key or a row: settings hold
 sampling settings only.
+
+Within a process, an :class:`AnswerCache` keeps what it has read or stored in memory (up to ``MEMO_ENTRIES``
+answers and as many completions), so a prompt asked again (an archetype's, month after month) is a cache hit
+without a query to the file; and a :class:`CachedModel` keeps the cache key of each query it has seen.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from populace.llm.protocol import Answer, Completion, LanguageModel, LLMError, Q
 
 Q = TypeVar("Q", Query, TextQuery)
 R = TypeVar("R", Answer, Completion)
+
+MEMO_ENTRIES = 16_384
+"""Answers (and as many completions, and cache keys) kept in memory per cache or model; later ones are read from
+the file each time."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -87,6 +95,7 @@ class AnswerCache:
             raise ValueError(f"Answer cache path {self.path} is a folder; give a file: {self.path / 'answers.sqlite'}.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._memo: dict[str, dict[str, Answer | Completion]] = {"answers": {}, "completions": {}}
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -97,15 +106,34 @@ class AnswerCache:
 
     def get(self, keys: Iterable[str]) -> dict[str, Answer]:
         """The stored answers among ``keys`` (missing keys are absent), each marked ``cached=True``."""
-        return {key: _answer_from_json(text) for key, text in self._select("answers", "answer", keys)}
+        return self._read("answers", "answer", keys, _answer_from_json)  # type: ignore[return-value]
 
     def get_completions(self, keys: Iterable[str]) -> dict[str, Completion]:
         """The stored completions among ``keys`` (missing keys are absent), each marked ``cached=True``."""
-        return {key: Completion(**{**json.loads(text), "cached": True})
-                for key, text in self._select("completions", "completion", keys)}
+        return self._read("completions", "completion", keys,  # type: ignore[return-value]
+                          lambda text: Completion(**{**json.loads(text), "cached": True}))
 
-    def _select(self, table: str, column: str, keys: Iterable[str]) -> list[tuple[str, str]]:
-        keys = list(keys)
+    def _read(self, table: str, column: str, keys: Iterable[str],
+              parse: Callable[[str], Answer | Completion]) -> dict[str, Answer | Completion]:
+        """The entries among ``keys`` from memory, the rest from the file (then remembered)."""
+        keys, memo = list(keys), self._memo[table]
+        with self._lock:
+            found = {key: memo[key] for key in keys if key in memo}
+        unread = [key for key in keys if key not in found]
+        if unread:
+            read = {key: parse(text) for key, text in self._select(table, column, unread)}
+            self._remember(table, read)
+            found.update(read)
+        return found
+
+    def _remember(self, table: str, entries: Mapping[str, Answer | Completion]) -> None:
+        memo = self._memo[table]
+        with self._lock:
+            for key, entry in entries.items():
+                if key in memo or len(memo) < MEMO_ENTRIES:
+                    memo[key] = entry
+
+    def _select(self, table: str, column: str, keys: list[str]) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
         with self._lock:
             for lo in range(0, len(keys), 500):  # stay under SQLite's limit on bound parameters
@@ -120,6 +148,7 @@ class AnswerCache:
                _settings_json(settings), json.dumps(asdict(replace(answer, cached=False))), time.time())
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self._remember("answers", {key: replace(answer, cached=True)})
 
     def put_completion(self, key: str, backend: str, model: str, query: TextQuery, settings: Mapping[str, object],
                        completion: Completion):
@@ -129,6 +158,7 @@ class AnswerCache:
                json.dumps(asdict(replace(completion, cached=False))), time.time())
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self._remember("completions", {key: replace(completion, cached=True)})
 
     def stats(self) -> dict[str, object]:
         """Answers in total (``entries``) and per (backend, model), completions in total, the file size in bytes."""
@@ -147,6 +177,8 @@ class AnswerCache:
         with self._lock:
             n = self._db.execute("DELETE FROM answers").rowcount + self._db.execute("DELETE FROM completions").rowcount
             self._db.execute("VACUUM")
+            for memo in self._memo.values():
+                memo.clear()
         return n
 
     def close(self) -> None:
@@ -191,6 +223,8 @@ class CachedModel(WrappedModel):
         self.usage = usage
         self.hits = 0
         self.misses = 0
+        self._keys: dict[Query | TextQuery, str] = {}  # the cache key of each query seen, for `_identity`
+        self._identity: tuple[str, str, str] | None = None  # (backend, model, settings) of those keys
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         return self._cached(queries, cache_key, self.cache.get, self.cache.put, self.inner.answer, "answers")
@@ -204,7 +238,7 @@ class CachedModel(WrappedModel):
         """Serve ``queries`` from the cache, ``ask`` the misses (each distinct key once) and ``put`` what comes."""
         queries = list(queries)
         backend, model, settings = self.inner.backend, self.inner.model, self.inner.settings()
-        keys = [key_of(backend, model, q, settings) for q in queries]
+        keys = self._keys_of(queries, key_of, (backend, model, _settings_json(settings)), settings)
         found = lookup(set(keys))
         results: list[R | None] = [found.get(k) for k in keys]
         first_of: dict[str, int] = {}  # a prompt repeated within the batch is asked once
@@ -235,6 +269,21 @@ class CachedModel(WrappedModel):
             if results[i] is None:
                 results[i] = replace(results[first_of[k]], cached=True)
         return results  # type: ignore[return-value]
+
+    def _keys_of(self, queries: list[Q], key_of: Callable[..., str], identity: tuple[str, str, str],
+                 settings: Mapping[str, object]) -> list[str]:
+        """The cache key of each query, computed once per query while the backend, model and settings stay."""
+        if identity != self._identity:
+            self._identity, self._keys = identity, {}
+        known, keys = self._keys, []
+        for q in queries:
+            key = known.get(q)
+            if key is None:
+                key = key_of(identity[0], identity[1], q, settings)
+                if len(known) < MEMO_ENTRIES:
+                    known[q] = key
+            keys.append(key)
+        return keys
 
     def __repr__(self) -> str:
         return f"CachedModel({self.inner!r}, {self.cache!r})"
