@@ -168,10 +168,23 @@ def draw_options(world: World, stream: str, probs: Tensor) -> Tensor:
     return torch.stack([first, 1 - first], dim=-1) if first.is_floating_point() else (~first).long()
 
 
+BIN_BITS = 8
+"""`draw_from_table` on the CPU reads each agent's option from its row's 2**8 bins of u first; only agents whose bin
+holds a threshold (about (K - 1) / 2**8 of them) are compared with the thresholds."""
+SPLIT_BIN = 255
+"""The option read from a bin that holds a threshold (so K <= 255 options for the bins)."""
+
+
 def option_thresholds(probs: Tensor) -> Tensor:
     """t [R, K - 1] float32 for probability rows probs [R, K]: t_rk is the smallest float32 uniform u (the values
     `World.uniform` gives, `populace.core.rng.float32_uniform`) with which `draw_options` picks an option after k
-    from row r, inf where none does; so the option drawn from row r with u is #{k : u >= t_rk}, exactly.
+    from row r, inf where none does; so the option drawn from row r with u is #{k : u >= t_rk}, exactly."""
+    return _uniforms_at(threshold_steps(probs))
+
+
+def threshold_steps(probs: Tensor) -> Tensor:
+    """`option_thresholds` as the integers m of u = (m + 0.5) 2**-23 (int64 [R, K - 1]; 2**23 where no u picks a
+    later option).
 
     Found by bisection over the 2**23 values of u, 24 halvings on the comparisons `draw_options` makes (for K = 2
     u >= P_0; else the inverse CDF's c_k <= min(u c_{K-1}, below c_{K-1}) in the same dtype), both monotone in u.
@@ -200,8 +213,18 @@ def option_thresholds(probs: Tensor) -> Tensor:
         picks = later(float32_uniform(mid.clamp(max=FLOAT32_UNIFORMS - 1)))
         high = torch.where(searching & picks, mid, high)
         low = torch.where(searching & ~picks, mid + 1, low)
-    found = float32_uniform(high.clamp(max=FLOAT32_UNIFORMS - 1))
-    return torch.where(high < FLOAT32_UNIFORMS, found, torch.full_like(found, math.inf))
+    return high
+
+
+def bin_options(steps: Tensor) -> Tensor:
+    """uint8 [R, 2**BIN_BITS]: the option drawn from row r by every u of bin b (the u with m >> (23 - BIN_BITS)
+    = b), from the rows' `threshold_steps` [R, K - 1]; `SPLIT_BIN` where a threshold falls inside the bin."""
+    width = FLOAT32_UNIFORMS >> BIN_BITS
+    start = torch.arange(1 << BIN_BITS, device=steps.device) * width  # the bin's first m
+    t = steps.unsqueeze(-1)  # [R, K - 1, 1]
+    option = (t <= start).sum(dim=1)  # [R, bins]
+    split = ((t > start) & (t < start + width)).any(dim=1)
+    return torch.where(split, SPLIT_BIN, option).to(torch.uint8)
 
 
 def draw_from_table(model: DecisionModel, decision: str, world: World, table: Tensor, keys: LevelValues,
@@ -210,10 +233,11 @@ def draw_from_table(model: DecisionModel, decision: str, world: World, table: Te
     the [N, K] rows: int64 [N] (fast), the straight-through one-hot [N, K] (differentiable).
 
     `keys` are `LevelValues` (e.g. `LLMDecisions.pair_keys`) in `rows` (int64, the rows any agent has; default
-    all). In fast mode each agent's uniform is compared with its row's `option_thresholds` (K - 1 lookups of a
-    [R, K - 1] table); in differentiable mode and in a stochastic-derivative run the rows are taken and drawn by
-    `draw_options`. Either way the options are those of `decide` with P = table[keys]. The table is checked as
-    `check_probabilities` checks P.
+    all). In fast mode each agent's uniform is compared with its row's `option_thresholds`; on the CPU (NumPy
+    keys) the option is first read from the row's bins (`bin_options`: one lookup), and only agents whose bin
+    holds a threshold are compared. In differentiable mode and in a stochastic-derivative run the rows are taken
+    and drawn by `draw_options`. Either way the options are those of `decide` with P = table[keys]. The table is
+    checked as `check_probabilities` checks P.
     """
     options = options_of(model, decision)
     check_probabilities(decision, table, options, table.shape[0])
@@ -221,18 +245,39 @@ def draw_from_table(model: DecisionModel, decision: str, world: World, table: Te
     if world.differentiable or sampling.active_coupling() is not None:
         return draw_options(world, stream, take_keys(table, keys, n))
     used = torch.arange(table.shape[0], device=table.device) if rows is None else rows.to(table.device)
-    thresholds = torch.full((table.shape[0], len(options) - 1), math.inf, dtype=torch.float32,
-                            device=table.device)
-    thresholds[used] = option_thresholds(table[used])
+    steps = torch.full((table.shape[0], len(options) - 1), FLOAT32_UNIFORMS, dtype=torch.int64, device=table.device)
+    steps[used] = threshold_steps(table[used])
+    thresholds = _uniforms_at(steps)
     u = world.uniform(stream)  # [N] float32
     if isinstance(keys, int):
         return (u.unsqueeze(1) >= thresholds[keys]).sum(dim=1)
-    if isinstance(keys, np.ndarray):
-        values, drawn = u.numpy(), np.zeros(n, dtype=np.uint8)
-        for column in thresholds.T.contiguous().numpy():
-            drawn += values >= column[keys]
-        return torch.from_numpy(drawn).to(torch.int64)
-    return (u.unsqueeze(1) >= thresholds.index_select(0, keys.to(torch.int64))).sum(dim=1)
+    if not isinstance(keys, np.ndarray):
+        return (u.unsqueeze(1) >= thresholds.index_select(0, keys.to(torch.int64))).sum(dim=1)
+    values, columns = u.numpy(), thresholds.T.contiguous().numpy()  # [K - 1, R]
+
+    def count_above(at: np.ndarray | slice) -> np.ndarray:
+        drawn = np.zeros(values[at].shape, dtype=np.uint8)
+        for column in columns:
+            drawn += values[at] >= column[keys[at]]
+        return drawn
+
+    if len(options) > SPLIT_BIN:
+        return torch.from_numpy(count_above(slice(None))).to(torch.int64)
+    bins = np.empty((table.shape[0], 1 << BIN_BITS), dtype=np.uint8)  # rows no agent has stay unwritten
+    bins[used.cpu().numpy()] = bin_options(steps[used]).cpu().numpy()
+    index = keys.astype(np.int32)
+    index <<= BIN_BITS
+    index += (values * (1 << BIN_BITS)).astype(np.int32)  # the bin: m >> (23 - BIN_BITS), exactly
+    drawn = bins.reshape(-1)[index]
+    split = np.flatnonzero(drawn == SPLIT_BIN)
+    drawn[split] = count_above(split)
+    return torch.from_numpy(drawn).to(torch.int64)
+
+
+def _uniforms_at(steps: Tensor) -> Tensor:
+    """The float32 uniforms of `threshold_steps` (inf for 2**23)."""
+    found = float32_uniform(steps.clamp(max=FLOAT32_UNIFORMS - 1))
+    return torch.where(steps < FLOAT32_UNIFORMS, found, torch.full_like(found, math.inf))
 
 
 def chosen(draws: Tensor, option: int) -> Tensor:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from populace.behavior.archetypes import Levels
-from populace.behavior.interface import decide
+from populace.behavior.archetypes import KeyCache, Levels, LevelValues, uses_numpy
+from populace.behavior.interface import draw_from_table
 from populace.behavior.llm_decisions import DecisionSpec, LLMDecisions
 from populace.core.world import World
 from populace.llm.protocol import LanguageModel
@@ -93,29 +93,38 @@ class ArchetypeLLMPolicy(nn.Module):
         self.rules = rules
         self.decisions = LLMDecisions(model, {HARVEST: harvest_spec(scenario, rules, self.variant)},
                                       price_per_token=price_per_token)
+        self._persona_keys = KeyCache()
 
     def requests(self, view: GroupView, world: World) -> Tensor:
-        seats = view.active.shape[1]
-        draws = decide(self.decisions, HARVEST, world, situation(view, world, self.rules, self.variant))
+        keys = self.pair_keys(view, world)
+        table, rows = self.decisions.answer_table(HARVEST, world, keys)  # [P + 1, K]
+        draws = draw_from_table(self.decisions, HARVEST, world, table, keys, rows)  # [G * S] or [G * S, K]
         amounts = option_amounts(view.sustainable_share, view.resource)  # [G, K]
-        amounts = amounts.repeat_interleave(seats, dim=0)  # [G * S, K]
-        if draws.is_floating_point():  # differentiable: the straight-through one-hot [G * S, K]
-            chosen = (draws * amounts.to(draws.dtype)).sum(dim=1)
+        if draws.is_floating_point():  # differentiable: the straight-through one-hot
+            chosen = (draws.reshape(*view.active.shape, -1) * amounts.unsqueeze(1).to(draws.dtype)).sum(dim=-1)
         else:
-            chosen = amounts.gather(1, draws.unsqueeze(1)).squeeze(1)
-        return chosen.reshape(view.active.shape).to(view.resource.dtype)
+            chosen = amounts.gather(1, draws.reshape(view.active.shape))
+        return chosen.to(view.resource.dtype)
 
-
-def situation(view: GroupView, world: World, rules: CommonsRules, variant: Variant) -> dict[str, Tensor]:
-    """The per-agent situation features [G * S] of a month: asked, pool h, share f, trend and others (codes)."""
-    seats = view.active.shape[1]
-    per_agent = {"pool": view.resource.detach(), "share": view.sustainable_share}
-    features = {name: value.repeat_interleave(seats).float() for name, value in per_agent.items()}
-    features["asked"] = view.asked.reshape(-1)
-    features["trend"] = trend_codes(view, world).repeat_interleave(seats).float()
-    features["others"] = (others_codes(view, rules) if variant.communication else
-                          torch.zeros(view.active.shape, device=view.resource.device)).reshape(-1).float()
-    return features
+    def pair_keys(self, view: GroupView, world: World) -> LevelValues:
+        """Each agent's (archetype, situation) pair key [G * S], as `LLMDecisions.pair_keys` gives it for the
+        per-agent situation (pool h, share f, trend and others of the agent's group and seat; agents not asked: P),
+        computed per group where the feature is a group's (pool, share, trend) and broadcast to its seats."""
+        spec = self.decisions.spec(HARVEST)
+        pool, share, trend = spec.situation[:3]
+        strides, n_situations = spec.situations.strides, spec.situations.n_cells
+        persona = world.agents["persona"]
+        archetype = self._persona_keys.get("persona", (persona,))
+        if archetype is None:  # the persona cell's first key, per agent, while the column is unchanged
+            archetype = spec.archetypes.keys(lambda _: persona, persona.numel(), persona.device) * n_situations
+            self._persona_keys.put("persona", (persona,), archetype)
+        group = (pool.levels(view.resource.detach()) * strides[0] + share.levels(view.sustainable_share) * strides[1]
+                 + trend.levels(trend_codes(view, world)) * strides[2])  # [G] int32
+        keys = archetype.reshape(view.active.shape) + group.unsqueeze(1)  # [G, S]
+        if self.variant.communication:  # the codes are the levels (Levels.codes, no table), innermost: stride 1
+            keys += others_codes(view, self.rules)
+        keys = torch.where(view.asked, keys, spec.archetypes.n_cells * n_situations).reshape(-1)
+        return keys.numpy() if uses_numpy(keys) else keys
 
 
 def trend_codes(view: GroupView, world: World) -> Tensor:
@@ -127,14 +136,15 @@ def trend_codes(view: GroupView, world: World) -> Tensor:
 
 
 def others_codes(view: GroupView, rules: CommonsRules) -> Tensor:
-    """[G, S]: 0 in the first month, then 1 / 2 / 3 where the mean catch last month of the other seats that had
-    joined by then was more than / within half a unit of / less than the seat's own."""
+    """int32 [G, S]: 0 in the first month, then 1 / 2 / 3 where the mean catch last month of the other seats that
+    had joined by then was more than / within half a unit of / less than the seat's own."""
     if view.month == 0:
-        return torch.zeros(view.active.shape, device=view.resource.device)
+        return torch.zeros(view.active.shape, dtype=torch.int32, device=view.resource.device)
     catch = view.last_catch.detach()
-    members = rules.joined(view.month - 1, catch.device).to(catch.dtype)  # [S]: seats that harvested last month
-    catch = catch * members
+    members = rules.joined(view.month - 1, catch.device)  # [S]: seats that harvested last month
+    if not bool(members.all()):
+        catch = catch * members.to(catch.dtype)
+    members = members.to(catch.dtype)
     others = (members.sum() - members).clamp(min=1)  # [S]: the other members of each seat
-    mean_others = (catch.sum(dim=1, keepdim=True) - catch) / others
-    difference = mean_others - catch
-    return torch.where(difference > 0.5, 1.0, torch.where(difference < -0.5, 3.0, 2.0))
+    difference = (catch.sum(dim=1, keepdim=True) - catch) / others - catch  # the others' mean - the seat's own
+    return (difference < -0.5).to(torch.int32) - (difference > 0.5).to(torch.int32) + 2
