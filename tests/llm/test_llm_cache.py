@@ -140,3 +140,30 @@ def test_two_processes_write_at_once(tmp_path):
     assert inner.calls == 0
     assert all(a.cached for a in answers)
     assert answers[123].probabilities == pytest.approx(weights(Query("prompt 123", ("yes", "no"))))
+
+
+def test_answers_read_once_are_hits_from_memory_and_still_counted(tmp_path):
+    from populace.llm import make_model
+
+    path = tmp_path / "a.sqlite"
+    model = make_model("scripted", cache=path, answers=weights)
+    q = Query("Stay home?", ("yes", "no"), "isolate@1")
+    first = model.answer([q])[0]
+    AnswerCache(path).clear()  # the file forgets it (another process); this cache still holds what it stored
+    again = model.answer([q])[0]
+    assert again.cached
+    assert again.probabilities == first.probabilities
+    assert (model.usage.calls, model.usage.prompts, model.usage.cache_hits) == (1, 2, 1)
+    model.cache.clear()  # this cache's own clear forgets the memory too: asked again
+    model.answer([q])
+    assert model.usage.calls == 2
+
+
+def test_a_dry_run_stores_nothing_so_a_repeated_prompt_is_a_call_each_time(tmp_path):
+    from populace.llm import make_model
+
+    model = make_model("scripted", cache=tmp_path / "a.sqlite", answers=weights, dry_run=True)
+    q = Query("Stay home?", ("yes", "no"), "isolate@1")
+    model.answer([q])
+    model.answer([q])
+    assert (model.usage.calls, model.usage.cache_hits) == (2, 0)

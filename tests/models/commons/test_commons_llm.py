@@ -2,12 +2,14 @@
 prompts with names and a discussion, the cache, collapsed groups not asked, gradients to the logit offsets, and
 bad answers logged rather than crashing."""
 
+import hashlib
 import json
 
 import pandas as pd
 import pytest
 import torch
 
+from populace.behavior import decide
 from populace.cli import main
 from populace.llm import AnswerCache, ScriptedModel, make_model
 from populace.models.commons import GROUPS, Commons, CommonsRules, Greedy, WithNewcomer
@@ -275,3 +277,69 @@ def test_run_commons_free_text_counts_answers_without_a_number(tmp_path, capsys)
     assert main(["run", "commons", "--behavior", "llm", "--free-text", "--llm-backend", "scripted",
                  "--out", str(tmp_path / "x")]) == 2
     assert "--free-text needs --per-agent" in capsys.readouterr().err
+
+
+def per_agent_situation(view, world, rules, variant):
+    """The archetype situation as every agent sees it, [G * S] features (how the policy asked before it binned
+    per group): the reference for the policy's pair keys and draws."""
+    seats = view.active.shape[1]
+    features = {name: value.repeat_interleave(seats).float() for name, value in
+                (("pool", view.resource.detach()), ("share", view.sustainable_share),
+                 ("trend", trend_codes(view, world)))}
+    features["asked"] = view.asked.reshape(-1)
+    features["others"] = (others_codes(view, rules) if variant.communication else
+                          torch.zeros(view.active.shape)).reshape(-1).float()
+    return features
+
+
+class PerAgentReference(ArchetypeLLMPolicy):
+    """The same policy through the generic path: `decide` on the per-agent situation, one [G * S, K] gather."""
+
+    def requests(self, view, world):
+        draws = decide(self.decisions, HARVEST, world, per_agent_situation(view, world, self.rules, self.variant))
+        amounts = option_amounts(view.sustainable_share, view.resource).repeat_interleave(view.active.shape[1], 0)
+        chosen = (draws * amounts).sum(1) if draws.is_floating_point() else amounts.gather(1, draws[:, None])[:, 0]
+        return chosen.reshape(view.active.shape).to(view.resource.dtype)
+
+
+def varied(query):
+    """Probabilities that differ from prompt to prompt (a hash of it), none zero."""
+    weights = [1 + b for b in hashlib.sha256(query.prompt.encode()).digest()[:5]]
+    return tuple(w / sum(weights) for w in weights)
+
+
+@pytest.mark.parametrize(("variant", "newcomer"), [(Variant(), False), (Variant(communication=False), False),
+                                                   (Variant(universalization=True), True)])
+def test_per_group_keys_and_table_draws_give_the_per_agent_paths_trajectories(variant, newcomer):
+    rules = CommonsRules(newcomer_month=3) if newcomer else RULES
+    runs = []
+    for policy_type in (ArchetypeLLMPolicy, PerAgentReference):
+        policy = policy_type(ScriptedModel(varied), SCENARIOS["fishery"], rules, variant=variant)
+        harvesters = WithNewcomer(policy, Greedy(20)) if newcomer else policy
+        commons = Commons(400, harvesters, rules, persona=persona_codes(400, rules.seats))
+        runs.append((commons.run(rules.months, seed=7, progress=False), policy.decisions.usage_frame()))
+    (fast, fast_usage), (reference, reference_usage) = runs
+    assert fast["alive"][-1].float().mean() < 1  # some groups collapse: the not-asked row is drawn from too
+    for name in ("resource", "after_harvest", "harvest", "positive_catches", "over_catches", "alive"):
+        assert torch.equal(fast[name], reference[name]), name
+    assert fast_usage.drop(columns="seconds").equals(reference_usage.drop(columns="seconds"))
+
+
+def test_the_policys_pair_keys_are_the_decision_models():
+    policy = ArchetypeLLMPolicy(ScriptedModel(by_persona), SCENARIOS["fishery"], RULES)
+    commons = Commons(3, policy, RULES, persona=personas(3))
+    world = month_two(commons)
+    world = world.update({"alive": torch.tensor([True, False, True])}, table=GROUPS)
+    view = commons.view(world)
+    keys, n_pairs = policy.decisions.pair_keys(HARVEST, world, per_agent_situation(view, world, RULES, Variant()))
+    assert policy.pair_keys(view, world).tolist() == keys.tolist()
+    assert keys.tolist()[5:10] == [n_pairs] * 5  # the collapsed group is not asked
+
+
+def test_differentiable_requests_are_the_per_agent_paths():
+    model = ScriptedModel(varied)
+    fast, reference = (kind(model, SCENARIOS["fishery"], RULES) for kind in (ArchetypeLLMPolicy, PerAgentReference))
+    commons = Commons(20, fast, RULES, persona=personas(20), dtype=torch.float64)
+    world = commons.initial_world(seed=3, differentiable=True)
+    view = commons.view(world)
+    assert torch.equal(fast.requests(view, world), reference.requests(view, world))
