@@ -2,9 +2,11 @@ r"""Language-model harvesters asked per archetype: `ArchetypeLLMPolicy`.
 
 Each month every active agent falls in one cell of persona x pool level x sustainable share x trend x what the
 others took (`populace.models.commons.prompts`); `LLMDecisions` asks the language model once per cell present for
-the probabilities of the `HARVEST_OPTIONS`, broadcasts them to the cell's agents, and each agent draws its option
-on the counter-based RNG (`populace.behavior.decide`); option k asks for min(floor(m_k f), h) units of its group's
-pool. So 200,000 groups cost the prompts of the cells present (a few dozen a month), with the cache, budgets, dry
+the probabilities of the `HARVEST_OPTIONS`, and each agent draws its option from its cell's answer on
+the counter-based RNG (`populace.behavior.draw_from_table`: the options `decide` would draw from the per-agent
+rows); option k asks for min(floor(m_k f), h) units of its group's pool. The pool, share and trend are binned per
+group and broadcast to its seats (`ArchetypeLLMPolicy.pair_keys`).
+So 200,000 groups cost the prompts of the cells present (a few dozen a month), with the cache, budgets, dry
 runs and usage logs of every language-model behaviour (`populace.behavior.llm_run`). Collapsed groups are not
 asked. In differentiable mode the draw is the straight-through one-hot, so gradients reach `LLMDecisions`'
 per-persona logit offsets. Only the seats the policy decides for are asked (`GroupView.asked`): not a greedy
