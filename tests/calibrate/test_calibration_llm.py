@@ -72,7 +72,7 @@ def test_every_learned_tensor_gets_a_finite_nonzero_gradient(problem):
             "model.importation.parametrizations.rate.original",
             "observation.parametrizations.reference_ascertainment.original"} <= set(grad)
     assert not any("isolate_logit_by_week" in name for name in grad)  # the heuristic's shifts are not there
-    assert len(grad) == 12  # 5 labour, initial infections, importations, beta, 2 offsets, 2 observation
+    assert len(grad) == 13  # 6 labour, initial infections, importations, beta, 2 offsets, 2 observation
     for name, g in grad.items():
         assert torch.isfinite(g).all(), name
         assert float(g.abs().sum()) > 0, name

@@ -2,15 +2,13 @@
 its regions (rows counted) and the run equals the one-process SIR on the whole layer bit for bit; a partition that
 splits inside a region reads the shared row groups and gives the same run."""
 
-import datetime as dt
 import json
 import shutil
 
 import pyarrow.parquet as pq
 import pytest
 import torch
-import torch.distributed as dist
-from spawning import free_port, needs_gloo, spawn
+from spawning import needs_gloo, spawn
 
 from populace.core.errors import PopulationFileError
 from populace.distributed import HaloContacts, Partition, gather_rows, load_part, region_sizes
@@ -108,14 +106,6 @@ def test_a_partition_inside_a_region_reads_the_shared_row_group_and_runs_the_sam
         assert result["agents_read"] == [groups, rows]
         edges = crow[region_starts[groups[-1] + 1]] - crow[region_starts[groups[0]]]
         assert result["contacts_read"] == [groups, edges]
-
-
-@pytest.fixture
-def one_rank_group():
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1,
-                            timeout=dt.timedelta(seconds=30))
-    yield
-    dist.destroy_process_group()
 
 
 @pytest.mark.usefixtures("one_rank_group")

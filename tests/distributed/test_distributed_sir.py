@@ -1,13 +1,11 @@
 """Partition invariance, exact: SIR on 1, 2 and 3 processes (3: uneven ranges) gives SIR.run's daily counts and
 final stages bit for bit, and in differentiable mode the one-process gradient; bad input is refused."""
 
-import datetime as dt
 import json
 
 import pytest
 import torch
-import torch.distributed as dist
-from spawning import free_port, needs_gloo, spawn
+from spawning import needs_gloo, spawn
 
 from populace.distributed import (
     HaloContacts,
@@ -95,15 +93,6 @@ def test_more_ranks_are_the_one_process_run_bit_for_bit(reference, sizes, tmp_pa
     out = tmp_path / "rank0.json"
     spawn(run_rank, len(sizes), sizes, str(out))
     assert_is_reference(json.loads(out.read_text()), reference)
-
-
-@pytest.fixture
-def one_rank_group():
-    """A gloo group of this process alone: the 1-process run, and checks that fail before any message is sent."""
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1,
-                            timeout=dt.timedelta(seconds=30))
-    yield
-    dist.destroy_process_group()
 
 
 @pytest.mark.usefixtures("one_rank_group")
